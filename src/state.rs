@@ -1,0 +1,523 @@
+//! One observation of a pipeline: the `GetPipelineState` response as plain serde data.
+//!
+//! The types mirror the AWS API field for field, so that the JSON printed by
+//! `aws codepipeline get-pipeline-state` (ISO-8601 timestamps) and the raw wire form
+//! (epoch seconds) both parse into them. They import nothing from the AWS SDK: adapters
+//! convert into them at the boundary, and everything downstream (diff, render, snapshots)
+//! works on these alone.
+//!
+//! Three rules shape them:
+//! - **Forward compatible.** Statuses are kept as the string AWS sent ([`Status`]), unknown
+//!   fields are ignored, and every field the API marks optional is an `Option` or an empty list.
+//! - **Secrets stay out.** An approval's `token` is reduced to "a token was present" while
+//!   parsing ([`ActionExecution::token_present`]); the token itself is never stored, so no
+//!   output, snapshot or log can leak it.
+//! - **Names are keys.** Change detection matches stages and actions by name, so
+//!   [`PipelineState::from_json`] rejects an observation whose stage or action names repeat.
+
+mod timestamp;
+
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+pub use timestamp::Timestamp;
+
+use crate::error::ParseError;
+
+/// One `GetPipelineState` response: a pipeline as it stood at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PipelineState {
+    pub pipeline_name: String,
+    /// Bumped by CodePipeline each time the pipeline's definition is edited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline_version: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated: Option<Timestamp>,
+    /// Required: a response without it is not a pipeline state, whatever else it holds.
+    pub stage_states: Vec<StageState>,
+}
+
+/// A stage: its transition, its queue, its latest run, its actions and (V2) its conditions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StageState {
+    pub stage_name: String,
+    /// The one execution waiting at the inbound transition (the 2020 API's singular field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inbound_execution: Option<StageExecution>,
+    /// Every execution waiting at the inbound transition (V2 pipelines in QUEUED/PARALLEL mode).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inbound_executions: Vec<StageExecution>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inbound_transition_state: Option<TransitionState>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub action_states: Vec<ActionState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_execution: Option<StageExecution>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_entry_condition_state: Option<StageConditionState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_success_condition_state: Option<StageConditionState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_failure_condition_state: Option<StageConditionState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_stage_metadata: Option<RetryStageMetadata>,
+}
+
+/// A pipeline execution as seen from one stage: running in it, or queued before it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StageExecution {
+    pub pipeline_execution_id: String,
+    pub status: Status,
+    /// `STANDARD` or `ROLLBACK`.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub execution_type: Option<String>,
+}
+
+/// Whether executions may enter a stage. An absent `enabled` means enabled.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransitionState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_changed_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_changed_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
+}
+
+impl TransitionState {
+    /// Absent counts as enabled: that is how CodePipeline reports a never-disabled transition.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled.unwrap_or(true)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionState {
+    pub action_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_revision: Option<Revision>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_execution: Option<ActionExecution>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision_url: Option<String>,
+}
+
+/// The source revision an action (or a condition's rule) last worked on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Revision {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision_change_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<Timestamp>,
+}
+
+/// An action's latest run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionExecution {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action_execution_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_status_change: Option<Timestamp>,
+    /// Whether AWS sent an approval `token`: a manual approval is waiting for a decision.
+    /// The token itself is a secret (it lets anyone approve) and is dropped while parsing.
+    #[serde(
+        default,
+        rename = "tokenPresent",
+        alias = "token",
+        deserialize_with = "token_presence",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub token_present: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_updated_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_execution_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_execution_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent_complete: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_details: Option<ErrorDetails>,
+    #[serde(
+        default,
+        rename = "logStreamARN",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub log_stream_arn: Option<String>,
+}
+
+/// Why an action or rule failed, as the action's provider reported it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The state of one of a V2 stage's condition sets (before entry, on success, on failure).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StageConditionState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_execution: Option<ConditionExecution>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub condition_states: Vec<ConditionState>,
+}
+
+/// The latest evaluation of a condition set, or of one condition in it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConditionExecution {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_status_change: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConditionState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_execution: Option<ConditionExecution>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rule_states: Vec<RuleState>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_revision: Option<Revision>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_execution: Option<RuleExecution>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision_url: Option<String>,
+}
+
+/// A rule's latest run. Like an action's, its `token` is reduced to presence.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleExecution {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_execution_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_status_change: Option<Timestamp>,
+    #[serde(
+        default,
+        rename = "tokenPresent",
+        alias = "token",
+        deserialize_with = "token_presence",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub token_present: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_updated_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_execution_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_execution_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_details: Option<ErrorDetails>,
+}
+
+/// How a stage was retried after a failure (automatic or manual) and how often.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryStageMetadata {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_stage_retry_attempt: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manual_stage_retry_attempt: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_retry_trigger: Option<String>,
+}
+
+/// A status exactly as AWS spelled it.
+///
+/// Kept as a string rather than an enum so that a value added by a newer API flows
+/// through parsing, diffing and messages unchanged; [`Status::known`] recognises the
+/// values we know how to word.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Status(String);
+
+/// The statuses CodePipeline documents for actions, stages, executions and conditions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KnownStatus {
+    InProgress,
+    Succeeded,
+    Failed,
+    Stopping,
+    Stopped,
+    Cancelled,
+    Abandoned,
+    Superseded,
+    Skipped,
+    Errored,
+    Overridden,
+}
+
+impl Status {
+    pub fn new(status: impl Into<String>) -> Self {
+        Self(status.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The documented status this is, or `None` for a value from a newer API.
+    pub fn known(&self) -> Option<KnownStatus> {
+        Some(match self.0.as_str() {
+            "InProgress" => KnownStatus::InProgress,
+            "Succeeded" => KnownStatus::Succeeded,
+            "Failed" => KnownStatus::Failed,
+            "Stopping" => KnownStatus::Stopping,
+            "Stopped" => KnownStatus::Stopped,
+            "Cancelled" => KnownStatus::Cancelled,
+            "Abandoned" => KnownStatus::Abandoned,
+            "Superseded" => KnownStatus::Superseded,
+            "Skipped" => KnownStatus::Skipped,
+            "Errored" => KnownStatus::Errored,
+            "Overridden" => KnownStatus::Overridden,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PipelineState {
+    /// Parses one `GetPipelineState` response, CLI or wire form, and checks that stage
+    /// names and action names within a stage are unique (they are the diff's keys).
+    pub fn from_json(bytes: &[u8]) -> Result<Self, ParseError> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ParseError::Empty);
+        }
+        let state: Self = serde_json::from_slice(bytes).map_err(ParseError::Json)?;
+        state.validate()?;
+        Ok(state)
+    }
+
+    /// The checks serde cannot express.
+    fn validate(&self) -> Result<(), ParseError> {
+        if self.pipeline_name.is_empty() {
+            return Err(ParseError::EmptyPipelineName);
+        }
+        let mut stages = HashSet::new();
+        for stage in &self.stage_states {
+            if !stages.insert(stage.stage_name.as_str()) {
+                return Err(ParseError::DuplicateStage(stage.stage_name.clone()));
+            }
+            let mut actions = HashSet::new();
+            for action in &stage.action_states {
+                if !actions.insert(action.action_name.as_str()) {
+                    return Err(ParseError::DuplicateAction {
+                        stage: stage.stage_name.clone(),
+                        action: action.action_name.clone(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn stage(&self, name: &str) -> Option<&StageState> {
+        self.stage_states.iter().find(|s| s.stage_name == name)
+    }
+}
+
+impl StageState {
+    /// The executions queued at this stage's inbound transition: the union of the list
+    /// (V2) and the singular field (2020 API), keyed by execution id, list order first.
+    pub fn inbound(&self) -> Vec<&StageExecution> {
+        let mut seen = HashSet::new();
+        self.inbound_executions
+            .iter()
+            .chain(self.inbound_execution.as_ref())
+            .filter(|e| seen.insert(e.pipeline_execution_id.as_str()))
+            .collect()
+    }
+
+    pub fn transition_enabled(&self) -> bool {
+        self.inbound_transition_state
+            .as_ref()
+            .is_none_or(TransitionState::is_enabled)
+    }
+}
+
+/// Reads an approval token (a string) or our own presence flag (a bool) as "present?".
+fn token_presence<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    struct Presence;
+    impl serde::de::Visitor<'_> for Presence {
+        type Value = bool;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an approval token string or a boolean")
+        }
+        fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<bool, E> {
+            Ok(v)
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<bool, E> {
+            Ok(!v.is_empty())
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<bool, E> {
+            Ok(false)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<bool, E> {
+            Ok(false)
+        }
+    }
+    deserializer.deserialize_any(Presence)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<PipelineState, ParseError> {
+        PipelineState::from_json(json.as_bytes())
+    }
+
+    const MINIMAL: &str = r#"{"pipelineName": "p", "stageStates": [{"stageName": "Source"}]}"#;
+
+    #[test]
+    fn a_never_run_pipeline_parses_with_nothing_but_names() {
+        let state = parse(MINIMAL).unwrap();
+        assert_eq!(state.pipeline_name, "p");
+        assert_eq!(state.stage_states[0].latest_execution, None);
+        assert!(state.stage_states[0].transition_enabled());
+    }
+
+    #[test]
+    fn cli_and_wire_timestamps_parse_to_the_same_instant() {
+        let cli =
+            r#"{"pipelineName":"p","created":"2025-11-20T09:14:03.512000+00:00","stageStates":[]}"#;
+        let wire = r#"{"pipelineName":"p","created":1.763630043512E9,"stageStates":[]}"#;
+        assert_eq!(parse(cli).unwrap().created, parse(wire).unwrap().created);
+        assert!(parse(cli).unwrap().created.is_some());
+    }
+
+    #[test]
+    fn an_unknown_status_flows_through_unchanged() {
+        let json = r#"{"pipelineName":"p","stageStates":[{"stageName":"S",
+            "latestExecution":{"pipelineExecutionId":"e","status":"Paused"}}]}"#;
+        let state = parse(json).unwrap();
+        let status = &state.stage_states[0]
+            .latest_execution
+            .as_ref()
+            .unwrap()
+            .status;
+        assert_eq!(status.as_str(), "Paused");
+        assert_eq!(status.known(), None);
+        assert_eq!(Status::new("Failed").known(), Some(KnownStatus::Failed));
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored() {
+        let json = r#"{"pipelineName":"p","shinyNewField":{"a":1},"stageStates":[{"stageName":"S","future":[1]}]}"#;
+        assert!(parse(json).is_ok());
+    }
+
+    #[test]
+    fn the_approval_token_is_reduced_to_its_presence() {
+        let json = r#"{"pipelineName":"p","stageStates":[{"stageName":"Approve","actionStates":[
+            {"actionName":"Manual","latestExecution":{"status":"InProgress",
+             "token":"0c3f6f3c-secret-token"}}]}]}"#;
+        let state = parse(json).unwrap();
+        let execution = state.stage_states[0].action_states[0]
+            .latest_execution
+            .as_ref()
+            .unwrap();
+        assert!(execution.token_present);
+        let serialised = serde_json::to_string(&state).unwrap();
+        assert!(!serialised.contains("secret-token"), "{serialised}");
+        assert!(!format!("{state:?}").contains("secret-token"));
+        assert_eq!(
+            parse(&serialised).unwrap(),
+            state,
+            "presence survives a round trip"
+        );
+    }
+
+    #[test]
+    fn inbound_is_the_union_of_both_fields_keyed_by_execution_id() {
+        let json = r#"{"pipelineName":"p","stageStates":[{"stageName":"Deploy",
+            "inboundExecution":{"pipelineExecutionId":"b","status":"InProgress"},
+            "inboundExecutions":[{"pipelineExecutionId":"a","status":"InProgress"},
+                                 {"pipelineExecutionId":"b","status":"InProgress"}]}]}"#;
+        let state = parse(json).unwrap();
+        let ids: Vec<_> = state.stage_states[0]
+            .inbound()
+            .iter()
+            .map(|e| e.pipeline_execution_id.as_str())
+            .collect();
+        assert_eq!(ids, ["a", "b"]);
+    }
+
+    #[test]
+    fn bad_input_is_rejected_with_a_reason() {
+        let cases = [
+            ("", "empty"),
+            ("{", "EOF while parsing"),
+            (r#"{"stageStates":[]}"#, "missing field `pipelineName`"),
+            (r#"{"pipelineName":"p"}"#, "missing field `stageStates`"),
+            (
+                r#"{"pipelineName":"","stageStates":[]}"#,
+                "pipelineName is empty",
+            ),
+            (
+                r#"{"pipelineName":"p","stageStates":[{"stageName":"A"},{"stageName":"A"}]}"#,
+                "stage `A` appears more than once",
+            ),
+            (
+                r#"{"pipelineName":"p","stageStates":[{"stageName":"A","actionStates":[{"actionName":"x"},{"actionName":"x"}]}]}"#,
+                "action `x` appears more than once in stage `A`",
+            ),
+            (
+                r#"{"pipelineName":"p","created":"yesterday","stageStates":[]}"#,
+                "timestamp",
+            ),
+        ];
+        for (input, expected) in cases {
+            let err = parse(input).expect_err(input);
+            let message = crate::error::chain(&err);
+            assert!(message.contains(expected), "{input}: {message}");
+        }
+    }
+}
