@@ -60,6 +60,8 @@ pub enum Change {
         execution_id: String,
         status: Status,
         previous_status: Option<Status>,
+        /// Differs from `execution_id` when a new execution replaced the one seen before.
+        previous_execution_id: Option<String>,
         /// `STANDARD` or `ROLLBACK`.
         execution_type: Option<String>,
     },
@@ -78,6 +80,8 @@ pub enum Change {
         execution_id: Option<String>,
         status: Option<Status>,
         previous_status: Option<Status>,
+        /// Differs from `execution_id` when this is a new run of the action.
+        previous_execution_id: Option<String>,
         /// The action's own words, e.g. a failure reason or an approval comment.
         summary: Option<String>,
         error: Option<ErrorDetails>,
@@ -153,6 +157,24 @@ impl Change {
             | Self::Stage { stage, .. }
             | Self::Condition { stage, .. }
             | Self::Action { stage, .. } => Some(stage),
+        }
+    }
+
+    /// Whether this is the same execution as before with a new status, rather than a
+    /// new execution (a first run, a retry, the next release).
+    pub fn same_execution(&self) -> bool {
+        match self {
+            Self::Stage {
+                execution_id,
+                previous_execution_id,
+                ..
+            } => previous_execution_id.as_ref() == Some(execution_id),
+            Self::Action {
+                execution_id,
+                previous_execution_id,
+                ..
+            } => execution_id.is_some() && previous_execution_id == execution_id,
+            _ => true,
         }
     }
 
@@ -235,6 +257,7 @@ fn diff_stage(before: &StageState, now: &StageState, changes: &mut Vec<Change>) 
                 execution_id: latest.pipeline_execution_id.clone(),
                 status: latest.status.clone(),
                 previous_status: previous.map(|p| p.status.clone()),
+                previous_execution_id: previous.map(|p| p.pipeline_execution_id.clone()),
                 execution_type: latest.execution_type.clone(),
             });
         }
@@ -343,6 +366,7 @@ fn diff_action(stage: &str, action: &ActionState, was: Option<&ActionExecution>)
         execution_id: now.action_execution_id.clone(),
         status: now.status.clone(),
         previous_status: was.and_then(|e| e.status.clone()),
+        previous_execution_id: was.and_then(|e| e.action_execution_id.clone()),
         summary: now.summary.clone(),
         error: now.error_details.clone(),
         external_url: now.external_execution_url.clone(),

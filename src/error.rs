@@ -11,6 +11,8 @@ use std::path::PathBuf;
 pub enum ParseError {
     #[error("the file is empty")]
     Empty,
+    #[error("not a GetPipelineState response: expected a JSON object, found an array")]
+    NotAnObject,
     #[error("not a GetPipelineState response")]
     Json(#[source] serde_json::Error),
     #[error("pipelineName is empty")]

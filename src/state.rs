@@ -327,8 +327,13 @@ impl PipelineState {
     /// Parses one `GetPipelineState` response, CLI or wire form, and checks that stage
     /// names and action names within a stage are unique (they are the diff's keys).
     pub fn from_json(bytes: &[u8]) -> Result<Self, ParseError> {
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(ParseError::Empty);
+        // Files saved by some Windows editors start with a UTF-8 byte order mark.
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+            None => return Err(ParseError::Empty),
+            // serde would also accept a struct written as an array; a response never is.
+            Some(b'[') => return Err(ParseError::NotAnObject),
+            Some(_) => {}
         }
         let state: Self = serde_json::from_slice(bytes).map_err(ParseError::Json)?;
         state.validate()?;

@@ -44,6 +44,7 @@ pub enum Detail<'a> {
         summary: Option<&'a str>,
     },
     Action {
+        previous_execution_id: Option<&'a str>,
         summary: Option<&'a str>,
         error_code: Option<&'a str>,
         error_message: Option<&'a str>,
@@ -52,6 +53,7 @@ pub enum Detail<'a> {
         approval_pending: bool,
     },
     Stage {
+        previous_execution_id: Option<&'a str>,
         execution_type: Option<&'a str>,
     },
     Inbound {},
@@ -92,12 +94,14 @@ impl<'a> ChangeRecord<'a> {
             }
             Change::Stage {
                 execution_id,
+                previous_execution_id,
                 execution_type,
                 ..
             } => (
                 None,
                 Some(execution_id.as_str()),
                 Detail::Stage {
+                    previous_execution_id: previous_execution_id.as_deref(),
                     execution_type: execution_type.as_deref(),
                 },
             ),
@@ -114,6 +118,7 @@ impl<'a> ChangeRecord<'a> {
             Change::Action {
                 action,
                 execution_id,
+                previous_execution_id,
                 summary,
                 error,
                 external_url,
@@ -124,6 +129,7 @@ impl<'a> ChangeRecord<'a> {
                 Some(action.as_str()),
                 execution_id.as_deref(),
                 Detail::Action {
+                    previous_execution_id: previous_execution_id.as_deref(),
                     summary: summary.as_deref(),
                     error_code: error.as_ref().and_then(|e| e.code.as_deref()),
                     error_message: error.as_ref().and_then(|e| e.message.as_deref()),

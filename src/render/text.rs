@@ -56,11 +56,12 @@ fn what_happened(change: &Change) -> String {
             status,
             previous_status,
             execution_type,
+            ..
         } => format!(
             "stage {} {}{}{} (execution {})",
             clean(stage),
             clean(status.as_str()),
-            was(previous_status.as_ref()),
+            was(previous_status.as_ref().filter(|_| change.same_execution())),
             if execution_type.as_deref() == Some("ROLLBACK") {
                 ", rollback"
             } else {
@@ -117,7 +118,7 @@ fn action_text(change: &Change) -> String {
         status
             .as_ref()
             .map_or("(no status)".into(), |s| clean(s.as_str())),
-        was(previous_status.as_ref()),
+        was(previous_status.as_ref().filter(|_| change.same_execution())),
         if *approval_pending {
             ", waiting for approval"
         } else {
@@ -181,6 +182,7 @@ mod tests {
             execution_id: Some("a1".into()),
             status: Some(Status::new(status)),
             previous_status: previous.map(Status::new),
+            previous_execution_id: previous.map(|_| "a1".into()),
             summary: None,
             error: None,
             external_url: None,
@@ -256,6 +258,7 @@ mod tests {
                     execution_id: "e1".into(),
                     status: Status::new("Failed"),
                     previous_status: Some(Status::new("InProgress")),
+                    previous_execution_id: Some("e1".into()),
                     execution_type: None,
                 },
                 "web: stage Deploy Failed (was InProgress) (execution e1)",

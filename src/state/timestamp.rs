@@ -96,7 +96,7 @@ impl<'de> Deserialize<'de> for Timestamp {
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Timestamp, E> {
                 Timestamp::from_unix_seconds(v)
-                    .ok_or_else(|| E::custom(format_args!("timestamp {v} is out of range")))
+                    .ok_or_else(|| E::custom(format_args!("timestamp {v:e} is out of range")))
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Timestamp, E> {
                 v.checked_mul(1000)

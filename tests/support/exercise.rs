@@ -1,0 +1,36 @@
+//! Everything the core does with one untrusted document, with its invariants asserted.
+//!
+//! Shared by the hostile-input test and the fuzz target (`fuzz/`), so that what the fuzzer
+//! explores and what CI replays from the corpus is the same code path.
+
+use pipewatch::diff::diff;
+use pipewatch::render::{record::ChangeRecord, text};
+use pipewatch::state::PipelineState;
+
+/// Parses `bytes`; when they parse, diffs, renders and round-trips the observation,
+/// panicking if an invariant breaks. Returns the parse result for the caller to judge.
+pub fn exercise(bytes: &[u8]) -> Result<PipelineState, pipewatch::error::ParseError> {
+    let state = PipelineState::from_json(bytes)?;
+    assert!(
+        diff(&state, &state).is_empty(),
+        "an observation differs from itself"
+    );
+
+    let serialised = serde_json::to_vec(&state).expect("a parsed observation serialises");
+    let reparsed = PipelineState::from_json(&serialised).expect("what we serialise parses");
+    assert_eq!(reparsed, state, "round trip changed the observation");
+
+    let never_ran = PipelineState {
+        stage_states: Vec::new(),
+        ..state.clone()
+    };
+    for (before, after) in [(&never_ran, &state), (&state, &never_ran)] {
+        for change in diff(before, after) {
+            let line = text::line(&state.pipeline_name, &change);
+            assert!(!line.contains('\n'), "a text line spans lines: {line:?}");
+            serde_json::to_string(&ChangeRecord::new(&state.pipeline_name, &change))
+                .expect("a change record serialises");
+        }
+    }
+    Ok(state)
+}
