@@ -26,8 +26,8 @@
 use std::collections::HashMap;
 
 use crate::state::{
-    ActionExecution, ActionState, ErrorDetails, PipelineState, StageConditionState, StageState,
-    Status, Timestamp,
+    ActionExecution, ActionState, ConditionExecution, ErrorDetails, PipelineState,
+    StageConditionState, StageExecution, StageState, Status, Timestamp, TransitionState,
 };
 
 /// One thing that happened to a pipeline between two observations.
@@ -373,6 +373,69 @@ fn diff_action(stage: &str, action: &ActionState, was: Option<&ActionExecution>)
         last_updated_by: now.last_updated_by.clone(),
         approval_pending: now.token_present,
     })
+}
+
+/// Exactly what [`diff`] reads of a *previous* observation, and nothing else.
+///
+/// Snapshots keep only this: summaries, URLs, revisions and timestamps are read from the
+/// current observation alone, so dropping them from the stored one changes no diff (a
+/// property test holds us to that) and keeps a 2,500-action pipeline's snapshot small.
+pub fn essentials(state: &PipelineState) -> PipelineState {
+    let execution = |e: &StageExecution| StageExecution {
+        pipeline_execution_id: e.pipeline_execution_id.clone(),
+        status: e.status.clone(),
+        execution_type: None,
+    };
+    let condition = |c: &Option<StageConditionState>| {
+        c.as_ref().map(|c| StageConditionState {
+            latest_execution: c.latest_execution.as_ref().map(|e| ConditionExecution {
+                status: e.status.clone(),
+                ..ConditionExecution::default()
+            }),
+            condition_states: Vec::new(),
+        })
+    };
+    PipelineState {
+        pipeline_name: state.pipeline_name.clone(),
+        pipeline_version: state.pipeline_version,
+        created: None,
+        updated: None,
+        stage_states: state
+            .stage_states
+            .iter()
+            .map(|stage| StageState {
+                stage_name: stage.stage_name.clone(),
+                inbound_execution: None,
+                inbound_executions: stage.inbound().into_iter().map(execution).collect(),
+                inbound_transition_state: (!stage.transition_enabled()).then(|| TransitionState {
+                    enabled: Some(false),
+                    ..TransitionState::default()
+                }),
+                action_states: stage
+                    .action_states
+                    .iter()
+                    .map(|action| ActionState {
+                        action_name: action.action_name.clone(),
+                        current_revision: None,
+                        latest_execution: action.latest_execution.as_ref().map(|e| {
+                            ActionExecution {
+                                action_execution_id: e.action_execution_id.clone(),
+                                status: e.status.clone(),
+                                ..ActionExecution::default()
+                            }
+                        }),
+                        entity_url: None,
+                        revision_url: None,
+                    })
+                    .collect(),
+                latest_execution: stage.latest_execution.as_ref().map(execution),
+                before_entry_condition_state: condition(&stage.before_entry_condition_state),
+                on_success_condition_state: condition(&stage.on_success_condition_state),
+                on_failure_condition_state: condition(&stage.on_failure_condition_state),
+                retry_stage_metadata: None,
+            })
+            .collect(),
+    }
 }
 
 #[cfg(test)]

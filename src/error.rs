@@ -60,3 +60,52 @@ pub fn chain(error: &dyn Error) -> String {
     }
     message
 }
+
+/// A cause from an adapter, kept opaque so the core never names an SDK type.
+pub type BoxError = Box<dyn Error + Send + Sync>;
+
+/// Why a pipeline's state could not be observed.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("the pipeline does not exist")]
+    NotFound(#[source] BoxError),
+    #[error("GetPipelineState failed")]
+    Api(#[source] BoxError),
+    #[error("GetPipelineState returned an unusable state")]
+    Invalid(#[source] BoxError),
+}
+
+/// A snapshot store operation that failed (not a lost race: that is `Saved::Conflict`).
+#[derive(Debug, thiserror::Error)]
+#[error("{operation} failed")]
+pub struct StoreError {
+    pub operation: &'static str,
+    #[source]
+    pub source: BoxError,
+}
+
+/// A message the notifier did not accept.
+#[derive(Debug, thiserror::Error)]
+#[error("publishing message {id} failed")]
+pub struct NotifyError {
+    pub id: String,
+    #[source]
+    pub source: BoxError,
+}
+
+/// Why checking one pipeline failed. Other pipelines of the tick go on regardless.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("observing it")]
+    Source(#[from] SourceError),
+    #[error("reading or writing its snapshot")]
+    Store(#[from] StoreError),
+    #[error("its snapshot changed under it {0} times in a row")]
+    Contention(u32),
+    #[error("{failed} of its messages were not published; they stay in the outbox")]
+    Publish {
+        failed: usize,
+        #[source]
+        first: NotifyError,
+    },
+}

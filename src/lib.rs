@@ -5,18 +5,36 @@
 //! send: executions queued at a stage's inbound transition, and transitions disabled
 //! or enabled.
 //!
-//! The crate is a pure core with thin edges:
+//! A pure core:
 //!
 //! - [`state`]: one observation of a pipeline, as plain serde data (no AWS types).
 //! - [`diff`]: previous + current observation → the list of [`diff::Change`]s.
-//! - [`render`]: changes → a terminal line, or a flat JSON record.
+//! - [`render`]: changes → a terminal line, a flat JSON record, a notification message.
 //! - [`replay`]: the `replay` command's core: changes across recorded observations.
+//!
+//! The tick and its edges:
+//!
+//! - [`tick`]: check every pipeline once — claim, publish, acknowledge. The one place where
+//!   ordering and idempotency are decided.
+//! - [`snapshot`]: what is stored per pipeline between ticks (snapshot + outbox).
+//! - [`ports`]: the narrow traits the tick uses for CodePipeline, the store and the notifier.
+//! - [`aws`]: the adapters the Lambda uses (CodePipeline, DynamoDB, SNS).
+//! - [`local`]: the adapters the CLI uses (a folder of snapshots, standard output).
+//! - [`lambda`]: the Lambda handler: event → tick → summary.
+//! - [`config`]: environment → typed configuration, checked at cold start.
 //! - [`error`]: error types that keep their causes.
 //!
-//! The binaries in `src/bin/` only parse arguments and wire these together.
+//! The binaries in `src/bin/` only wire these together.
 
+pub mod aws;
+pub mod config;
 pub mod diff;
 pub mod error;
+pub mod lambda;
+pub mod local;
+pub mod ports;
 pub mod render;
 pub mod replay;
+pub mod snapshot;
 pub mod state;
+pub mod tick;

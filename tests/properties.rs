@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use pipewatch::diff::diff;
+use pipewatch::diff::{diff, essentials};
 use pipewatch::render::{record::ChangeRecord, text};
 use pipewatch::state::{
     ActionExecution, ActionState, ConditionExecution, ErrorDetails, PipelineState, Revision,
@@ -185,6 +185,13 @@ proptest! {
     fn parsing_what_we_serialise_gives_the_same_observation(state in observation()) {
         let json = serde_json::to_vec(&state).unwrap();
         prop_assert_eq!(PipelineState::from_json(&json).unwrap(), state);
+    }
+
+    #[test]
+    fn a_snapshot_of_the_essentials_diffs_exactly_like_the_full_observation(
+        a in observation(), b in observation()
+    ) {
+        prop_assert_eq!(diff(&essentials(&a), &b), diff(&a, &b));
     }
 
     #[test]

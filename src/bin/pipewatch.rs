@@ -3,12 +3,19 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use anyhow::Context;
+use aws_config::BehaviorVersion;
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use pipewatch::aws::CodePipelineSource;
+use pipewatch::config::check_pipeline_name;
+use pipewatch::local::{FileStore, StdoutNotifier};
 use pipewatch::render::record::ChangeRecord;
 use pipewatch::render::text;
 use pipewatch::replay::Recording;
+use pipewatch::tick::{Settings, TickSummary, Watcher, describe_failures};
 
 #[derive(Parser)]
 #[command(
@@ -32,6 +39,36 @@ enum Command {
         #[arg(value_name = "FILE", required = true)]
         files: Vec<PathBuf>,
     },
+    /// Check live pipelines once: changes since the last check go to standard output.
+    ///
+    /// Uses your AWS credentials and region as the AWS CLI does; snapshots are kept in a
+    /// local folder. The first check of a pipeline records a baseline and prints nothing.
+    Check(Live),
+    /// Check live pipelines again and again until Ctrl-C.
+    Watch {
+        #[command(flatten)]
+        live: Live,
+        /// Time between checks, e.g. 30s, 2m.
+        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+        interval: Duration,
+    },
+}
+
+#[derive(Args)]
+struct Live {
+    /// A pipeline to check (repeat for several).
+    #[arg(long = "pipeline", value_name = "NAME", required = true, value_parser = pipeline_name)]
+    pipelines: Vec<String>,
+    #[arg(
+        long,
+        value_name = "DIR",
+        help = "Where snapshots are kept [default: $XDG_STATE_HOME/pipewatch or ~/.local/state/pipewatch]"
+    )]
+    state_dir: Option<PathBuf>,
+}
+
+fn pipeline_name(name: &str) -> Result<String, String> {
+    check_pipeline_name(name).map(|()| name.to_owned())
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -42,10 +79,13 @@ enum Format {
     Json,
 }
 
-fn main() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Replay { format, files } => replay(format, &files),
+        Command::Check(live) => check(&live, None).await,
+        Command::Watch { live, interval } => check(&live, Some(interval)).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -83,6 +123,50 @@ fn replay(format: Format, files: &[PathBuf]) -> anyhow::Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// One tick (`check`), or ticks every `interval` until Ctrl-C (`watch`).
+async fn check(live: &Live, interval: Option<Duration>) -> anyhow::Result<()> {
+    let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let dir = live
+        .state_dir
+        .clone()
+        .unwrap_or_else(FileStore::default_dir);
+    let watcher = Watcher {
+        source: CodePipelineSource::new(aws_sdk_codepipeline::Client::new(&sdk)),
+        store: FileStore::new(dir),
+        notifier: StdoutNotifier,
+        settings: Settings {
+            // One process owns the folder: a lease only matters after a crash.
+            lease: Duration::from_mins(1),
+            max_concurrency: 8,
+        },
+    };
+    let Some(interval) = interval else {
+        return report(&watcher.run_tick(&live.pipelines).await);
+    };
+    loop {
+        // A tick always runs to the end, so Ctrl-C never interrupts a claim or a publish.
+        if let Err(e) = report(&watcher.run_tick(&live.pipelines).await) {
+            eprintln!("pipewatch: error: {e:#}");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            signal = tokio::signal::ctrl_c() => return signal.context("waiting for Ctrl-C"),
+        }
+    }
+}
+
+fn report(summary: &TickSummary) -> anyhow::Result<()> {
+    if summary.failed.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "{} of the pipelines failed: {}",
+            summary.failed.len(),
+            describe_failures(&summary.failed)
+        )
+    }
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

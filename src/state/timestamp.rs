@@ -39,6 +39,15 @@ impl Timestamp {
         }
     }
 
+    /// The current time from the system clock.
+    pub fn now() -> Self {
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let millis = i64::try_from(since_epoch.as_millis()).unwrap_or(MAX_MILLIS);
+        Self(millis.clamp(MIN_MILLIS, MAX_MILLIS))
+    }
+
     pub fn unix_millis(self) -> i64 {
         self.0
     }

@@ -1,0 +1,202 @@
+//! The pipeline source on AWS: `GetPipelineState`, converted field by field into
+//! [`crate::state`] types at this boundary. Used by the Lambda and the CLI alike.
+
+use aws_sdk_codepipeline::Client;
+use aws_sdk_codepipeline::operation::get_pipeline_state::{
+    GetPipelineStateError, GetPipelineStateOutput,
+};
+use aws_sdk_codepipeline::primitives::DateTime;
+use aws_sdk_codepipeline::types as sdk;
+
+use crate::error::SourceError;
+use crate::ports::PipelineSource;
+use crate::state::{
+    ActionExecution, ActionState, ConditionExecution, ConditionState, ErrorDetails, PipelineState,
+    RetryStageMetadata, Revision, RuleExecution, RuleState, StageConditionState, StageExecution,
+    StageState, Status, Timestamp, TransitionState,
+};
+
+/// Reads pipeline state with a CodePipeline client (its retries and timeouts included).
+#[derive(Debug, Clone)]
+pub struct CodePipelineSource {
+    client: Client,
+}
+
+impl CodePipelineSource {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+impl PipelineSource for CodePipelineSource {
+    async fn get_state(&self, pipeline: &str) -> Result<PipelineState, SourceError> {
+        let output = self
+            .client
+            .get_pipeline_state()
+            .name(pipeline)
+            .send()
+            .await
+            .map_err(|error| match error.as_service_error() {
+                Some(GetPipelineStateError::PipelineNotFoundException(_)) => {
+                    SourceError::NotFound(error.into())
+                }
+                _ => SourceError::Api(error.into()),
+            })?;
+        convert(&output).map_err(|problem| SourceError::Invalid(problem.into()))
+    }
+}
+
+/// The SDK's answer as our observation. The approval token becomes a presence flag here,
+/// so it never travels further than this function.
+pub fn convert(output: &GetPipelineStateOutput) -> Result<PipelineState, String> {
+    let state = PipelineState {
+        pipeline_name: output
+            .pipeline_name()
+            .ok_or("the response has no pipelineName")?
+            .to_owned(),
+        pipeline_version: output.pipeline_version().map(i64::from),
+        created: timestamp(output.created()),
+        updated: timestamp(output.updated()),
+        stage_states: output
+            .stage_states()
+            .iter()
+            .map(stage)
+            .collect::<Result<_, _>>()?,
+    };
+    // The same uniqueness checks as for files: names are the diff's keys.
+    let json = serde_json::to_vec(&state).map_err(|e| e.to_string())?;
+    PipelineState::from_json(&json).map_err(|e| crate::error::chain(&e))
+}
+
+fn stage(stage: &sdk::StageState) -> Result<StageState, String> {
+    Ok(StageState {
+        stage_name: stage
+            .stage_name()
+            .ok_or("a stage has no stageName")?
+            .to_owned(),
+        inbound_execution: stage.inbound_execution().map(stage_execution),
+        inbound_executions: stage
+            .inbound_executions()
+            .iter()
+            .map(stage_execution)
+            .collect(),
+        inbound_transition_state: stage.inbound_transition_state().map(|t| TransitionState {
+            // The SDK reads an absent `enabled` as false; AWS always sends it.
+            enabled: Some(t.enabled()),
+            last_changed_by: t.last_changed_by().map(str::to_owned),
+            last_changed_at: timestamp(t.last_changed_at()),
+            disabled_reason: t.disabled_reason().map(str::to_owned),
+        }),
+        action_states: stage
+            .action_states()
+            .iter()
+            .map(action)
+            .collect::<Result<_, _>>()?,
+        latest_execution: stage.latest_execution().map(stage_execution),
+        before_entry_condition_state: stage.before_entry_condition_state().map(condition_set),
+        on_success_condition_state: stage.on_success_condition_state().map(condition_set),
+        on_failure_condition_state: stage.on_failure_condition_state().map(condition_set),
+        retry_stage_metadata: stage.retry_stage_metadata().map(|r| RetryStageMetadata {
+            auto_stage_retry_attempt: r.auto_stage_retry_attempt().map(i64::from),
+            manual_stage_retry_attempt: r.manual_stage_retry_attempt().map(i64::from),
+            latest_retry_trigger: r.latest_retry_trigger().map(|t| t.as_str().to_owned()),
+        }),
+    })
+}
+
+fn stage_execution(execution: &sdk::StageExecution) -> StageExecution {
+    StageExecution {
+        pipeline_execution_id: execution.pipeline_execution_id().to_owned(),
+        status: Status::new(execution.status().as_str()),
+        execution_type: execution.r#type().map(|t| t.as_str().to_owned()),
+    }
+}
+
+fn action(action: &sdk::ActionState) -> Result<ActionState, String> {
+    Ok(ActionState {
+        action_name: action
+            .action_name()
+            .ok_or("an action has no actionName")?
+            .to_owned(),
+        current_revision: action.current_revision().map(|r| Revision {
+            revision_id: Some(r.revision_id().to_owned()),
+            revision_change_id: Some(r.revision_change_id().to_owned()),
+            created: timestamp(Some(r.created())),
+        }),
+        latest_execution: action.latest_execution().map(|e| ActionExecution {
+            action_execution_id: e.action_execution_id().map(str::to_owned),
+            status: e.status().map(|s| Status::new(s.as_str())),
+            summary: e.summary().map(str::to_owned),
+            last_status_change: timestamp(e.last_status_change()),
+            token_present: e.token().is_some_and(|t| !t.is_empty()),
+            last_updated_by: e.last_updated_by().map(str::to_owned),
+            external_execution_id: e.external_execution_id().map(str::to_owned),
+            external_execution_url: e.external_execution_url().map(str::to_owned),
+            percent_complete: e.percent_complete().map(i64::from),
+            error_details: e.error_details().map(error_details),
+            log_stream_arn: e.log_stream_arn().map(str::to_owned),
+        }),
+        entity_url: action.entity_url().map(str::to_owned),
+        revision_url: action.revision_url().map(str::to_owned),
+    })
+}
+
+fn condition_set(set: &sdk::StageConditionState) -> StageConditionState {
+    StageConditionState {
+        latest_execution: set.latest_execution().map(|e| ConditionExecution {
+            status: e.status().map(|s| Status::new(s.as_str())),
+            summary: e.summary().map(str::to_owned),
+            last_status_change: None,
+        }),
+        condition_states: set
+            .condition_states()
+            .iter()
+            .map(|c| ConditionState {
+                latest_execution: c.latest_execution().map(|e| ConditionExecution {
+                    status: e.status().map(|s| Status::new(s.as_str())),
+                    summary: e.summary().map(str::to_owned),
+                    last_status_change: timestamp(e.last_status_change()),
+                }),
+                rule_states: c.rule_states().iter().map(rule).collect(),
+            })
+            .collect(),
+    }
+}
+
+fn rule(rule: &sdk::RuleState) -> RuleState {
+    RuleState {
+        rule_name: rule.rule_name().map(str::to_owned),
+        current_revision: rule.current_revision().map(|r| Revision {
+            revision_id: Some(r.revision_id().to_owned()),
+            revision_change_id: Some(r.revision_change_id().to_owned()),
+            created: timestamp(Some(r.created())),
+        }),
+        latest_execution: rule.latest_execution().map(|e| RuleExecution {
+            rule_execution_id: e.rule_execution_id().map(str::to_owned),
+            status: e.status().map(|s| Status::new(s.as_str())),
+            summary: e.summary().map(str::to_owned),
+            last_status_change: timestamp(e.last_status_change()),
+            token_present: e.token().is_some_and(|t| !t.is_empty()),
+            last_updated_by: e.last_updated_by().map(str::to_owned),
+            external_execution_id: e.external_execution_id().map(str::to_owned),
+            external_execution_url: e.external_execution_url().map(str::to_owned),
+            error_details: e.error_details().map(error_details),
+        }),
+        entity_url: rule.entity_url().map(str::to_owned),
+        revision_url: rule.revision_url().map(str::to_owned),
+    }
+}
+
+fn error_details(details: &sdk::ErrorDetails) -> ErrorDetails {
+    ErrorDetails {
+        code: details.code().map(str::to_owned),
+        message: details.message().map(str::to_owned),
+    }
+}
+
+/// Out-of-range instants (which the API never sends) are dropped rather than failing a
+/// whole observation over a field the diff never reads.
+fn timestamp(at: Option<&DateTime>) -> Option<Timestamp> {
+    at.and_then(|at| at.to_millis().ok())
+        .and_then(Timestamp::from_unix_millis)
+}

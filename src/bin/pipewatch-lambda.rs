@@ -1,0 +1,33 @@
+//! The Lambda bootstrap: configuration and clients once per cold start, then one tick
+//! per invocation. All logic lives in the library (`pipewatch::lambda`, `pipewatch::tick`).
+
+use aws_config::BehaviorVersion;
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+
+use pipewatch::aws::{CodePipelineSource, DynamoStore, SnsNotifier};
+use pipewatch::config::Config;
+use pipewatch::tick::{Settings, Watcher};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    // A bad configuration fails the cold start, naming the variable.
+    let config = Config::from_env()?;
+    pipewatch::lambda::init_logging(&config.log_level);
+
+    let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let watcher = Watcher {
+        source: CodePipelineSource::new(aws_sdk_codepipeline::Client::new(&sdk)),
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name),
+        notifier: SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), &config.topic_arn),
+        settings: Settings {
+            lease: config.lease,
+            max_concurrency: config.max_concurrency,
+        },
+    };
+    let (watcher, pipelines) = (&watcher, config.pipelines.as_slice());
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        pipewatch::lambda::handle(watcher, pipelines, &event.payload).await
+    }))
+    .await
+}

@@ -1,0 +1,271 @@
+//! The Lambda's configuration: environment variables parsed once, at cold start, into
+//! types. A missing or malformed value stops the cold start with an error that names the
+//! variable and what it should hold.
+
+use std::time::Duration;
+
+/// Everything the Lambda reads from its environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `PIPELINES`: the pipelines a scheduled tick checks (comma-separated names).
+    pub pipelines: Vec<String>,
+    /// `TABLE_NAME`: the DynamoDB table holding one snapshot item per pipeline.
+    pub table_name: String,
+    /// `TOPIC_ARN`: the SNS topic notifications are published to.
+    pub topic_arn: String,
+    /// `MAX_CONCURRENCY`: pipelines checked at once (default 8).
+    pub max_concurrency: usize,
+    /// `LEASE_SECONDS`: how long a tick owns the messages it claimed before another tick
+    /// may publish them (default 120; keep it above the function's timeout).
+    pub lease: Duration,
+    /// `LOG_LEVEL`: a `tracing` filter such as `info` or `pipewatch=debug` (default `info`).
+    pub log_level: String,
+}
+
+/// A variable that is missing or does not hold what it should.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("environment variable {name} {problem}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+pub const DEFAULT_MAX_CONCURRENCY: usize = 8;
+pub const DEFAULT_LEASE_SECONDS: u64 = 120;
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Parses configuration from any name → value lookup (the environment, or a table in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .ok_or(ConfigError {
+                    name,
+                    problem: "is not set".into(),
+                })
+        };
+        let pipelines =
+            parse_pipelines(&required("PIPELINES")?).map_err(|problem| ConfigError {
+                name: "PIPELINES",
+                problem,
+            })?;
+        let table_name = required("TABLE_NAME")?;
+        if !valid_table_name(&table_name) {
+            return Err(ConfigError {
+                name: "TABLE_NAME",
+                problem: format!(
+                    "must be a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -), not {table_name:?}"
+                ),
+            });
+        }
+        let topic_arn = required("TOPIC_ARN")?;
+        if !valid_topic_arn(&topic_arn) {
+            return Err(ConfigError {
+                name: "TOPIC_ARN",
+                problem: format!(
+                    "must be an SNS topic ARN (arn:PARTITION:sns:REGION:ACCOUNT:NAME), not {topic_arn:?}"
+                ),
+            });
+        }
+        let max_concurrency = number(
+            &lookup,
+            "MAX_CONCURRENCY",
+            DEFAULT_MAX_CONCURRENCY as u64,
+            1..=64,
+        )?;
+        let lease = number(&lookup, "LEASE_SECONDS", DEFAULT_LEASE_SECONDS, 1..=3600)?;
+        let log_level = lookup("LOG_LEVEL")
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "info".to_owned());
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_level) {
+            return Err(ConfigError {
+                name: "LOG_LEVEL",
+                problem: format!(
+                    "must be a level (error, warn, info, debug, trace) or a tracing filter: {e}"
+                ),
+            });
+        }
+        Ok(Self {
+            pipelines,
+            table_name,
+            topic_arn,
+            max_concurrency: usize::try_from(max_concurrency).unwrap_or(DEFAULT_MAX_CONCURRENCY),
+            lease: Duration::from_secs(lease),
+            log_level,
+        })
+    }
+}
+
+/// Comma-separated pipeline names, each as CodePipeline allows them; duplicates dropped.
+pub fn parse_pipelines(list: &str) -> Result<Vec<String>, String> {
+    let mut pipelines: Vec<String> = Vec::new();
+    for name in list.split(',').map(str::trim) {
+        if name.is_empty() {
+            continue;
+        }
+        check_pipeline_name(name)?;
+        if !pipelines.iter().any(|p| p == name) {
+            pipelines.push(name.to_owned());
+        }
+    }
+    if pipelines.is_empty() {
+        return Err("must list at least one pipeline name, separated by commas".into());
+    }
+    Ok(pipelines)
+}
+
+/// CodePipeline's rule for names: 1-100 of `A-Z a-z 0-9 . @ - _`.
+pub fn check_pipeline_name(name: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '@' | '-' | '_');
+    if name.is_empty() || name.len() > 100 || !name.chars().all(allowed) {
+        return Err(format!(
+            "has {name:?}, which is not a pipeline name (1-100 of A-Z a-z 0-9 . @ - _)"
+        ));
+    }
+    Ok(())
+}
+
+fn valid_table_name(name: &str) -> bool {
+    (3..=255).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+fn valid_topic_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.split(':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && !parts[1].is_empty()
+        && parts[2] == "sns"
+        && !parts[3].is_empty()
+        && !parts[4].is_empty()
+        && !parts[5].is_empty()
+}
+
+fn number(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    let Some(raw) = lookup(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(default);
+    };
+    raw.parse::<u64>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| ConfigError {
+            name,
+            problem: format!(
+                "must be a whole number from {} to {}, not {raw:?}",
+                range.start(),
+                range.end()
+            ),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    const TOPIC: &str = "arn:aws:sns:eu-west-1:123456789012:pipewatch";
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    fn valid() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("PIPELINES", " web-app , infra-prod,web-app,"),
+            ("TABLE_NAME", "pipewatch-snapshots"),
+            ("TOPIC_ARN", TOPIC),
+        ]
+    }
+
+    #[test]
+    fn a_minimal_environment_gets_the_defaults() {
+        let config = config(&valid()).unwrap();
+        assert_eq!(config.pipelines, ["web-app", "infra-prod"]);
+        assert_eq!(config.max_concurrency, DEFAULT_MAX_CONCURRENCY);
+        assert_eq!(config.lease, Duration::from_secs(DEFAULT_LEASE_SECONDS));
+        assert_eq!(config.log_level, "info");
+    }
+
+    #[test]
+    fn every_bad_value_is_named_with_what_is_expected() {
+        let cases: &[(&str, Option<&str>, &str)] = &[
+            (
+                "PIPELINES",
+                None,
+                "environment variable PIPELINES is not set",
+            ),
+            (
+                "PIPELINES",
+                Some(" , "),
+                "PIPELINES must list at least one pipeline",
+            ),
+            (
+                "PIPELINES",
+                Some("ok,not ok"),
+                "PIPELINES has \"not ok\", which is not a pipeline name",
+            ),
+            ("TABLE_NAME", None, "TABLE_NAME is not set"),
+            (
+                "TABLE_NAME",
+                Some("a"),
+                "TABLE_NAME must be a DynamoDB table name",
+            ),
+            (
+                "TOPIC_ARN",
+                Some("pipewatch"),
+                "TOPIC_ARN must be an SNS topic ARN",
+            ),
+            (
+                "TOPIC_ARN",
+                Some("arn:aws:sqs:eu-west-1:1:q"),
+                "TOPIC_ARN must be an SNS topic ARN",
+            ),
+            (
+                "MAX_CONCURRENCY",
+                Some("0"),
+                "MAX_CONCURRENCY must be a whole number from 1 to 64, not \"0\"",
+            ),
+            (
+                "MAX_CONCURRENCY",
+                Some("eight"),
+                "MAX_CONCURRENCY must be a whole number",
+            ),
+            (
+                "LEASE_SECONDS",
+                Some("-5"),
+                "LEASE_SECONDS must be a whole number from 1 to 3600",
+            ),
+            ("LOG_LEVEL", Some("loud=[["), "LOG_LEVEL must be a level"),
+        ];
+        for (name, value, expected) in cases {
+            let mut vars: Vec<(&str, &str)> =
+                valid().into_iter().filter(|(n, _)| n != name).collect();
+            if let Some(value) = value {
+                vars.push((name, value));
+            }
+            let error = config(&vars).expect_err(name).to_string();
+            assert!(error.contains(expected), "{name}: {error}");
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! The three outside services, as narrow traits the tick is generic over.
+//!
+//! Each binary wires one concrete set: AWS adapters ([`crate::aws`]) in the Lambda, the
+//! SDK source with local adapters ([`crate::local`]) in the CLI. Tests drive the tick with
+//! the same adapters against local emulators.
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use crate::error::{NotifyError, SourceError, StoreError};
+use crate::render::message::Message;
+use crate::snapshot::{Expected, Loaded, Record, Saved};
+use crate::state::PipelineState;
+
+/// Where observations come from: `GetPipelineState`.
+pub trait PipelineSource: Sync {
+    fn get_state(
+        &self,
+        pipeline: &str,
+    ) -> impl Future<Output = Result<PipelineState, SourceError>> + Send;
+}
+
+/// Where each pipeline's [`Record`] is kept.
+pub trait SnapshotStore: Sync {
+    /// Loads many records at once; pipelines missing from the answer are [`Loaded::Missing`].
+    fn load_many(
+        &self,
+        pipelines: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, Loaded>, StoreError>> + Send;
+
+    /// Loads one record, strongly consistent: used after a lost race.
+    fn load(&self, pipeline: &str) -> impl Future<Output = Result<Loaded, StoreError>> + Send;
+
+    /// Writes `record` only if the stored one still matches `expected`.
+    fn save(
+        &self,
+        record: &Record,
+        expected: Expected,
+    ) -> impl Future<Output = Result<Saved, StoreError>> + Send;
+}
+
+/// Where messages go.
+pub trait Notifier: Sync {
+    /// Publishes `messages`, reporting per message: one may be accepted while another fails.
+    fn publish(
+        &self,
+        messages: &[Message],
+    ) -> impl Future<Output = Vec<Result<(), NotifyError>>> + Send;
+}

@@ -1,0 +1,402 @@
+//! One tick: check every watched pipeline once. The only orchestration in pipewatch, and
+//! the place where ordering and idempotency are decided.
+//!
+//! For each pipeline:
+//!
+//! 1. **Load, then observe.** The stored record is read (strongly consistent; for the whole
+//!    tick at once with `load_many`) *before* `GetPipelineState` is called. So if nobody
+//!    writes in between, the snapshot we diff against predates our observation, and a slow
+//!    tick can never report the pipeline moving backwards.
+//! 2. **Claim.** The changes, their rendered messages (the outbox) and the new snapshot are
+//!    written in one conditional write on the record's version. Only the tick that wins the
+//!    write announces those changes; a tick that loses reloads, observes again and
+//!    re-diffs. Every loss means another tick made progress, so with N overlapping ticks a
+//!    tick wins within N attempts; [`MAX_CLAIM_ATTEMPTS`] bounds the loop.
+//! 3. **Publish under a lease.** Claimed messages carry a lease (`now + lease`). The claiming
+//!    tick publishes them; any later tick takes over a message whose lease has expired
+//!    (its publisher crashed or timed out) and publishes it again, with the same id. A
+//!    message under a live lease is left alone, so a tick still publishing is not doubled.
+//! 4. **Acknowledge.** Messages the notifier accepted are removed from the outbox; failed
+//!    ones have their lease released so the next tick retries them at once.
+//!
+//! Quiet ticks write nothing: no changes and nothing to take over means no write at all.
+//! The first observation of a pipeline is a silent baseline, and so is the observation that
+//! replaces an unreadable record (counted as re-baselined).
+//!
+//! What this does not promise: a crash after SNS accepted a message but before the
+//! acknowledgement is written leads to one redelivery, after the lease, with the same id —
+//! subscribers that must never see a message twice drop ids they have seen.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use crate::diff::{diff, essentials};
+use crate::error::{PipelineError, StoreError, chain};
+use crate::ports::{Notifier, PipelineSource, SnapshotStore};
+use crate::render::message::{Message, messages};
+use crate::snapshot::{Expected, Loaded, Pending, Record, Saved};
+use crate::state::PipelineState;
+
+/// How many times one pipeline's claim may lose a race before the tick gives up on it.
+pub const MAX_CLAIM_ATTEMPTS: u32 = 10;
+
+/// How a tick behaves.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How long a tick may be publishing claimed messages before another tick takes them
+    /// over. Must exceed the longest a tick can run (the Lambda timeout), or a slow but
+    /// live tick could be doubled.
+    pub lease: Duration,
+    /// How many pipelines are checked at once.
+    pub max_concurrency: usize,
+}
+
+/// The tick's three outside services and its settings.
+pub struct Watcher<P, S, N> {
+    pub source: P,
+    pub store: S,
+    pub notifier: N,
+    pub settings: Settings,
+}
+
+/// What happened to one pipeline in a tick.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PipelineReport {
+    pub changes: usize,
+    pub published: usize,
+    /// Messages still in the outbox after this tick (failed, or leased by another tick).
+    pub pending: usize,
+    pub rebaselined: bool,
+    /// Conditional writes this check made (0 on a quiet tick).
+    pub writes: usize,
+}
+
+/// A pipeline the tick could not check, and why (the whole cause chain, one line).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailedPipeline {
+    pub pipeline: String,
+    pub error: String,
+}
+
+/// The one-line account of a tick that the Lambda logs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TickSummary {
+    pub pipelines_checked: usize,
+    pub changes: usize,
+    pub messages_published: usize,
+    pub messages_pending: usize,
+    pub rebaselined: usize,
+    pub writes: usize,
+    pub errors: usize,
+    pub failed: Vec<FailedPipeline>,
+    pub duration_ms: u64,
+}
+
+impl<P: PipelineSource, S: SnapshotStore, N: Notifier> Watcher<P, S, N> {
+    /// Checks every pipeline once, at most `max_concurrency` at a time. One pipeline's
+    /// failure never stops the others; failures are listed in the summary.
+    pub async fn run_tick(&self, pipelines: &[String]) -> TickSummary {
+        let started = Instant::now();
+        let mut unique = HashSet::new();
+        let pipelines: Vec<&String> = pipelines.iter().filter(|p| unique.insert(*p)).collect();
+        let owned: Vec<String> = pipelines.iter().map(|p| (*p).clone()).collect();
+
+        let mut summary = TickSummary::default();
+        let mut prefetched = match self.store.load_many(&owned).await {
+            Ok(loaded) => loaded,
+            Err(error) => {
+                // Without snapshots nothing can be claimed safely: fail every pipeline.
+                let error = chain(&PipelineError::Store(error));
+                summary.failed = owned
+                    .into_iter()
+                    .map(|pipeline| FailedPipeline {
+                        pipeline,
+                        error: error.clone(),
+                    })
+                    .collect();
+                summary.errors = summary.failed.len();
+                summary.duration_ms = elapsed_ms(started);
+                return summary;
+            }
+        };
+        let checks = pipelines.into_iter().map(|pipeline| {
+            let loaded = prefetched
+                .remove(pipeline.as_str())
+                .unwrap_or(Loaded::Missing);
+            async move { (pipeline, self.check_pipeline(pipeline, loaded).await) }
+        });
+        let results: Vec<_> = futures_util::stream::iter(checks)
+            .buffer_unordered(self.settings.max_concurrency.max(1))
+            .collect()
+            .await;
+        for (pipeline, result) in results {
+            match result {
+                Ok(report) => {
+                    summary.pipelines_checked += 1;
+                    summary.changes += report.changes;
+                    summary.messages_published += report.published;
+                    summary.messages_pending += report.pending;
+                    summary.rebaselined += usize::from(report.rebaselined);
+                    summary.writes += report.writes;
+                }
+                Err(error) => summary.failed.push(FailedPipeline {
+                    pipeline: pipeline.clone(),
+                    error: chain(&error),
+                }),
+            }
+        }
+        summary.failed.sort_by(|a, b| a.pipeline.cmp(&b.pipeline));
+        summary.errors = summary.failed.len();
+        summary.duration_ms = elapsed_ms(started);
+        summary
+    }
+
+    /// Checks one pipeline, starting from what the store held for it (`loaded`, read
+    /// before this call). See the module docs for the order of operations.
+    pub async fn check_pipeline(
+        &self,
+        pipeline: &str,
+        mut loaded: Loaded,
+    ) -> Result<PipelineReport, PipelineError> {
+        let lease_ms = i64::try_from(self.settings.lease.as_millis()).unwrap_or(i64::MAX);
+        let mut report = PipelineReport::default();
+        for _ in 0..MAX_CLAIM_ATTEMPTS {
+            let current = self.source.get_state(pipeline).await?;
+            let Some(plan) = plan(pipeline, &loaded, &current, now_ms(), lease_ms) else {
+                report.pending = pending(&loaded);
+                return Ok(report);
+            };
+            match self.store.save(&plan.record, plan.expected).await? {
+                Saved::Conflict => loaded = self.store.load(pipeline).await?,
+                Saved::Written => {
+                    report.writes += 1;
+                    report.changes = plan.changes;
+                    report.rebaselined = plan.rebaselined;
+                    if let Loaded::Unreadable { reason, .. } = &loaded {
+                        tracing::warn!(pipeline, reason, "unreadable snapshot re-baselined");
+                    }
+                    return self.publish(pipeline, plan, report).await;
+                }
+            }
+        }
+        Err(PipelineError::Contention(MAX_CLAIM_ATTEMPTS))
+    }
+
+    /// Publishes what `plan` leased, then acknowledges the outcome in the store.
+    async fn publish(
+        &self,
+        pipeline: &str,
+        plan: Plan,
+        mut report: PipelineReport,
+    ) -> Result<PipelineReport, PipelineError> {
+        if plan.publish.is_empty() {
+            report.pending = plan.record.outbox.len();
+            return Ok(report);
+        }
+        let outcomes = self.notifier.publish(&plan.publish).await;
+        let mut accepted = HashSet::new();
+        let mut failed = Vec::new();
+        for (message, outcome) in plan.publish.iter().zip(outcomes) {
+            match outcome {
+                Ok(()) => {
+                    accepted.insert(message.id.clone());
+                }
+                Err(error) => failed.push(error),
+            }
+        }
+        report.published = accepted.len();
+        let failed_ids: HashSet<String> = failed.iter().map(|e| e.id.clone()).collect();
+        let (left, writes) = self
+            .acknowledge(pipeline, plan.record, &accepted, &failed_ids)
+            .await?;
+        report.pending = left;
+        report.writes += writes;
+        match failed.into_iter().next() {
+            None => Ok(report),
+            Some(first) => Err(PipelineError::Publish {
+                failed: failed_ids.len(),
+                first,
+            }),
+        }
+    }
+
+    /// Removes accepted messages from the outbox and releases the lease of failed ones,
+    /// retrying on lost races (other ticks may append to the outbox meanwhile). Returns the
+    /// outbox size after, and the writes made.
+    async fn acknowledge(
+        &self,
+        pipeline: &str,
+        mut record: Record,
+        accepted: &HashSet<String>,
+        failed: &HashSet<String>,
+    ) -> Result<(usize, usize), StoreError> {
+        for _ in 0..MAX_CLAIM_ATTEMPTS {
+            let mut next = record.clone();
+            next.outbox.retain(|p| !accepted.contains(&p.message.id));
+            for pending in &mut next.outbox {
+                if failed.contains(&pending.message.id) {
+                    pending.lease_until = 0;
+                }
+            }
+            if next.outbox == record.outbox {
+                return Ok((next.outbox.len(), 0));
+            }
+            next.version = record.version + 1;
+            match self
+                .store
+                .save(&next, Expected::Version(record.version))
+                .await?
+            {
+                Saved::Written => return Ok((next.outbox.len(), 1)),
+                Saved::Conflict => match self.store.load(pipeline).await? {
+                    Loaded::Found(latest) => record = latest,
+                    // Replaced by an unreadable or missing item: nothing left to acknowledge.
+                    Loaded::Missing | Loaded::Unreadable { .. } => return Ok((0, 0)),
+                },
+            }
+        }
+        Err(StoreError {
+            operation: "acknowledging published messages",
+            source: format!("the record changed {MAX_CLAIM_ATTEMPTS} times in a row").into(),
+        })
+    }
+}
+
+/// A decided write: the record to store, under which condition, and what to publish
+/// once it is stored.
+#[derive(Debug)]
+struct Plan {
+    record: Record,
+    expected: Expected,
+    publish: Vec<Message>,
+    changes: usize,
+    rebaselined: bool,
+}
+
+/// Decides what to write for `current`, given what was stored. `None`: nothing to write.
+/// Pure, so the claim rules are unit-tested without any service.
+fn plan(
+    pipeline: &str,
+    loaded: &Loaded,
+    current: &PipelineState,
+    now: i64,
+    lease_ms: i64,
+) -> Option<Plan> {
+    let lease_until = now.saturating_add(lease_ms);
+    match loaded {
+        Loaded::Missing => Some(Plan {
+            record: Record {
+                pipeline: pipeline.to_owned(),
+                version: first_version(now),
+                snapshot: essentials(current),
+                outbox: Vec::new(),
+            },
+            expected: Expected::Absent,
+            publish: Vec::new(),
+            changes: 0,
+            rebaselined: false,
+        }),
+        Loaded::Unreadable {
+            version, outbox, ..
+        } => {
+            let mut outbox = outbox.clone();
+            let publish = take_over_expired(&mut outbox, now, lease_until);
+            Some(Plan {
+                record: Record {
+                    pipeline: pipeline.to_owned(),
+                    // Moving on from the old version (or the clock) keeps message ids unique.
+                    version: version.map_or_else(|| first_version(now), |v| v + 1),
+                    snapshot: essentials(current),
+                    outbox,
+                },
+                expected: version.map_or(Expected::UnreadableVersion, Expected::Version),
+                publish,
+                changes: 0,
+                rebaselined: true,
+            })
+        }
+        Loaded::Found(stored) => {
+            let changes = diff(&stored.snapshot, current);
+            let mut outbox = stored.outbox.clone();
+            let mut publish = take_over_expired(&mut outbox, now, lease_until);
+            if changes.is_empty() && publish.is_empty() {
+                return None;
+            }
+            let version = stored.version + 1;
+            for message in messages(pipeline, &changes, &format!("{pipeline}/{version}")) {
+                outbox.push(Pending {
+                    message: message.clone(),
+                    lease_until,
+                });
+                publish.push(message);
+            }
+            Some(Plan {
+                record: Record {
+                    pipeline: pipeline.to_owned(),
+                    version,
+                    // With no change the snapshot stays: what vanished without being a change
+                    // (a removed stage, a reset execution) is still remembered.
+                    snapshot: if changes.is_empty() {
+                        stored.snapshot.clone()
+                    } else {
+                        essentials(current)
+                    },
+                    outbox,
+                },
+                expected: Expected::Version(stored.version),
+                publish,
+                changes: changes.len(),
+                rebaselined: false,
+            })
+        }
+    }
+}
+
+/// Leases every message whose lease has expired to this tick, and returns them.
+fn take_over_expired(outbox: &mut [Pending], now: i64, lease_until: i64) -> Vec<Message> {
+    outbox
+        .iter_mut()
+        .filter(|p| p.lease_until <= now)
+        .map(|p| {
+            p.lease_until = lease_until;
+            p.message.clone()
+        })
+        .collect()
+}
+
+fn pending(loaded: &Loaded) -> usize {
+    match loaded {
+        Loaded::Found(record) => record.outbox.len(),
+        Loaded::Unreadable { outbox, .. } => outbox.len(),
+        Loaded::Missing => 0,
+    }
+}
+
+/// A new record starts at the clock in milliseconds rather than 1, so that a record deleted
+/// and created again never reuses a version, and so never reuses a message id.
+fn first_version(now: i64) -> u64 {
+    u64::try_from(now).unwrap_or(1).max(1)
+}
+
+fn now_ms() -> i64 {
+    crate::state::Timestamp::now().unix_millis()
+}
+
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Groups the tick's failures for the invocation error: `a (why); b (why)`.
+pub fn describe_failures(failed: &[FailedPipeline]) -> String {
+    failed
+        .iter()
+        .map(|f| format!("{} ({})", f.pipeline, f.error))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests;

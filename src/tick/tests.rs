@@ -1,0 +1,149 @@
+//! The claim rules of [`plan`], without any service.
+
+use serde_json::json;
+
+use super::*;
+
+const NOW: i64 = 1_800_000_000_000;
+const LEASE: i64 = 90_000;
+
+fn observation(status: &str) -> PipelineState {
+    serde_json::from_value(
+        json!({"pipelineName": "web", "pipelineVersion": 1, "stageStates": [
+        {"stageName": "Build", "actionStates": [{"actionName": "Compile",
+            "latestExecution": {"actionExecutionId": "a1", "status": status,
+                                "summary": "free text that snapshots do not keep"}}]}]}),
+    )
+    .unwrap()
+}
+
+fn stored(status: &str, outbox: Vec<Pending>) -> Loaded {
+    Loaded::Found(Record {
+        pipeline: "web".into(),
+        version: 41,
+        snapshot: essentials(&observation(status)),
+        outbox,
+    })
+}
+
+fn pending(id: &str, lease_until: i64) -> Pending {
+    let mut message = messages(
+        "web",
+        &diff(&observation("InProgress"), &observation("Failed")),
+        id,
+    )
+    .remove(0);
+    message.id = id.into();
+    Pending {
+        message,
+        lease_until,
+    }
+}
+
+#[test]
+fn a_first_sight_is_a_silent_baseline_written_only_if_absent() {
+    let plan = plan(
+        "web",
+        &Loaded::Missing,
+        &observation("InProgress"),
+        NOW,
+        LEASE,
+    )
+    .unwrap();
+    assert_eq!(plan.expected, Expected::Absent);
+    assert!(plan.publish.is_empty());
+    assert_eq!(plan.record.version, first_version(NOW));
+    assert_eq!(plan.record.snapshot, essentials(&observation("InProgress")));
+}
+
+#[test]
+fn a_quiet_tick_writes_nothing() {
+    let loaded = stored("InProgress", vec![]);
+    assert!(plan("web", &loaded, &observation("InProgress"), NOW, LEASE).is_none());
+}
+
+#[test]
+fn changes_are_claimed_with_their_messages_under_a_lease() {
+    let loaded = stored("InProgress", vec![]);
+    let plan = plan("web", &loaded, &observation("Failed"), NOW, LEASE).unwrap();
+    assert_eq!(plan.expected, Expected::Version(41));
+    assert_eq!(plan.record.version, 42);
+    assert_eq!(plan.changes, 1);
+    assert_eq!(plan.publish.len(), 1);
+    assert_eq!(plan.publish[0].id, "web/42/1");
+    assert_eq!(plan.record.outbox.len(), 1);
+    assert_eq!(plan.record.outbox[0].lease_until, NOW + LEASE);
+    assert_eq!(plan.record.snapshot, essentials(&observation("Failed")));
+}
+
+#[test]
+fn messages_under_another_ticks_live_lease_are_left_alone() {
+    let loaded = stored("Failed", vec![pending("web/40/1", NOW + 1)]);
+    assert!(plan("web", &loaded, &observation("Failed"), NOW, LEASE).is_none());
+
+    // New changes are claimed, but only they are published by this tick.
+    let plan = plan("web", &loaded, &observation("Succeeded"), NOW, LEASE).unwrap();
+    let ids: Vec<&str> = plan.publish.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, ["web/42/1"]);
+    assert_eq!(plan.record.outbox.len(), 2);
+    assert_eq!(
+        plan.record.outbox[0].lease_until,
+        NOW + 1,
+        "the other lease is kept"
+    );
+}
+
+#[test]
+fn messages_whose_lease_expired_are_taken_over_without_moving_the_snapshot() {
+    let loaded = stored(
+        "Failed",
+        vec![pending("web/40/1", NOW), pending("web/40/2", 0)],
+    );
+    let plan = plan("web", &loaded, &observation("Failed"), NOW, LEASE).unwrap();
+    let ids: Vec<&str> = plan.publish.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["web/40/1", "web/40/2"],
+        "same ids as the first attempt"
+    );
+    assert!(
+        plan.record
+            .outbox
+            .iter()
+            .all(|p| p.lease_until == NOW + LEASE)
+    );
+    assert_eq!(plan.changes, 0);
+    let Loaded::Found(before) = &loaded else {
+        unreachable!()
+    };
+    assert_eq!(plan.record.snapshot, before.snapshot);
+    assert_eq!(plan.expected, Expected::Version(41));
+}
+
+#[test]
+fn an_unreadable_record_is_rebaselined_keeping_its_outbox_and_version_line() {
+    let loaded = Loaded::Unreadable {
+        version: Some(7),
+        outbox: vec![pending("web/7/1", 0)],
+        reason: "snapshot: invalid deflate stream".into(),
+    };
+    let first = plan("web", &loaded, &observation("Failed"), NOW, LEASE).unwrap();
+    assert!(first.rebaselined);
+    assert_eq!(first.expected, Expected::Version(7));
+    assert_eq!(first.record.version, 8);
+    assert_eq!(
+        first.publish.len(),
+        1,
+        "the readable outbox is still delivered"
+    );
+    assert_eq!(first.changes, 0, "a re-baseline is silent");
+
+    let hopeless = Loaded::Unreadable {
+        version: None,
+        outbox: vec![],
+        reason: "schema 99".into(),
+    };
+    let plan = plan("web", &hopeless, &observation("Failed"), NOW, LEASE).unwrap();
+    assert_eq!(plan.expected, Expected::UnreadableVersion);
+    assert_eq!(plan.record.version, first_version(NOW));
+}
