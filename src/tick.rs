@@ -101,16 +101,19 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier> Watcher<P, S, N> {
     pub async fn run_tick(&self, pipelines: &[String]) -> TickSummary {
         let started = Instant::now();
         let mut unique = HashSet::new();
-        let pipelines: Vec<&String> = pipelines.iter().filter(|p| unique.insert(*p)).collect();
-        let owned: Vec<String> = pipelines.iter().map(|p| (*p).clone()).collect();
+        let pipelines: Vec<String> = pipelines
+            .iter()
+            .filter(|p| unique.insert(p.as_str()))
+            .cloned()
+            .collect();
 
         let mut summary = TickSummary::default();
-        let mut prefetched = match self.store.load_many(&owned).await {
+        let mut prefetched = match self.store.load_many(&pipelines).await {
             Ok(loaded) => loaded,
             Err(error) => {
                 // Without snapshots nothing can be claimed safely: fail every pipeline.
                 let error = chain(&PipelineError::Store(error));
-                summary.failed = owned
+                summary.failed = pipelines
                     .into_iter()
                     .map(|pipeline| FailedPipeline {
                         pipeline,
@@ -122,11 +125,14 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier> Watcher<P, S, N> {
                 return summary;
             }
         };
+        // Owned names keep these futures `Send` (a borrowed one trips a higher-ranked
+        // lifetime limitation of async closures).
         let checks = pipelines.into_iter().map(|pipeline| {
-            let loaded = prefetched
-                .remove(pipeline.as_str())
-                .unwrap_or(Loaded::Missing);
-            async move { (pipeline, self.check_pipeline(pipeline, loaded).await) }
+            let loaded = prefetched.remove(&pipeline).unwrap_or(Loaded::Missing);
+            async move {
+                let result = self.check_pipeline(&pipeline, loaded).await;
+                (pipeline, result)
+            }
         });
         let results: Vec<_> = futures_util::stream::iter(checks)
             .buffer_unordered(self.settings.max_concurrency.max(1))
@@ -143,7 +149,7 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier> Watcher<P, S, N> {
                     summary.writes += report.writes;
                 }
                 Err(error) => summary.failed.push(FailedPipeline {
-                    pipeline: pipeline.clone(),
+                    pipeline,
                     error: chain(&error),
                 }),
             }

@@ -5,6 +5,26 @@ pub mod codepipeline;
 pub mod dynamodb;
 pub mod sns;
 
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+
 pub use codepipeline::CodePipelineSource;
 pub use dynamodb::DynamoStore;
 pub use sns::SnsNotifier;
+
+/// The SDK configuration both binaries use: credentials, region and endpoints from the
+/// environment (so `AWS_ENDPOINT_URL_<SERVICE>` points a client at a local emulator), plus
+/// timeouts, so that a stuck call fails the pipeline instead of eating the whole invocation.
+pub async fn load_sdk_config() -> SdkConfig {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(10))
+        .operation_timeout(Duration::from_secs(25))
+        .build();
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .load()
+        .await
+}

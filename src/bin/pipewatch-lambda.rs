@@ -1,7 +1,6 @@
 //! The Lambda bootstrap: configuration and clients once per cold start, then one tick
 //! per invocation. All logic lives in the library (`pipewatch::lambda`, `pipewatch::tick`).
 
-use aws_config::BehaviorVersion;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -15,7 +14,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = Config::from_env()?;
     pipewatch::lambda::init_logging(&config.log_level);
 
-    let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let sdk = pipewatch::aws::load_sdk_config().await;
     let watcher = Watcher {
         source: CodePipelineSource::new(aws_sdk_codepipeline::Client::new(&sdk)),
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name),

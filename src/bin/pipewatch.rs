@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use aws_config::BehaviorVersion;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use pipewatch::aws::CodePipelineSource;
@@ -127,7 +126,7 @@ fn replay(format: Format, files: &[PathBuf]) -> anyhow::Result<()> {
 
 /// One tick (`check`), or ticks every `interval` until Ctrl-C (`watch`).
 async fn check(live: &Live, interval: Option<Duration>) -> anyhow::Result<()> {
-    let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let sdk = pipewatch::aws::load_sdk_config().await;
     let dir = live
         .state_dir
         .clone()

