@@ -6,7 +6,8 @@
 #    cargo-lambda (the local Lambda Runtime API for the end-to-end test).
 # 2. Starts DynamoDB Local and moto on free ports, and points the AWS SDK at them with
 #    the standard AWS_ENDPOINT_URL_<SERVICE> variables.
-# 3. Runs the whole suite, then stops the services (also on failure or Ctrl-C).
+# 3. Runs the whole suite (or, given arguments, `cargo test ARGS`), then stops the
+#    services (also on failure or Ctrl-C).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh
@@ -46,6 +47,11 @@ export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDE
 export PIPEWATCH_CARGO_LAMBDA="$VENV/bin/cargo-lambda"
 export PATH="$VENV/bin:$PATH"
 
+# With arguments, run just those tests against the services: ./scripts/test.sh --test tick
+if [ $# -gt 0 ]; then
+    cargo test --locked "$@"
+    exit
+fi
 # --show-output prints the figures the integration tests measure (duplicates, losses...).
 cargo test --locked --all-targets -- --show-output
 # Doc tests are not part of --all-targets.

@@ -626,6 +626,45 @@ async fn snapshots_of_many_pipelines_are_read_in_batches() {
 }
 
 #[tokio::test]
+async fn unprocessed_batch_keys_are_retried_not_taken_for_new_pipelines() {
+    let harness = Harness::new().await;
+    let proxy = FaultProxy::start(&support::services::require("AWS_ENDPOINT_URL_DYNAMODB"));
+    let watcher = harness.watcher_with(
+        harness.store_via(&proxy.url()),
+        harness.notifier(),
+        Duration::from_mins(1),
+    );
+    let pipelines = names("unprocessed", 3);
+    for pipeline in &pipelines {
+        harness.fake.set_state(&run_state(pipeline, 0));
+    }
+    watcher.run_tick(&pipelines).await;
+    let before = proxy.forwarded();
+
+    // DynamoDB answers the first BatchGetItem with every key unprocessed (as it does when
+    // throttled); the adapter must ask again rather than see three new pipelines.
+    let keys: Vec<serde_json::Value> = pipelines
+        .iter()
+        .map(|p| json!({"pipeline": {"S": p}}))
+        .collect();
+    proxy.once(Fault::Respond {
+        status: 200,
+        content_type: "application/x-amz-json-1.0",
+        body: json!({"Responses": {&harness.table: []},
+                     "UnprocessedKeys": {&harness.table: {"Keys": keys, "ConsistentRead": true}}})
+        .to_string(),
+    });
+    let summary = watcher.run_tick(&pipelines).await;
+    assert!(summary.failed.is_empty(), "{summary:?}");
+    assert_eq!((summary.writes, summary.changes), (0, 0));
+    assert_eq!(
+        proxy.forwarded() - before,
+        1,
+        "one retried BatchGetItem, no GetItem or PutItem"
+    );
+}
+
+#[tokio::test]
 async fn approval_tokens_reach_neither_dynamodb_nor_sns() {
     let harness = Harness::new().await;
     let proxy = FaultProxy::start(&support::services::require("AWS_ENDPOINT_URL_SNS"));

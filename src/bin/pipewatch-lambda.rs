@@ -1,6 +1,8 @@
 //! The Lambda bootstrap: configuration and clients once per cold start, then one tick
 //! per invocation. All logic lives in the library (`pipewatch::lambda`, `pipewatch::tick`).
 
+use std::process::ExitCode;
+
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -9,8 +11,19 @@ use pipewatch::config::Config;
 use pipewatch::tick::{Settings, Watcher};
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    // A bad configuration fails the cold start, naming the variable.
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // Lambda shows this line with the init error; it names the bad variable.
+            eprintln!("pipewatch-lambda: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), lambda_runtime::Error> {
+    // A bad configuration fails the cold start, before any client is built.
     let config = Config::from_env()?;
     pipewatch::lambda::init_logging(&config.log_level);
 

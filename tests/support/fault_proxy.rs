@@ -119,6 +119,16 @@ impl FaultProxy {
         plan.otherwise = fault;
     }
 
+    /// The next request meets `fault`; later ones are handled as before.
+    pub fn once(&self, fault: Fault) {
+        self.plan.lock().unwrap().queue.push_back(fault);
+    }
+
+    /// Requests forwarded to the emulator so far.
+    pub fn forwarded(&self) -> usize {
+        self.plan.lock().unwrap().forwarded
+    }
+
     /// Forward everything again.
     pub fn heal(&self) {
         self.always(Fault::Forward);
