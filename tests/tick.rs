@@ -185,6 +185,7 @@ async fn a_recorded_release_is_announced_step_by_step_after_a_silent_baseline() 
     );
     let statuses: Vec<String> = serde_json::from_str(&failure.attributes["status"]).unwrap();
     assert!(statuses.contains(&"Failed".to_owned()));
+    assert_eq!(failure.attributes["severity"], "failure");
     let ids: HashSet<&str> = delivered
         .iter()
         .map(support::services::Delivered::id)

@@ -7,6 +7,7 @@
 //! | attribute        | type         | holds |
 //! |------------------|--------------|-------|
 //! | `pipeline`       | String       | the pipeline's name |
+//! | `severity`       | String       | `failure`, `approval`, `warning` or `info`: the most urgent change's |
 //! | `stage`          | String.Array | the stages the changes happened in |
 //! | `kind`           | String.Array | `action`, `inbound`, `stage`, `transition`, `pipeline_version`, `condition` |
 //! | `status`         | String.Array | the new statuses, as AWS spells them |
@@ -136,6 +137,11 @@ fn entry(index: usize, message: &Message) -> (PublishBatchRequestEntry, usize) {
     let payload = sns_payload(message);
     let mut attributes = vec![
         ("pipeline", "String", message.pipeline.clone()),
+        (
+            "severity",
+            "String",
+            message.attributes.severity.as_str().to_owned(),
+        ),
         ("idempotency_id", "String", message.id.clone()),
     ];
     for (name, values) in [
@@ -180,6 +186,7 @@ mod tests {
             text: "line".into(),
             body: "x".repeat(body_bytes),
             attributes: Attributes {
+                severity: crate::render::message::Severity::Failure,
                 stages: vec!["Build".into()],
                 kinds: vec!["action".into()],
                 statuses: vec![],
@@ -208,5 +215,6 @@ mod tests {
         assert_eq!(attributes["stage"].data_type(), "String.Array");
         assert_eq!(attributes["stage"].string_value(), Some(r#"["Build"]"#));
         assert!(!attributes.contains_key("status"));
+        assert_eq!(attributes["severity"].string_value(), Some("failure"));
     }
 }

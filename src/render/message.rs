@@ -6,6 +6,8 @@
 //! idempotency id is chosen by the caller (the tick), and the message is stored in the
 //! outbox exactly as it will be published, so every redelivery is byte-identical.
 
+use std::fmt::Write as _;
+
 use serde::{Deserialize, Serialize};
 
 use crate::diff::Change;
@@ -36,12 +38,71 @@ pub struct Message {
     pub attributes: Attributes,
 }
 
-/// Message attributes, each a set of distinct values in first-seen order.
+/// Message attributes: the severity, and sets of distinct values in first-seen order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attributes {
+    pub severity: Severity,
     pub stages: Vec<String>,
     pub kinds: Vec<String>,
     pub statuses: Vec<String>,
+}
+
+/// How urgent a message is: that of its most urgent change. Lets a subscription filter
+/// policy say "only failures and approvals" (`{"severity": ["failure", "approval"]}`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Progress: something started or succeeded, a definition was edited.
+    #[default]
+    Info,
+    /// Needs watching: a transition disabled, an execution queued, stopped or cancelled.
+    Warning,
+    /// Needs a person: a manual approval is waiting.
+    Approval,
+    /// Something failed.
+    Failure,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Approval => "approval",
+            Self::Failure => "failure",
+        }
+    }
+
+    /// The severity of one change.
+    pub fn of(change: &Change) -> Self {
+        use KnownStatus::{Abandoned, Cancelled, Errored, Failed, Stopped, Stopping};
+        let status = change.status().and_then(crate::state::Status::known);
+        if matches!(status, Some(Failed | Errored | Abandoned)) {
+            Self::Failure
+        } else if matches!(
+            change,
+            Change::Action {
+                approval_pending: true,
+                ..
+            }
+        ) {
+            Self::Approval
+        } else if matches!(status, Some(Stopped | Stopping | Cancelled))
+            || matches!(
+                change,
+                Change::Transition { enabled: false, .. }
+                    | Change::Inbound {
+                        status: Some(_),
+                        previous_status: None,
+                        ..
+                    }
+            )
+        {
+            Self::Warning
+        } else {
+            Self::Info
+        }
+    }
 }
 
 /// The JSON body of a message.
@@ -102,6 +163,7 @@ fn build(pipeline: &str, changes: &[Change], id: &str, part: usize, parts: usize
     };
     let mut attributes = Attributes::default();
     for change in changes {
+        attributes.severity = attributes.severity.max(Severity::of(change));
         push_distinct(&mut attributes.kinds, change.kind().as_str());
         if let Some(stage) = change.stage() {
             push_distinct(&mut attributes.stages, stage);
@@ -122,12 +184,38 @@ fn build(pipeline: &str, changes: &[Change], id: &str, part: usize, parts: usize
 }
 
 /// The `MessageStructure=json` payload: a body per protocol, `default` for all others.
+///
+/// - `email`: the readable lines and the id;
+/// - `https`: an AWS Chatbot custom notification, which Chatbot (an HTTPS subscriber)
+///   renders in Slack or Teams; other HTTPS subscribers get the same documented JSON;
+/// - `default` (queues, Lambda, email-json, ...): the changes as JSON records.
 pub fn sns_payload(message: &Message) -> String {
     let email = format!(
         "{}\n\n-- \npipewatch notification {}\n",
         message.text, message.id
     );
-    serde_json::json!({ "default": message.body, "email": email }).to_string()
+    let description = message.text.lines().fold(String::new(), |mut out, line| {
+        let _ = writeln!(out, "• {line}");
+        out
+    });
+    let chatbot = serde_json::json!({
+        "version": "1.0",
+        "source": "custom",
+        "id": message.id,
+        "content": {
+            "textType": "client-markdown",
+            "title": message.subject,
+            "description": description,
+            "keywords": [message.pipeline, message.attributes.severity.as_str()],
+        },
+        "metadata": {
+            "threadId": message.pipeline,
+            "summary": message.subject,
+            "eventType": "pipewatch",
+        },
+    });
+    serde_json::json!({ "default": message.body, "email": email, "https": chatbot.to_string() })
+        .to_string()
 }
 
 fn push_distinct(values: &mut Vec<String>, value: &str) {
@@ -311,6 +399,7 @@ mod tests {
         assert_eq!(message.attributes.kinds, ["action", "stage"]);
         assert_eq!(message.attributes.statuses, ["Succeeded", "Failed"]);
         assert_eq!(message.attributes.stages, ["Build"]);
+        assert_eq!(message.attributes.severity, Severity::Failure);
         assert_eq!(message.text.lines().count(), 3);
         let body: serde_json::Value = serde_json::from_str(&message.body).unwrap();
         assert_eq!(body["id"], "web/7/1");
@@ -318,6 +407,21 @@ mod tests {
         let payload: serde_json::Value = serde_json::from_str(&sns_payload(message)).unwrap();
         assert_eq!(payload["default"], message.body.as_str());
         assert!(payload["email"].as_str().unwrap().contains("web/7/1"));
+        let chatbot: serde_json::Value =
+            serde_json::from_str(payload["https"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            (chatbot["version"].as_str(), chatbot["source"].as_str()),
+            (Some("1.0"), Some("custom"))
+        );
+        assert_eq!(chatbot["content"]["title"], message.subject.as_str());
+        assert_eq!(
+            chatbot["content"]["description"]
+                .as_str()
+                .unwrap()
+                .lines()
+                .count(),
+            3
+        );
     }
 
     #[test]
@@ -369,6 +473,44 @@ mod tests {
         let changes = [action("A", "Failed", None), action("B", "Failed", None)];
         let message = &messages("web", &changes, "x")[0];
         assert_eq!(message.attributes.kinds, ["action"]);
+    }
+
+    #[test]
+    fn a_message_is_as_severe_as_its_most_severe_change() {
+        let mut approval = action("Review", "InProgress", None);
+        if let Change::Action {
+            approval_pending, ..
+        } = &mut approval
+        {
+            *approval_pending = true;
+        }
+        let disabled = Change::Transition {
+            stage: "Deploy".into(),
+            enabled: false,
+            changed_by: None,
+            reason: None,
+            changed_at: None,
+        };
+        let cases = [
+            (vec![action("A", "Succeeded", None)], Severity::Info),
+            (
+                vec![action("A", "Succeeded", None), disabled.clone()],
+                Severity::Warning,
+            ),
+            (vec![disabled, approval.clone()], Severity::Approval),
+            (
+                vec![approval, action("A", "Failed", None)],
+                Severity::Failure,
+            ),
+            (vec![action("A", "Stopped", None)], Severity::Warning),
+        ];
+        for (changes, expected) in cases {
+            assert_eq!(
+                messages("web", &changes, "x")[0].attributes.severity,
+                expected,
+                "{changes:?}"
+            );
+        }
     }
 
     #[test]
