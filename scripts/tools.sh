@@ -9,6 +9,7 @@ NPM_DIR="$PIPEWATCH_TOOLS/npm"
 
 # PyPI packages: name==version, one per word.
 PYTHON_TEST_TOOLS="moto[server]==5.2.5 cargo-lambda==1.9.2"
+PYTHON_DEPLOY_TOOLS="aws-sam-cli==1.148.0 cfn-lint==1.41.0 checkov==3.3.30 cargo-lambda==1.9.2 ziglang==0.17.1"
 DYNAMODB_LOCAL_VERSION="10.3.0"
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -67,4 +68,46 @@ wait_for_port() {
     done
     log "$name did not listen on port $port within 60 s"
     return 1
+}
+
+# start_services: installs and starts DynamoDB Local and moto on free ports, exports the
+# AWS_ENDPOINT_URL_* variables (and dummy credentials) that point the SDK at them, and
+# stops them when the calling script exits.
+start_services() {
+    ensure_python_tools $PYTHON_TEST_TOOLS
+    local jar
+    jar=$(ensure_dynamodb_local)
+    SERVICE_LOGS="${TMPDIR:-/tmp}/pipewatch-services.$$"
+    mkdir -p "$SERVICE_LOGS"
+    SERVICE_PIDS=()
+    trap stop_services EXIT INT TERM
+
+    local dynamodb_port moto_port
+    dynamodb_port=$(free_port)
+    log "starting DynamoDB Local on port $dynamodb_port"
+    java -Djava.library.path="$(dirname "$jar")/DynamoDBLocal_lib" -jar "$jar" \
+        -inMemory -port "$dynamodb_port" > "$SERVICE_LOGS/dynamodb.log" 2>&1 &
+    SERVICE_PIDS+=($!)
+    wait_for_port "$dynamodb_port" "DynamoDB Local" "$!" || { cat "$SERVICE_LOGS/dynamodb.log" >&2; return 1; }
+
+    moto_port=$(free_port)
+    log "starting moto on port $moto_port"
+    "$VENV/bin/moto_server" -H 127.0.0.1 -p "$moto_port" > "$SERVICE_LOGS/moto.log" 2>&1 &
+    SERVICE_PIDS+=($!)
+    wait_for_port "$moto_port" "moto" "$!" || { cat "$SERVICE_LOGS/moto.log" >&2; return 1; }
+
+    export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$dynamodb_port"
+    export AWS_ENDPOINT_URL_SNS="http://127.0.0.1:$moto_port"
+    export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$moto_port"
+    # Local emulators accept any credentials; never let a developer's real ones be used.
+    export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+    unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
+    export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+    export PIPEWATCH_CARGO_LAMBDA="$VENV/bin/cargo-lambda"
+}
+
+stop_services() {
+    local pid
+    for pid in "${SERVICE_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
 }

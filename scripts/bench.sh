@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Measures a tick against the local emulators (see benches/tick.rs for what and how):
+#   ./scripts/bench.sh
+# Figures are for this machine and local emulators: AWS's own latencies add to them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/tools.sh
+start_services
+cargo bench --locked --bench tick

@@ -1,0 +1,197 @@
+//! `template.yaml` and the code agree: the environment the function gets is the one the
+//! code reads, the table's key is the store's, and the IAM policy allows exactly the AWS
+//! calls the adapters make, each on a named resource.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
+use serde_norway::Value;
+
+const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
+
+fn template() -> Value {
+    let text = std::fs::read_to_string(format!("{MANIFEST_DIR}/template.yaml")).unwrap();
+    serde_norway::from_str(&text).expect("template.yaml is YAML")
+}
+
+fn resource<'a>(template: &'a Value, name: &str) -> &'a Value {
+    &template["Resources"][name]["Properties"]
+}
+
+/// The function's policy statements, each as (actions, resources).
+fn statements(template: &Value) -> Vec<(Vec<String>, Vec<Value>)> {
+    let policies = resource(template, "WatcherFunction")["Policies"]
+        .as_sequence()
+        .unwrap();
+    policies
+        .iter()
+        .flat_map(|policy| policy["Statement"].as_sequence().unwrap().clone())
+        .map(|statement| {
+            let actions = match &statement["Action"] {
+                Value::String(action) => vec![action.clone()],
+                Value::Sequence(actions) => actions
+                    .iter()
+                    .map(|a| a.as_str().unwrap().to_owned())
+                    .collect(),
+                other => panic!("unexpected Action {other:?}"),
+            };
+            let resources = match &statement["Resource"] {
+                Value::Sequence(resources) => resources.clone(),
+                single => vec![single.clone()],
+            };
+            (actions, resources)
+        })
+        .collect()
+}
+
+/// Every environment variable `Config` looks up, found by asking it.
+fn variables_the_code_reads() -> BTreeSet<String> {
+    let asked = Mutex::new(BTreeSet::new());
+    pipewatch::config::Config::from_lookup(|name| {
+        asked.lock().unwrap().insert(name.to_owned());
+        match name {
+            "PIPELINES" => Some("a".into()),
+            "TABLE_NAME" => Some("table".into()),
+            "TOPIC_ARN" => Some("arn:aws:sns:us-east-1:123456789012:t".into()),
+            _ => None,
+        }
+    })
+    .expect("a valid environment");
+    asked.into_inner().unwrap()
+}
+
+#[test]
+fn the_function_gets_exactly_the_variables_the_code_reads() {
+    let template = template();
+    let variables = resource(&template, "WatcherFunction")["Environment"]["Variables"]
+        .as_mapping()
+        .unwrap();
+    let set: BTreeSet<String> = variables
+        .keys()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(set, variables_the_code_reads());
+}
+
+#[test]
+fn the_table_key_is_the_stores_key() {
+    let template = template();
+    let table = resource(&template, "SnapshotTable");
+    let key = &table["KeySchema"][0];
+    assert_eq!(
+        key["AttributeName"].as_str(),
+        Some(pipewatch::aws::dynamodb::KEY)
+    );
+    assert_eq!(key["KeyType"].as_str(), Some("HASH"));
+    assert_eq!(
+        table["KeySchema"].as_sequence().unwrap().len(),
+        1,
+        "no sort key"
+    );
+    let definition = &table["AttributeDefinitions"][0];
+    assert_eq!(
+        definition["AttributeName"].as_str(),
+        Some(pipewatch::aws::dynamodb::KEY)
+    );
+    assert_eq!(definition["AttributeType"].as_str(), Some("S"));
+}
+
+/// The SDK operations the adapters call (`.client.<operation>()`), read from their source.
+fn operations_the_code_calls() -> BTreeSet<(String, String)> {
+    let mut calls = BTreeSet::new();
+    for (service, file) in [
+        ("codepipeline", "codepipeline.rs"),
+        ("dynamodb", "dynamodb.rs"),
+        ("sns", "sns.rs"),
+    ] {
+        let source = std::fs::read_to_string(format!("{MANIFEST_DIR}/src/aws/{file}")).unwrap();
+        let compact: String = source.split_whitespace().collect();
+        for part in compact.split(".client.").skip(1) {
+            let operation: String = part
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                .collect();
+            if part[operation.len()..].starts_with("()") {
+                calls.insert((service.to_owned(), operation));
+            }
+        }
+    }
+    calls
+}
+
+/// The IAM action that authorizes an SDK operation.
+fn iam_action(service: &str, operation: &str) -> String {
+    let action = match (service, operation) {
+        // PublishBatch has no action of its own: it is authorized as sns:Publish.
+        ("sns", "publish_batch") => "Publish".to_owned(),
+        _ => operation
+            .split('_')
+            .map(|word| {
+                let mut chars = word.chars();
+                chars
+                    .next()
+                    .map(|c| c.to_ascii_uppercase())
+                    .into_iter()
+                    .chain(chars)
+                    .collect::<String>()
+            })
+            .collect(),
+    };
+    format!("{service}:{action}")
+}
+
+#[test]
+fn the_policy_allows_exactly_the_calls_the_code_makes() {
+    let calls = operations_the_code_calls();
+    assert!(
+        calls.len() >= 5,
+        "the scan found the adapters' calls: {calls:?}"
+    );
+    let needed: BTreeSet<String> = calls.iter().map(|(s, o)| iam_action(s, o)).collect();
+    let granted: BTreeSet<String> = statements(&template())
+        .into_iter()
+        .flat_map(|(actions, _)| actions)
+        .filter(|action| !action.starts_with("kms:"))
+        .collect();
+    assert_eq!(granted, needed, "granted vs needed by the code");
+}
+
+#[test]
+fn no_statement_of_the_function_grants_a_wildcard_resource() {
+    for (actions, resources) in statements(&template()) {
+        for resource in resources {
+            let text = format!("{resource:?}");
+            assert!(!text.contains("\"*\""), "{actions:?} on {text}");
+            assert!(!text.contains(":*\""), "{actions:?} on {text}");
+        }
+    }
+}
+
+#[test]
+fn the_lease_outlasts_the_timeout_and_the_duration_alarm_fires_before_it() {
+    let template = template();
+    let function = resource(&template, "WatcherFunction");
+    let timeout = function["Timeout"].as_u64().unwrap();
+    let lease: u64 = function["Environment"]["Variables"]["LEASE_SECONDS"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        lease > timeout,
+        "a live tick's messages must not be taken over"
+    );
+    let threshold = resource(&template, "DurationAlarm")["Threshold"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(threshold, timeout * 1000 * 8 / 10);
+}
+
+#[test]
+fn the_built_binary_is_one_of_ours() {
+    let template = template();
+    let binary = template["Resources"]["WatcherFunction"]["Metadata"]["BuildProperties"]["Binary"]
+        .as_str()
+        .unwrap();
+    assert!(std::path::Path::new(&format!("{MANIFEST_DIR}/src/bin/{binary}.rs")).exists());
+}
