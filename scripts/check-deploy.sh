@@ -21,7 +21,14 @@ cfn-lint template.yaml
 log "checkov"
 checkov --file template.yaml --framework cloudformation --quiet --compact --skip-download
 
-# Outside the clone, so consecutive runs reuse the build; the target dir is shared too.
+# SAM looks for cargo-lambda's output under ./target/lambda whatever CARGO_TARGET_DIR
+# says, so a shared target dir (as CI uses) is linked there instead.
+if [ -n "${CARGO_TARGET_DIR:-}" ] && [ ! -e target ]; then
+    ln -s "$CARGO_TARGET_DIR" target
+fi
+unset CARGO_TARGET_DIR
+
+# Outside the clone, so consecutive runs reuse the build.
 build_dir="$PIPEWATCH_TOOLS/sam-build"
 log "sam build"
 start=$(date +%s)

@@ -5,6 +5,7 @@
 mod support;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use aws_config::SdkConfig;
@@ -14,7 +15,7 @@ use serde_json::json;
 
 use pipewatch::aws::{CodePipelineSource, DynamoStore, SnsNotifier};
 use pipewatch::error::NotifyError;
-use pipewatch::ports::Notifier;
+use pipewatch::ports::{Notifier, SnapshotStore};
 use pipewatch::render::message::Message;
 use pipewatch::snapshot::Loaded;
 use pipewatch::tick::{Settings, TickSummary, Watcher};
@@ -98,6 +99,27 @@ impl Harness {
                 max_concurrency: 4,
             },
         }
+    }
+
+    /// Serves run `run` of each pipeline (see [`run_state`]).
+    fn serve_run(&self, pipelines: &[String], run: usize) {
+        for pipeline in pipelines {
+            self.fake.set_state(&run_state(pipeline, run));
+        }
+    }
+
+    /// Names `count` pipelines, serves their first run and ticks once: silent baselines.
+    async fn baselined<S: SnapshotStore, N: Notifier>(
+        &self,
+        watcher: &Watcher<CodePipelineSource, S, N>,
+        prefix: &str,
+        count: usize,
+    ) -> Vec<String> {
+        let pipelines = names(prefix, count);
+        self.serve_run(&pipelines, 0);
+        let summary = watcher.run_tick(&pipelines).await;
+        assert_eq!(summary.writes, count, "{summary:?}");
+        pipelines
     }
 
     /// The raw snapshot item of `pipeline`.
@@ -203,15 +225,7 @@ async fn a_recorded_release_is_announced_step_by_step_after_a_silent_baseline() 
 async fn quiet_ticks_make_no_write() {
     let harness = Harness::new().await;
     let watcher = harness.watcher();
-    let pipelines = names("quiet", 3);
-    for pipeline in &pipelines {
-        harness.fake.set_state(&run_state(pipeline, 1));
-    }
-    assert_eq!(
-        watcher.run_tick(&pipelines).await.writes,
-        3,
-        "three baselines"
-    );
+    let pipelines = harness.baselined(&watcher, "quiet", 3).await;
     let version = number(&harness.item(&pipelines[0]).await, "version");
     for _ in 0..3 {
         let summary = watcher.run_tick(&pipelines).await;
@@ -349,7 +363,7 @@ async fn sns_failing_for_several_ticks_loses_nothing_and_keeps_ids() {
 async fn a_tick_killed_between_claim_and_publish_is_completed_after_its_lease() {
     let harness = Harness::new().await;
     let proxy = FaultProxy::start(&support::services::require("AWS_ENDPOINT_URL_SNS"));
-    let lease = Duration::from_secs(2);
+    let lease = Duration::from_secs(5);
     let watcher = harness.watcher_with(harness.store(), harness.notifier_via(&proxy.url()), lease);
     let pipelines = vec!["crashy".to_owned()];
     harness.fake.set_state(&run_state("crashy", 0));
@@ -358,9 +372,7 @@ async fn a_tick_killed_between_claim_and_publish_is_completed_after_its_lease() 
     // SNS never answers; the tick is killed (its future dropped) while publishing.
     proxy.always(Fault::Hang);
     harness.fake.set_state(&run_state("crashy", 1));
-    let killed =
-        tokio::time::timeout(Duration::from_millis(700), watcher.run_tick(&pipelines)).await;
-    assert!(killed.is_err(), "the tick was still publishing when killed");
+    kill_when(watcher.run_tick(&pipelines), || proxy.faulted() > 0).await;
     let claimed = harness.stored("crashy").await;
     assert_eq!(
         claimed.outbox.len(),
@@ -396,12 +408,28 @@ async fn a_tick_killed_between_claim_and_publish_is_completed_after_its_lease() 
 
 /// A notifier that publishes for real, then never returns: a crash after SNS accepted the
 /// message but before the outbox was acknowledged.
-struct PublishThenDie(SnsNotifier);
+struct PublishThenDie {
+    notifier: SnsNotifier,
+    published: AtomicBool,
+}
 
 impl Notifier for PublishThenDie {
     async fn publish(&self, messages: &[Message]) -> Vec<Result<(), NotifyError>> {
-        let _ = self.0.publish(messages).await;
+        let _ = self.notifier.publish(messages).await;
+        self.published.store(true, Ordering::SeqCst);
         std::future::pending().await
+    }
+}
+
+/// Drives `tick` until `now` says so, then drops it mid-flight: to the store and SNS,
+/// exactly what a killed process looks like. Panics if the tick finishes first.
+async fn kill_when(tick: impl std::future::Future<Output = TickSummary>, now: impl Fn() -> bool) {
+    tokio::pin!(tick);
+    loop {
+        tokio::select! {
+            summary = &mut tick => panic!("the tick finished before it could be killed: {summary:?}"),
+            () = tokio::time::sleep(Duration::from_millis(10)) => if now() { return },
+        }
     }
 }
 
@@ -409,18 +437,24 @@ impl Notifier for PublishThenDie {
 async fn a_crash_after_publishing_redelivers_once_with_the_same_id() {
     let harness = Harness::new().await;
     let lease = Duration::from_secs(1);
-    let dying = harness.watcher_with(harness.store(), PublishThenDie(harness.notifier()), lease);
+    let dying = harness.watcher_with(
+        harness.store(),
+        PublishThenDie {
+            notifier: harness.notifier(),
+            published: AtomicBool::new(false),
+        },
+        lease,
+    );
     let healthy = harness.watcher_with(harness.store(), harness.notifier(), lease);
     let pipelines = vec!["twice".to_owned()];
     harness.fake.set_state(&run_state("twice", 0));
     healthy.run_tick(&pipelines).await;
 
     harness.fake.set_state(&run_state("twice", 1));
-    assert!(
-        tokio::time::timeout(Duration::from_secs(3), dying.run_tick(&pipelines))
-            .await
-            .is_err()
-    );
+    kill_when(dying.run_tick(&pipelines), || {
+        dying.notifier.published.load(Ordering::SeqCst)
+    })
+    .await;
     tokio::time::sleep(lease).await;
     let summary = healthy.run_tick(&pipelines).await;
     assert_eq!(summary.messages_published, 1);
@@ -445,14 +479,8 @@ async fn dynamodb_throttled_or_unavailable_fails_the_tick_cleanly_and_the_next_c
         harness.notifier(),
         Duration::from_mins(1),
     );
-    let pipelines = names("ddb", 2);
-    for pipeline in &pipelines {
-        harness.fake.set_state(&run_state(pipeline, 0));
-    }
-    watcher.run_tick(&pipelines).await;
-    for pipeline in &pipelines {
-        harness.fake.set_state(&run_state(pipeline, 1));
-    }
+    let pipelines = harness.baselined(&watcher, "ddb", 2).await;
+    harness.serve_run(&pipelines, 1);
 
     proxy.always(Fault::dynamodb_throttling());
     let throttled = watcher.run_tick(&pipelines).await;
@@ -553,13 +581,10 @@ async fn a_missing_pipeline_fails_alone_and_the_invocation_names_it() {
     let harness = Harness::new().await;
     let watcher = harness.watcher();
     let pipelines = vec!["alpha".to_owned(), "ghost".to_owned(), "omega".to_owned()];
-    for pipeline in ["alpha", "omega"] {
-        harness.fake.set_state(&run_state(pipeline, 0));
-    }
+    let existing = ["alpha".to_owned(), "omega".to_owned()];
+    harness.serve_run(&existing, 0);
     let _ = pipewatch::lambda::handle(&watcher, &pipelines, &json!({})).await;
-    for pipeline in ["alpha", "omega"] {
-        harness.fake.set_state(&run_state(pipeline, 1));
-    }
+    harness.serve_run(&existing, 1);
     let error = pipewatch::lambda::handle(&watcher, &pipelines, &json!({}))
         .await
         .expect_err("ghost does not exist");
@@ -606,12 +631,9 @@ async fn codepipeline_throttling_is_retried_and_only_persistent_failure_fails_th
 async fn snapshots_of_many_pipelines_are_read_in_batches() {
     let harness = Harness::new().await;
     let watcher = harness.watcher();
-    let pipelines = names("fleet", 120);
-    for pipeline in &pipelines {
-        harness.fake.set_state(&run_state(pipeline, 0));
-    }
-    let baseline = watcher.run_tick(&pipelines).await;
-    assert_eq!((baseline.pipelines_checked, baseline.writes), (120, 120));
+    let started = std::time::Instant::now();
+    let pipelines = harness.baselined(&watcher, "fleet", 120).await;
+    let baseline_ms = started.elapsed().as_millis();
     let quiet = watcher.run_tick(&pipelines).await;
     assert_eq!(
         (quiet.pipelines_checked, quiet.writes, quiet.changes),
@@ -621,8 +643,8 @@ async fn snapshots_of_many_pipelines_are_read_in_batches() {
     let one = watcher.run_tick(&pipelines).await;
     assert_eq!((one.changes, one.messages_published, one.writes), (1, 1, 2));
     println!(
-        "120 pipelines: baseline tick {} ms, quiet tick {} ms with 0 writes",
-        baseline.duration_ms, quiet.duration_ms
+        "120 pipelines: baseline tick {baseline_ms} ms, quiet tick {} ms with 0 writes",
+        quiet.duration_ms
     );
 }
 
@@ -635,11 +657,7 @@ async fn unprocessed_batch_keys_are_retried_not_taken_for_new_pipelines() {
         harness.notifier(),
         Duration::from_mins(1),
     );
-    let pipelines = names("unprocessed", 3);
-    for pipeline in &pipelines {
-        harness.fake.set_state(&run_state(pipeline, 0));
-    }
-    watcher.run_tick(&pipelines).await;
+    let pipelines = harness.baselined(&watcher, "unprocessed", 3).await;
     let before = proxy.forwarded();
 
     // DynamoDB answers the first BatchGetItem with every key unprocessed (as it does when
@@ -712,4 +730,38 @@ async fn approval_tokens_reach_neither_dynamodb_nor_sns() {
         delivered[0].subject
     );
     assert!(!format!("{delivered:?}").contains(token));
+}
+
+#[tokio::test]
+async fn publish_batch_results_are_handled_per_entry() {
+    let harness = Harness::new().await;
+    let proxy = FaultProxy::start(&support::services::require("AWS_ENDPOINT_URL_SNS"));
+    let notifier = harness.notifier_via(&proxy.url());
+    let changes = pipewatch::diff::diff(
+        &pipewatch::state::PipelineState::from_json(run_state("split", 0).as_bytes()).unwrap(),
+        &pipewatch::state::PipelineState::from_json(run_state("split", 1).as_bytes()).unwrap(),
+    );
+    let messages: Vec<Message> = (1..=3)
+        .map(|n| {
+            pipewatch::render::message::messages("split", &changes, &format!("split/{n}")).remove(0)
+        })
+        .collect();
+    // SNS accepts the first and third entries and fails the second (entries are m0, m1, m2).
+    proxy.once(Fault::Respond {
+        status: 200,
+        content_type: "text/xml",
+        body: "<PublishBatchResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><PublishBatchResult>\
+               <Successful><member><Id>m0</Id><MessageId>a</MessageId></member><member><Id>m2</Id><MessageId>c</MessageId></member></Successful>\
+               <Failed><member><Id>m1</Id><Code>InternalError</Code><Message>try again</Message><SenderFault>false</SenderFault></member></Failed>\
+               </PublishBatchResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></PublishBatchResponse>"
+            .into(),
+    });
+    let results = notifier.publish(&messages).await;
+    assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
+    let error = results[1].as_ref().unwrap_err();
+    assert_eq!(error.id, "split/2/1");
+    assert!(
+        pipewatch::error::chain(error).contains("InternalError"),
+        "{error:?}"
+    );
 }
