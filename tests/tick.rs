@@ -101,6 +101,35 @@ impl Harness {
         }
     }
 
+    /// A watcher whose SNS calls go through a fault proxy, and the proxy.
+    fn with_sns_proxy(
+        &self,
+        lease: Duration,
+    ) -> (
+        FaultProxy,
+        Watcher<CodePipelineSource, DynamoStore, SnsNotifier>,
+    ) {
+        let proxy = FaultProxy::start(&support::services::require("AWS_ENDPOINT_URL_SNS"));
+        let watcher = self.watcher_with(self.store(), self.notifier_via(&proxy.url()), lease);
+        (proxy, watcher)
+    }
+
+    /// A watcher whose DynamoDB calls go through a fault proxy, and the proxy.
+    fn with_dynamodb_proxy(
+        &self,
+    ) -> (
+        FaultProxy,
+        Watcher<CodePipelineSource, DynamoStore, SnsNotifier>,
+    ) {
+        let proxy = FaultProxy::start(&support::services::require("AWS_ENDPOINT_URL_DYNAMODB"));
+        let watcher = self.watcher_with(
+            self.store_via(&proxy.url()),
+            self.notifier(),
+            Duration::from_mins(1),
+        );
+        (proxy, watcher)
+    }
+
     /// Serves run `run` of each pipeline (see [`run_state`]).
     fn serve_run(&self, pipelines: &[String], run: usize) {
         for pipeline in pipelines {
@@ -302,12 +331,7 @@ async fn overlapping_ticks_announce_every_change_exactly_once() {
 #[tokio::test]
 async fn sns_failing_for_several_ticks_loses_nothing_and_keeps_ids() {
     let harness = Harness::new().await;
-    let proxy = FaultProxy::start(&support::services::require("AWS_ENDPOINT_URL_SNS"));
-    let watcher = harness.watcher_with(
-        harness.store(),
-        harness.notifier_via(&proxy.url()),
-        Duration::from_mins(1),
-    );
+    let (proxy, watcher) = harness.with_sns_proxy(Duration::from_mins(1));
     let pipelines = vec!["flaky".to_owned()];
     harness.fake.set_state(&run_state("flaky", 0));
     watcher.run_tick(&pipelines).await;
@@ -362,9 +386,8 @@ async fn sns_failing_for_several_ticks_loses_nothing_and_keeps_ids() {
 #[tokio::test]
 async fn a_tick_killed_between_claim_and_publish_is_completed_after_its_lease() {
     let harness = Harness::new().await;
-    let proxy = FaultProxy::start(&support::services::require("AWS_ENDPOINT_URL_SNS"));
     let lease = Duration::from_secs(5);
-    let watcher = harness.watcher_with(harness.store(), harness.notifier_via(&proxy.url()), lease);
+    let (proxy, watcher) = harness.with_sns_proxy(lease);
     let pipelines = vec!["crashy".to_owned()];
     harness.fake.set_state(&run_state("crashy", 0));
     watcher.run_tick(&pipelines).await;
@@ -473,12 +496,7 @@ async fn a_crash_after_publishing_redelivers_once_with_the_same_id() {
 #[tokio::test]
 async fn dynamodb_throttled_or_unavailable_fails_the_tick_cleanly_and_the_next_catches_up() {
     let harness = Harness::new().await;
-    let proxy = FaultProxy::start(&support::services::require("AWS_ENDPOINT_URL_DYNAMODB"));
-    let watcher = harness.watcher_with(
-        harness.store_via(&proxy.url()),
-        harness.notifier(),
-        Duration::from_mins(1),
-    );
+    let (proxy, watcher) = harness.with_dynamodb_proxy();
     let pipelines = harness.baselined(&watcher, "ddb", 2).await;
     harness.serve_run(&pipelines, 1);
 
@@ -651,12 +669,7 @@ async fn snapshots_of_many_pipelines_are_read_in_batches() {
 #[tokio::test]
 async fn unprocessed_batch_keys_are_retried_not_taken_for_new_pipelines() {
     let harness = Harness::new().await;
-    let proxy = FaultProxy::start(&support::services::require("AWS_ENDPOINT_URL_DYNAMODB"));
-    let watcher = harness.watcher_with(
-        harness.store_via(&proxy.url()),
-        harness.notifier(),
-        Duration::from_mins(1),
-    );
+    let (proxy, watcher) = harness.with_dynamodb_proxy();
     let pipelines = harness.baselined(&watcher, "unprocessed", 3).await;
     let before = proxy.forwarded();
 
@@ -686,12 +699,7 @@ async fn unprocessed_batch_keys_are_retried_not_taken_for_new_pipelines() {
 #[tokio::test]
 async fn approval_tokens_reach_neither_dynamodb_nor_sns() {
     let harness = Harness::new().await;
-    let proxy = FaultProxy::start(&support::services::require("AWS_ENDPOINT_URL_SNS"));
-    let watcher = harness.watcher_with(
-        harness.store(),
-        harness.notifier_via(&proxy.url()),
-        Duration::from_mins(1),
-    );
+    let (proxy, watcher) = harness.with_sns_proxy(Duration::from_mins(1));
     let token = "6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b";
     let states = scenario("manual-approval");
     assert!(states[1].contains(token));

@@ -118,11 +118,9 @@ fn action(action: &sdk::ActionState) -> Result<ActionState, String> {
             .action_name()
             .ok_or("an action has no actionName")?
             .to_owned(),
-        current_revision: action.current_revision().map(|r| Revision {
-            revision_id: Some(r.revision_id().to_owned()),
-            revision_change_id: Some(r.revision_change_id().to_owned()),
-            created: timestamp(Some(r.created())),
-        }),
+        current_revision: action
+            .current_revision()
+            .map(|r| revision(r.revision_id(), r.revision_change_id(), r.created())),
         latest_execution: action.latest_execution().map(|e| ActionExecution {
             action_execution_id: e.action_execution_id().map(str::to_owned),
             status: e.status().map(|s| Status::new(s.as_str())),
@@ -166,11 +164,9 @@ fn condition_set(set: &sdk::StageConditionState) -> StageConditionState {
 fn rule(rule: &sdk::RuleState) -> RuleState {
     RuleState {
         rule_name: rule.rule_name().map(str::to_owned),
-        current_revision: rule.current_revision().map(|r| Revision {
-            revision_id: Some(r.revision_id().to_owned()),
-            revision_change_id: Some(r.revision_change_id().to_owned()),
-            created: timestamp(Some(r.created())),
-        }),
+        current_revision: rule
+            .current_revision()
+            .map(|r| revision(r.revision_id(), r.revision_change_id(), r.created())),
         latest_execution: rule.latest_execution().map(|e| RuleExecution {
             rule_execution_id: e.rule_execution_id().map(str::to_owned),
             status: e.status().map(|s| Status::new(s.as_str())),
@@ -184,6 +180,15 @@ fn rule(rule: &sdk::RuleState) -> RuleState {
         }),
         entity_url: rule.entity_url().map(str::to_owned),
         revision_url: rule.revision_url().map(str::to_owned),
+    }
+}
+
+/// Action and rule revisions are distinct SDK types with the same three fields.
+fn revision(id: &str, change_id: &str, created: &DateTime) -> Revision {
+    Revision {
+        revision_id: Some(id.to_owned()),
+        revision_change_id: Some(change_id.to_owned()),
+        created: timestamp(Some(created)),
     }
 }
 
