@@ -102,6 +102,59 @@ impl Config {
     }
 }
 
+/// The Slack forwarder's configuration (the optional second function).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwarderConfig {
+    /// `SLACK_WEBHOOK_SECRET_ARN`: the Secrets Manager secret holding the webhook URL.
+    pub webhook_secret: String,
+    /// `LOG_LEVEL`, as for the watcher.
+    pub log_level: String,
+}
+
+impl ForwarderConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let name = "SLACK_WEBHOOK_SECRET_ARN";
+        let webhook_secret = lookup(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .ok_or(ConfigError {
+                name,
+                problem: "is not set".into(),
+            })?;
+        if !webhook_secret.starts_with("arn:") || !webhook_secret.contains(":secretsmanager:") {
+            return Err(ConfigError {
+                name,
+                problem: format!("must be a Secrets Manager secret ARN, not {webhook_secret:?}"),
+            });
+        }
+        Ok(Self {
+            webhook_secret,
+            log_level: log_level(&lookup)?,
+        })
+    }
+}
+
+/// `LOG_LEVEL`: a level or a `tracing` filter, `info` when unset.
+fn log_level(lookup: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    let level = lookup("LOG_LEVEL")
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "info".to_owned());
+    match tracing_subscriber::EnvFilter::try_new(&level) {
+        Ok(_) => Ok(level),
+        Err(e) => Err(ConfigError {
+            name: "LOG_LEVEL",
+            problem: format!(
+                "must be a level (error, warn, info, debug, trace) or a tracing filter: {e}"
+            ),
+        }),
+    }
+}
+
 /// Comma-separated pipeline names, each as CodePipeline allows them; duplicates dropped.
 pub fn parse_pipelines(list: &str) -> Result<Vec<String>, String> {
     let mut pipelines: Vec<String> = Vec::new();
@@ -196,6 +249,31 @@ mod tests {
             ("TABLE_NAME", "pipewatch-snapshots"),
             ("TOPIC_ARN", TOPIC),
         ]
+    }
+
+    #[test]
+    fn the_forwarder_needs_a_secret_arn() {
+        let missing = ForwarderConfig::from_lookup(|_| None).unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            "environment variable SLACK_WEBHOOK_SECRET_ARN is not set"
+        );
+        let wrong =
+            ForwarderConfig::from_lookup(|_| Some("https://hooks.slack.com/x".into())).unwrap_err();
+        assert!(
+            wrong
+                .to_string()
+                .contains("must be a Secrets Manager secret ARN")
+        );
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:slack-AbCdEf";
+        let config = ForwarderConfig::from_lookup(|name| {
+            (name == "SLACK_WEBHOOK_SECRET_ARN").then(|| arn.into())
+        })
+        .unwrap();
+        assert_eq!(
+            (config.webhook_secret.as_str(), config.log_level.as_str()),
+            (arn, "info")
+        );
     }
 
     #[test]

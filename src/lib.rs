@@ -21,6 +21,7 @@
 //! - [`aws`]: the adapters the Lambda uses (CodePipeline, DynamoDB, SNS).
 //! - [`local`]: the adapters the CLI uses (a folder of snapshots, standard output).
 //! - [`lambda`]: the Lambda handler: event → tick → summary.
+//! - [`forward`], [`webhook`]: the optional Slack forwarder: SNS → incoming webhook.
 //! - [`config`]: environment → typed configuration, checked at cold start.
 //! - [`error`]: error types that keep their causes.
 //!
@@ -30,6 +31,7 @@ pub mod aws;
 pub mod config;
 pub mod diff;
 pub mod error;
+pub mod forward;
 pub mod lambda;
 pub mod local;
 pub mod ports;
@@ -38,3 +40,4 @@ pub mod replay;
 pub mod snapshot;
 pub mod state;
 pub mod tick;
+pub mod webhook;

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 
-use crate::error::{NotifyError, SourceError, StoreError};
+use crate::error::{BoxError, NotifyError, SourceError, StoreError};
 use crate::render::message::Message;
 use crate::snapshot::{Expected, Loaded, Record, Saved};
 use crate::state::PipelineState;
@@ -46,4 +46,9 @@ pub trait Notifier: Sync {
         &self,
         messages: &[Message],
     ) -> impl Future<Output = Vec<Result<(), NotifyError>>> + Send;
+}
+
+/// Where the Slack forwarder posts: an incoming webhook.
+pub trait Webhook: Sync {
+    fn post(&self, body: &serde_json::Value) -> impl Future<Output = Result<(), BoxError>> + Send;
 }

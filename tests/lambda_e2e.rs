@@ -5,130 +5,12 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
 
 use support::fake_codepipeline::FakeCodePipeline;
-use support::services::{Inbox, create_table, require, scenario, sdk_config};
-
-const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
-
-/// Kills its process when dropped, so a failing test leaves nothing running.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn cargo_lambda() -> String {
-    require("PIPEWATCH_CARGO_LAMBDA")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_for_port(port: u16, process: &mut Running) {
-    let deadline = Instant::now() + Duration::from_mins(1);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            process.0.try_wait().unwrap().is_none(),
-            "the Runtime API exited early"
-        );
-        assert!(
-            Instant::now() < deadline,
-            "the Runtime API did not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// The local Runtime API and the function process polling it.
-struct Lambda {
-    port: u16,
-    _runtime: Running,
-    function: Running,
-    log: PathBuf,
-}
-
-impl Lambda {
-    fn start(environment: &[(&str, String)], log: PathBuf) -> Self {
-        let port = free_port();
-        let mut runtime = Running(
-            Command::new(cargo_lambda())
-                .args([
-                    "lambda",
-                    "watch",
-                    "--only-lambda-apis",
-                    "-A",
-                    "127.0.0.1",
-                    "-P",
-                ])
-                .arg(port.to_string())
-                .current_dir(MANIFEST_DIR)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start cargo lambda watch"),
-        );
-        wait_for_port(port, &mut runtime);
-        let log_file = std::fs::File::create(&log).unwrap();
-        let function = Running(
-            Command::new(env!("CARGO_BIN_EXE_pipewatch-lambda"))
-                .envs(environment.iter().map(|(k, v)| (*k, v.as_str())))
-                .env(
-                    "AWS_LAMBDA_RUNTIME_API",
-                    format!("http://127.0.0.1:{port}/.rt"),
-                )
-                .env("AWS_LAMBDA_FUNCTION_NAME", "_")
-                .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-                .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-                .stdout(log_file.try_clone().unwrap())
-                .stderr(log_file)
-                .spawn()
-                .expect("start the function"),
-        );
-        Self {
-            port,
-            _runtime: runtime,
-            function,
-            log,
-        }
-    }
-
-    /// `cargo lambda invoke` with an event file from `events/`.
-    fn invoke(&self, event: &str) -> Output {
-        Command::new(cargo_lambda())
-            .args(["lambda", "invoke", "_", "-A", "127.0.0.1", "-P"])
-            .arg(self.port.to_string())
-            .arg("--data-file")
-            .arg(Path::new(MANIFEST_DIR).join("events").join(event))
-            .output()
-            .expect("run cargo lambda invoke")
-    }
-
-    fn summary(&self, event: &str) -> serde_json::Value {
-        let output = self.invoke(event);
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice(&output.stdout).expect("the response is the tick summary")
-    }
-
-    fn logs(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap()
-    }
-}
+use support::lambda::Lambda;
+use support::services::{Inbox, create_table, scenario, sdk_config};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_lambda_binary_ticks_on_scheduled_and_sharded_events() {
@@ -150,7 +32,7 @@ async fn the_lambda_binary_ticks_on_scheduled_and_sharded_events() {
     ];
     let log = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("lambda-e2e-{}.log", std::process::id()));
-    let lambda = Lambda::start(&environment, log);
+    let lambda = Lambda::start(env!("CARGO_BIN_EXE_pipewatch-lambda"), &environment, log);
 
     let baseline = lambda.summary("scheduled-event.json");
     assert_eq!(baseline["pipelines_checked"], 2);

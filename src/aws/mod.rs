@@ -3,6 +3,7 @@
 
 pub mod codepipeline;
 pub mod dynamodb;
+pub mod secrets;
 pub mod sns;
 
 use std::time::Duration;

@@ -110,6 +110,9 @@ impl Severity {
 struct Body<'a> {
     id: &'a str,
     pipeline: &'a str,
+    subject: &'a str,
+    /// One readable line per change, for forwarders that post text (Slack webhooks).
+    text: &'a str,
     part: usize,
     parts: usize,
     changes: Vec<ChangeRecord<'a>>,
@@ -151,16 +154,6 @@ pub fn messages(pipeline: &str, changes: &[Change], id_prefix: &str) -> Vec<Mess
 }
 
 fn build(pipeline: &str, changes: &[Change], id: &str, part: usize, parts: usize) -> Message {
-    let body = Body {
-        id,
-        pipeline,
-        part,
-        parts,
-        changes: changes
-            .iter()
-            .map(|c| ChangeRecord::new(pipeline, c))
-            .collect(),
-    };
     let mut attributes = Attributes::default();
     for change in changes {
         attributes.severity = attributes.severity.max(Severity::of(change));
@@ -173,12 +166,26 @@ fn build(pipeline: &str, changes: &[Change], id: &str, part: usize, parts: usize
         }
     }
     let lines: Vec<String> = changes.iter().map(|c| text::line(pipeline, c)).collect();
+    let text = lines.join("\n");
+    let subject = subject(pipeline, changes, part, parts);
+    let body = Body {
+        id,
+        pipeline,
+        subject: &subject,
+        text: &text,
+        part,
+        parts,
+        changes: changes
+            .iter()
+            .map(|c| ChangeRecord::new(pipeline, c))
+            .collect(),
+    };
     Message {
         id: id.to_owned(),
         pipeline: pipeline.to_owned(),
-        subject: subject(pipeline, changes, part, parts),
-        text: lines.join("\n"),
         body: serde_json::to_string(&body).expect("a message body always serialises"),
+        subject,
+        text,
         attributes,
     }
 }

@@ -5,4 +5,5 @@ pub mod exercise;
 pub mod fake_codepipeline;
 pub mod fault_proxy;
 pub mod http;
+pub mod lambda;
 pub mod services;
