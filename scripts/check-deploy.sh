@@ -33,8 +33,11 @@ build_dir="$PIPEWATCH_TOOLS/sam-build"
 log "sam build"
 start=$(date +%s)
 sam build --build-dir "$build_dir" --cache-dir "$PIPEWATCH_TOOLS/sam-cache"
-bootstrap="$build_dir/WatcherFunction/bootstrap"
-[ -x "$bootstrap" ] || { log "no bootstrap at $bootstrap"; exit 1; }
-# ELF e_machine (2 bytes at offset 18) is 183 for aarch64.
-[ "$(od -An -j18 -N2 -tu2 "$bootstrap" | tr -d ' ')" = 183 ] || { log "bootstrap is not an aarch64 binary"; exit 1; }
-log "bootstrap: $(du -h "$bootstrap" | cut -f1) ($(stat -c %s "$bootstrap") bytes), built in $(( $(date +%s) - start )) s"
+for function in WatcherFunction ForwarderFunction; do
+    bootstrap="$build_dir/$function/bootstrap"
+    [ -x "$bootstrap" ] || { log "no bootstrap at $bootstrap"; exit 1; }
+    # ELF e_machine (2 bytes at offset 18) is 183 for aarch64.
+    [ "$(od -An -j18 -N2 -tu2 "$bootstrap" | tr -d ' ')" = 183 ] || { log "$function: not an aarch64 binary"; exit 1; }
+    log "$function bootstrap: $(du -h "$bootstrap" | cut -f1) ($(stat -c %s "$bootstrap") bytes)"
+done
+log "sam build took $(( $(date +%s) - start )) s"

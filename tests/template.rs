@@ -1,13 +1,23 @@
-//! `template.yaml` and the code agree: the environment the function gets is the one the
-//! code reads, the table's key is the store's, and the IAM policy allows exactly the AWS
-//! calls the adapters make, each on a named resource.
+//! `template.yaml` and the code agree: each function gets exactly the environment its code
+//! reads, the table's key is the store's, and each IAM policy allows exactly the AWS calls
+//! that function's adapters make, each on a named resource.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::sync::Mutex;
 
 use serde_norway::Value;
 
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The functions, each with the adapter files (in `src/aws/`) whose AWS calls it makes.
+const FUNCTIONS: [(&str, &[&str]); 2] = [
+    (
+        "WatcherFunction",
+        &["codepipeline.rs", "dynamodb.rs", "sns.rs"],
+    ),
+    ("ForwarderFunction", &["secrets.rs"]),
+];
 
 fn template() -> Value {
     let text = std::fs::read_to_string(format!("{MANIFEST_DIR}/template.yaml")).unwrap();
@@ -18,9 +28,9 @@ fn resource<'a>(template: &'a Value, name: &str) -> &'a Value {
     &template["Resources"][name]["Properties"]
 }
 
-/// The function's policy statements, each as (actions, resources).
-fn statements(template: &Value) -> Vec<(Vec<String>, Vec<Value>)> {
-    let policies = resource(template, "WatcherFunction")["Policies"]
+/// A function's policy statements, each as (actions, resources).
+fn statements(template: &Value, function: &str) -> Vec<(Vec<String>, Vec<Value>)> {
+    let policies = resource(template, function)["Policies"]
         .as_sequence()
         .unwrap();
     policies
@@ -44,33 +54,51 @@ fn statements(template: &Value) -> Vec<(Vec<String>, Vec<Value>)> {
         .collect()
 }
 
-/// Every environment variable `Config` looks up, found by asking it.
-fn variables_the_code_reads() -> BTreeSet<String> {
-    let asked = Mutex::new(BTreeSet::new());
-    pipewatch::config::Config::from_lookup(|name| {
-        asked.lock().unwrap().insert(name.to_owned());
-        match name {
-            "PIPELINES" => Some("a".into()),
-            "TABLE_NAME" => Some("table".into()),
-            "TOPIC_ARN" => Some("arn:aws:sns:us-east-1:123456789012:t".into()),
-            _ => None,
+/// A valid value for each required variable, so the configurations go on asking for the rest.
+fn valid(name: &str) -> Option<String> {
+    match name {
+        "PIPELINES" => Some("a".into()),
+        "TABLE_NAME" => Some("table".into()),
+        "TOPIC_ARN" => Some("arn:aws:sns:us-east-1:123456789012:t".into()),
+        "SLACK_WEBHOOK_SECRET_ARN" => {
+            Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:s".into())
         }
-    })
-    .expect("a valid environment");
+        _ => None,
+    }
+}
+
+/// Every environment variable a function's configuration looks up, found by asking it.
+fn variables_the_code_reads(function: &str) -> BTreeSet<String> {
+    let asked = Mutex::new(BTreeSet::new());
+    let lookup = |name: &str| {
+        asked.lock().unwrap().insert(name.to_owned());
+        valid(name)
+    };
+    match function {
+        "WatcherFunction" => {
+            pipewatch::config::Config::from_lookup(lookup).expect("a valid environment");
+        }
+        "ForwarderFunction" => {
+            pipewatch::config::ForwarderConfig::from_lookup(lookup).expect("a valid environment");
+        }
+        other => panic!("unknown function {other}"),
+    }
     asked.into_inner().unwrap()
 }
 
 #[test]
-fn the_function_gets_exactly_the_variables_the_code_reads() {
+fn each_function_gets_exactly_the_variables_its_code_reads() {
     let template = template();
-    let variables = resource(&template, "WatcherFunction")["Environment"]["Variables"]
-        .as_mapping()
-        .unwrap();
-    let set: BTreeSet<String> = variables
-        .keys()
-        .map(|k| k.as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(set, variables_the_code_reads());
+    for (function, _) in FUNCTIONS {
+        let variables = resource(&template, function)["Environment"]["Variables"]
+            .as_mapping()
+            .unwrap();
+        let set: BTreeSet<String> = variables
+            .keys()
+            .map(|k| k.as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(set, variables_the_code_reads(function), "{function}");
+    }
 }
 
 #[test]
@@ -96,17 +124,17 @@ fn the_table_key_is_the_stores_key() {
     assert_eq!(definition["AttributeType"].as_str(), Some("S"));
 }
 
-/// The SDK operations the adapters call (`.client.<operation>()`), read from their source.
-fn operations_the_code_calls() -> BTreeSet<(String, String)> {
+/// The SDK operations the adapters call (`client.<operation>()`), read from their source.
+fn operations_the_code_calls(files: &[&str]) -> BTreeSet<(String, String)> {
     let mut calls = BTreeSet::new();
-    for (service, file) in [
-        ("codepipeline", "codepipeline.rs"),
-        ("dynamodb", "dynamodb.rs"),
-        ("sns", "sns.rs"),
-    ] {
+    for file in files {
+        let service = match *file {
+            "secrets.rs" => "secretsmanager",
+            other => other.trim_end_matches(".rs"),
+        };
         let source = std::fs::read_to_string(format!("{MANIFEST_DIR}/src/aws/{file}")).unwrap();
         let compact: String = source.split_whitespace().collect();
-        for part in compact.split(".client.").skip(1) {
+        for part in compact.split("client.").skip(1) {
             let operation: String = part
                 .chars()
                 .take_while(|c| c.is_ascii_lowercase() || *c == '_')
@@ -141,28 +169,34 @@ fn iam_action(service: &str, operation: &str) -> String {
 }
 
 #[test]
-fn the_policy_allows_exactly_the_calls_the_code_makes() {
-    let calls = operations_the_code_calls();
-    assert!(
-        calls.len() >= 5,
-        "the scan found the adapters' calls: {calls:?}"
-    );
-    let needed: BTreeSet<String> = calls.iter().map(|(s, o)| iam_action(s, o)).collect();
-    let granted: BTreeSet<String> = statements(&template())
-        .into_iter()
-        .flat_map(|(actions, _)| actions)
-        .filter(|action| !action.starts_with("kms:"))
-        .collect();
-    assert_eq!(granted, needed, "granted vs needed by the code");
+fn each_policy_allows_exactly_the_calls_its_code_makes() {
+    let template = template();
+    for (function, files) in FUNCTIONS {
+        let calls = operations_the_code_calls(files);
+        assert!(
+            calls.len() >= files.len(),
+            "the scan found the adapters' calls: {calls:?}"
+        );
+        let needed: BTreeSet<String> = calls.iter().map(|(s, o)| iam_action(s, o)).collect();
+        let granted: BTreeSet<String> = statements(&template, function)
+            .into_iter()
+            .flat_map(|(actions, _)| actions)
+            .filter(|action| !action.starts_with("kms:"))
+            .collect();
+        assert_eq!(granted, needed, "{function}: granted vs needed by the code");
+    }
 }
 
 #[test]
-fn no_statement_of_the_function_grants_a_wildcard_resource() {
-    for (actions, resources) in statements(&template()) {
-        for resource in resources {
-            let text = format!("{resource:?}");
-            assert!(!text.contains("\"*\""), "{actions:?} on {text}");
-            assert!(!text.contains(":*\""), "{actions:?} on {text}");
+fn no_statement_of_a_function_grants_a_wildcard_resource() {
+    let template = template();
+    for (function, _) in FUNCTIONS {
+        for (actions, resources) in statements(&template, function) {
+            for resource in resources {
+                let text = format!("{resource:?}");
+                assert!(!text.contains("\"*\""), "{function}: {actions:?} on {text}");
+                assert!(!text.contains(":*\""), "{function}: {actions:?} on {text}");
+            }
         }
     }
 }
@@ -188,10 +222,15 @@ fn the_lease_outlasts_the_timeout_and_the_duration_alarm_fires_before_it() {
 }
 
 #[test]
-fn the_built_binary_is_one_of_ours() {
+fn each_built_binary_is_one_of_ours() {
     let template = template();
-    let binary = template["Resources"]["WatcherFunction"]["Metadata"]["BuildProperties"]["Binary"]
-        .as_str()
-        .unwrap();
-    assert!(std::path::Path::new(&format!("{MANIFEST_DIR}/src/bin/{binary}.rs")).exists());
+    for (function, _) in FUNCTIONS {
+        let binary = template["Resources"][function]["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap();
+        assert!(
+            Path::new(&format!("{MANIFEST_DIR}/src/bin/{binary}.rs")).exists(),
+            "{function}"
+        );
+    }
 }
