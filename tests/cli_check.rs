@@ -114,6 +114,12 @@ fn watch_reports_changes_as_they_happen_until_interrupted() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // A watchdog: if watch never prints, reading its output must end rather than hang.
+    let pid = child.id().to_string();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_mins(1));
+        let _ = Command::new("kill").args(["-KILL", &pid]).status();
+    });
 
     // Wait for the baseline, then change the pipeline under the running watch.
     let deadline = Instant::now() + Duration::from_secs(30);
