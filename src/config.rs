@@ -40,21 +40,12 @@ impl Config {
 
     /// Parses configuration from any name → value lookup (the environment, or a table in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |name: &'static str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-                .ok_or(ConfigError {
-                    name,
-                    problem: "is not set".into(),
-                })
-        };
         let pipelines =
-            parse_pipelines(&required("PIPELINES")?).map_err(|problem| ConfigError {
+            parse_pipelines(&required(&lookup, "PIPELINES")?).map_err(|problem| ConfigError {
                 name: "PIPELINES",
                 problem,
             })?;
-        let table_name = required("TABLE_NAME")?;
+        let table_name = required(&lookup, "TABLE_NAME")?;
         if !valid_table_name(&table_name) {
             return Err(ConfigError {
                 name: "TABLE_NAME",
@@ -63,7 +54,7 @@ impl Config {
                 ),
             });
         }
-        let topic_arn = required("TOPIC_ARN")?;
+        let topic_arn = required(&lookup, "TOPIC_ARN")?;
         if !valid_topic_arn(&topic_arn) {
             return Err(ConfigError {
                 name: "TOPIC_ARN",
@@ -79,18 +70,7 @@ impl Config {
             1..=64,
         )?;
         let lease = number(&lookup, "LEASE_SECONDS", DEFAULT_LEASE_SECONDS, 1..=3600)?;
-        let log_level = lookup("LOG_LEVEL")
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| "info".to_owned());
-        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log_level) {
-            return Err(ConfigError {
-                name: "LOG_LEVEL",
-                problem: format!(
-                    "must be a level (error, warn, info, debug, trace) or a tracing filter: {e}"
-                ),
-            });
-        }
+        let log_level = log_level(&lookup)?;
         Ok(Self {
             pipelines,
             table_name,
@@ -118,13 +98,7 @@ impl ForwarderConfig {
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let name = "SLACK_WEBHOOK_SECRET_ARN";
-        let webhook_secret = lookup(name)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-            .ok_or(ConfigError {
-                name,
-                problem: "is not set".into(),
-            })?;
+        let webhook_secret = required(&lookup, name)?;
         if !webhook_secret.starts_with("arn:") || !webhook_secret.contains(":secretsmanager:") {
             return Err(ConfigError {
                 name,
@@ -138,12 +112,26 @@ impl ForwarderConfig {
     }
 }
 
-/// `LOG_LEVEL`: a level or a `tracing` filter, `info` when unset.
-fn log_level(lookup: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
-    let level = lookup("LOG_LEVEL")
+/// A variable's value, trimmed; blank counts as unset.
+fn value(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    lookup(name)
         .map(|v| v.trim().to_owned())
         .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "info".to_owned());
+}
+
+fn required(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<String, ConfigError> {
+    value(lookup, name).ok_or(ConfigError {
+        name,
+        problem: "is not set".into(),
+    })
+}
+
+/// `LOG_LEVEL`: a level or a `tracing` filter, `info` when unset.
+fn log_level(lookup: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    let level = value(lookup, "LOG_LEVEL").unwrap_or_else(|| "info".to_owned());
     match tracing_subscriber::EnvFilter::try_new(&level) {
         Ok(_) => Ok(level),
         Err(e) => Err(ConfigError {
@@ -208,10 +196,7 @@ fn number(
     default: u64,
     range: std::ops::RangeInclusive<u64>,
 ) -> Result<u64, ConfigError> {
-    let Some(raw) = lookup(name)
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-    else {
+    let Some(raw) = value(lookup, name) else {
         return Ok(default);
     };
     raw.parse::<u64>()

@@ -124,19 +124,7 @@ pub fn messages(pipeline: &str, changes: &[Change], id_prefix: &str) -> Vec<Mess
         return Vec::new();
     }
     let bounded: Vec<Change> = changes.iter().map(bound_free_text).collect();
-    let mut groups = vec![bounded.as_slice()];
-    // Halve any group whose payload is too large; a single change always fits because its
-    // free text is bounded.
-    loop {
-        let parts = groups.len();
-        let oversized = groups.iter().position(|group| {
-            group.len() > 1
-                && sns_payload(&build(pipeline, group, "", 1, parts)).len() > MAX_PAYLOAD_BYTES
-        });
-        let Some(index) = oversized else { break };
-        let (left, right) = groups[index].split_at(groups[index].len() / 2);
-        groups.splice(index..=index, [left, right]);
-    }
+    let groups = split_to_fit(pipeline, &bounded);
     let parts = groups.len();
     groups
         .iter()
@@ -151,6 +139,20 @@ pub fn messages(pipeline: &str, changes: &[Change], id_prefix: &str) -> Vec<Mess
             )
         })
         .collect()
+}
+
+/// Halves `changes` until each group's SNS payload fits (each group rendered once per
+/// level). A single change always fits: its free text is bounded.
+fn split_to_fit<'a>(pipeline: &str, changes: &'a [Change]) -> Vec<&'a [Change]> {
+    let fits = changes.len() <= 1
+        || sns_payload(&build(pipeline, changes, "", 1, 1)).len() <= MAX_PAYLOAD_BYTES;
+    if fits {
+        return vec![changes];
+    }
+    let (left, right) = changes.split_at(changes.len() / 2);
+    let mut groups = split_to_fit(pipeline, left);
+    groups.extend(split_to_fit(pipeline, right));
+    groups
 }
 
 fn build(pipeline: &str, changes: &[Change], id: &str, part: usize, parts: usize) -> Message {
