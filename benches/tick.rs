@@ -14,7 +14,8 @@ use pipewatch::aws::{CodePipelineSource, DynamoStore, SnsNotifier};
 use pipewatch::tick::{Settings, TickSummary, Watcher};
 use support::fake_codepipeline::FakeCodePipeline;
 use support::fault_proxy::FaultProxy;
-use support::services::{Inbox, create_table, require, scenario, sdk_config};
+use support::fixtures::scenario;
+use support::services::{Inbox, create_table, require, sdk_config};
 
 const PIPELINES: usize = 20;
 const QUIET_TICKS: usize = 30;
@@ -82,7 +83,7 @@ async fn main() {
     .await;
     let mut quiet = Vec::new();
     for _ in 0..QUIET_TICKS {
-        quiet.push(measure_quietly(&watcher, &names, &fake, &dynamodb, &sns).await);
+        quiet.push(tick_costs(&watcher, &names, &fake, &dynamodb, &sns).await);
     }
     quiet.sort_by_key(|(ms, ..)| *ms);
     let (median, cp, ddb, published) = quiet[QUIET_TICKS / 2];
@@ -108,7 +109,8 @@ async fn main() {
     );
 }
 
-async fn measure_quietly(
+/// One tick's wall time and calls per service: (ms, GetPipelineState, DynamoDB, SNS).
+async fn tick_costs(
     watcher: &Watcher<CodePipelineSource, DynamoStore, SnsNotifier>,
     names: &[String],
     fake: &FakeCodePipeline,
@@ -128,6 +130,7 @@ async fn measure_quietly(
     )
 }
 
+/// Runs one tick and prints its costs as a table row.
 async fn measure(
     label: &str,
     watcher: &Watcher<CodePipelineSource, DynamoStore, SnsNotifier>,
@@ -136,7 +139,7 @@ async fn measure(
     dynamodb: &FaultProxy,
     sns: &FaultProxy,
 ) {
-    let (ms, cp, ddb, published) = measure_quietly(watcher, names, fake, dynamodb, sns).await;
+    let (ms, cp, ddb, published) = tick_costs(watcher, names, fake, dynamodb, sns).await;
     println!("{label:<28} {ms:>9} {cp:>15} {ddb:>9} {published:>9}");
 }
 

@@ -10,7 +10,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use support::fake_codepipeline::FakeCodePipeline;
-use support::services::{require, scenario, unique};
+use support::fixtures::scenario;
+use support::services::{require, unique};
 
 fn state_dir() -> PathBuf {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(unique("state"));

@@ -9,8 +9,9 @@ use std::path::Path;
 use std::process::Command;
 
 use support::fake_codepipeline::FakeCodePipeline;
+use support::fixtures::scenario;
 use support::lambda::Lambda;
-use support::services::{Inbox, create_table, scenario, sdk_config};
+use support::services::{Inbox, create_table, sdk_config};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_lambda_binary_ticks_on_scheduled_and_sharded_events() {

@@ -21,7 +21,8 @@ use pipewatch::snapshot::Loaded;
 use pipewatch::tick::{Settings, TickSummary, Watcher};
 use support::fake_codepipeline::{FakeCodePipeline, Fault as PipelineFault};
 use support::fault_proxy::{Fault, FaultProxy};
-use support::services::{Inbox, create_table, scenario, sdk_config};
+use support::fixtures::scenario;
+use support::services::{Inbox, create_table, sdk_config};
 
 /// One test's world: its own table, topic + queue, and CodePipeline fake.
 struct Harness {

@@ -4,6 +4,7 @@
 pub mod exercise;
 pub mod fake_codepipeline;
 pub mod fault_proxy;
+pub mod fixtures;
 pub mod http;
 pub mod lambda;
 pub mod services;

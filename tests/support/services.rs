@@ -195,20 +195,3 @@ fn parse(envelope: &str) -> Delivered {
         attributes,
     }
 }
-
-/// A recorded scenario's states, oldest first, as JSON text.
-pub fn scenario(name: &str) -> Vec<String> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("events/pipeline-states")
-        .join(name);
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .map(|f| std::fs::read_to_string(f).unwrap())
-        .collect()
-}
