@@ -4,9 +4,9 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::io::{BufRead, BufReader, Lines};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use support::fake_codepipeline::FakeCodePipeline;
@@ -95,39 +95,53 @@ fn check_refuses_a_name_codepipeline_would_refuse() {
     assert_eq!(fake.calls("not a name"), 0);
 }
 
+/// `pipewatch watch` every 200 ms, its standard output read line by line.
+fn spawn_watch(fake: &FakeCodePipeline, dir: &Path) -> (Child, Lines<BufReader<ChildStdout>>) {
+    let mut child = pipewatch(fake)
+        .args(["watch", "--interval", "200ms", "--pipeline", "infra-prod"])
+        .arg("--state-dir")
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // A watchdog: if watch never prints or never stops, the test must fail, not hang.
+    let pid = child.id().to_string();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_mins(1));
+        let _ = Command::new("kill").args(["-KILL", &pid]).status();
+    });
+    (child, lines)
+}
+
+fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn signal(child: &Child, signal: &str) {
+    let sent = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
 #[test]
 fn watch_reports_changes_as_they_happen_until_interrupted() {
     let fake = FakeCodePipeline::start();
     let dir = state_dir();
     let states = scenario("manual-approval");
     fake.set_state(&states[0]);
-    let mut child = pipewatch(&fake)
-        .args([
-            "watch",
-            "--interval",
-            "200ms",
-            "--pipeline",
-            "infra-prod",
-            "--state-dir",
-        ])
-        .arg(&dir)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    // A watchdog: if watch never prints, reading its output must end rather than hang.
-    let pid = child.id().to_string();
-    std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_mins(1));
-        let _ = Command::new("kill").args(["-KILL", &pid]).status();
-    });
+    let (mut child, mut lines) = spawn_watch(&fake, &dir);
 
     // Wait for the baseline, then change the pipeline under the running watch.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !dir.join("infra-prod.snapshot.json").exists() {
-        assert!(Instant::now() < deadline, "no baseline written");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until("the baseline is written", || {
+        dir.join("infra-prod.snapshot.json").exists()
+    });
     fake.set_state(&states[1]);
     let mut seen = Vec::new();
     while !seen
@@ -141,11 +155,56 @@ fn watch_reports_changes_as_they_happen_until_interrupted() {
             .all(|l| !l.contains("6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b"))
     );
 
-    let interrupted = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(interrupted.success());
+    signal(&child, "-INT");
     let exit = child.wait().unwrap();
     assert!(exit.success(), "Ctrl-C ends watch cleanly: {exit:?}");
+}
+
+/// A signal that arrives while a tick is in flight must neither kill the tick (a claim
+/// would wait out its lease) nor be forgotten once the tick ends (watch would run on).
+#[test]
+fn a_stop_asked_for_mid_tick_lets_that_tick_finish_then_ends_watch() {
+    let states = scenario("manual-approval");
+    let slow = Duration::from_secs(1);
+
+    // Ctrl-C during the first tick, before any sleep between ticks.
+    let fake = FakeCodePipeline::start();
+    let dir = state_dir();
+    fake.set_state(&states[0]);
+    fake.set_latency(slow);
+    let (mut child, _) = spawn_watch(&fake, &dir);
+    wait_until("the first tick asks CodePipeline", || {
+        fake.calls("infra-prod") == 1
+    });
+    signal(&child, "-INT");
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+    assert!(
+        dir.join("infra-prod.snapshot.json").exists(),
+        "the interrupted tick still recorded its baseline"
+    );
+    assert_eq!(fake.calls("infra-prod"), 1, "no tick after the stop");
+
+    // SIGTERM (a service manager's stop) during a later tick that finds a change.
+    let fake = FakeCodePipeline::start();
+    let dir = state_dir();
+    fake.set_state(&states[0]);
+    let (mut child, lines) = spawn_watch(&fake, &dir);
+    wait_until("the baseline is written", || {
+        dir.join("infra-prod.snapshot.json").exists()
+    });
+    fake.set_latency(slow);
+    fake.set_state(&states[1]);
+    let calls = fake.calls("infra-prod");
+    wait_until("a later tick asks CodePipeline", || {
+        fake.calls("infra-prod") > calls
+    });
+    signal(&child, "-TERM");
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+    let printed: Vec<String> = lines.map(Result::unwrap).collect();
+    assert!(
+        printed.iter().any(|l| l.contains("waiting for approval")),
+        "the interrupted tick still reported its change: {printed:?}"
+    );
 }

@@ -144,15 +144,58 @@ async fn check(live: &Live, interval: Option<Duration>) -> anyhow::Result<()> {
     let Some(interval) = interval else {
         return report(&watcher.run_tick(&live.pipelines).await);
     };
+    // Listening starts before the first tick and lasts across ticks, so a stop asked for
+    // mid-tick is kept until the tick ends: a claim or a publish is never cut short.
+    let mut stop = Stop::listen().context("listening for Ctrl-C")?;
     loop {
-        // A tick always runs to the end, so Ctrl-C never interrupts a claim or a publish.
         if let Err(e) = report(&watcher.run_tick(&live.pipelines).await) {
             eprintln!("pipewatch: error: {e:#}");
         }
         tokio::select! {
+            biased;
+            () = stop.requested() => return Ok(()),
             () = tokio::time::sleep(interval) => {}
-            signal = tokio::signal::ctrl_c() => return signal.context("waiting for Ctrl-C"),
         }
+    }
+}
+
+/// Ctrl-C, and on Unix also SIGTERM (how service managers and `kill` ask a process to
+/// stop). A signal received while nobody awaits [`Stop::requested`] is remembered.
+#[cfg(unix)]
+struct Stop {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Stop {
+    fn listen() -> io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn requested(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+}
+
+#[cfg(windows)]
+struct Stop(tokio::signal::windows::CtrlC);
+
+#[cfg(windows)]
+impl Stop {
+    fn listen() -> io::Result<Self> {
+        tokio::signal::windows::ctrl_c().map(Self)
+    }
+
+    async fn requested(&mut self) {
+        self.0.recv().await;
     }
 }
 
