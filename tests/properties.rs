@@ -13,6 +13,7 @@ use pipewatch::state::{
 use proptest::collection::{btree_set, vec};
 use proptest::option::of;
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 
 /// Few distinct values, so that two generated observations share names and ids often.
 fn name() -> impl Strategy<Value = String> {
@@ -153,6 +154,13 @@ fn observation() -> impl Strategy<Value = PipelineState> {
 }
 
 proptest! {
+    // A failing case is saved next to this file (tests/properties.regressions), to commit
+    // so that it is tried first from then on. The default looks for a lib.rs beside us.
+    #![proptest_config(ProptestConfig {
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
+        ..ProptestConfig::default()
+    })]
+
     #[test]
     fn an_observation_never_differs_from_itself(state in observation()) {
         prop_assert!(diff(&state, &state).is_empty());
