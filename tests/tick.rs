@@ -337,10 +337,18 @@ async fn sns_failing_for_several_ticks_loses_nothing_and_keeps_ids() {
     harness.fake.set_state(&run_state("flaky", 0));
     watcher.run_tick(&pipelines).await;
 
-    // Throttled for one tick, failing with 500s for the next: each claims a change.
-    for (run, fault) in [(1, Fault::sns_throttling()), (2, Fault::server_error())] {
+    // Three ticks of outage: throttled, then 500s while claiming a change each, then
+    // throttled again with nothing new, only the retries of what is pending.
+    let outage = [
+        (Some(1), Fault::sns_throttling()),
+        (Some(2), Fault::server_error()),
+        (None, Fault::sns_throttling()),
+    ];
+    for (run, fault) in outage {
         proxy.always(fault);
-        harness.fake.set_state(&run_state("flaky", run));
+        if let Some(run) = run {
+            harness.fake.set_state(&run_state("flaky", run));
+        }
         let summary = watcher.run_tick(&pipelines).await;
         assert_eq!(summary.failed.len(), 1, "{summary:?}");
         assert!(
@@ -378,7 +386,7 @@ async fn sns_failing_for_several_ticks_loses_nothing_and_keeps_ids() {
     );
     assert!(harness.stored("flaky").await.outbox.is_empty());
     println!(
-        "sns outage: {} requests faulted over 2 ticks; {} messages delivered after recovery, 0 lost",
+        "sns outage: {} requests faulted over 3 ticks; {} messages delivered after recovery, 0 lost",
         proxy.faulted(),
         delivered.len()
     );
