@@ -85,8 +85,11 @@ start_services() {
     local dynamodb_port moto_port
     dynamodb_port=$(free_port)
     log "starting DynamoDB Local on port $dynamodb_port"
-    java -Djava.library.path="$(dirname "$jar")/DynamoDBLocal_lib" -jar "$jar" \
-        -inMemory -port "$dynamodb_port" > "$SERVICE_LOGS/dynamodb.log" 2>&1 &
+    # From its own folder, without telemetry: DynamoDB Local writes a telemetry id
+    # (dynamodb-local-metadata.json) into its working directory otherwise.
+    mkdir -p "$SERVICE_LOGS/dynamodb"
+    (cd "$SERVICE_LOGS/dynamodb" && exec java -Djava.library.path="$(dirname "$jar")/DynamoDBLocal_lib" -jar "$jar" \
+        -inMemory -disableTelemetry -port "$dynamodb_port") > "$SERVICE_LOGS/dynamodb.log" 2>&1 &
     SERVICE_PIDS+=($!)
     wait_for_port "$dynamodb_port" "DynamoDB Local" "$!" || { cat "$SERVICE_LOGS/dynamodb.log" >&2; return 1; }
 
