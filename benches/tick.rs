@@ -54,6 +54,7 @@ async fn main() {
         settings: Settings {
             lease: Duration::from_mins(2),
             max_concurrency: 8,
+            console: None,
         },
     };
 

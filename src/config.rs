@@ -82,11 +82,21 @@ impl Config {
     }
 }
 
-/// The Slack forwarder's configuration (the optional second function).
+impl Config {
+    /// The account the topic (and so the stack) lives in: `arn:aws:sns:REGION:ACCOUNT:NAME`.
+    pub fn topic_account(&self) -> Option<&str> {
+        self.topic_arn.split(':').nth(4)
+    }
+}
+
+/// The forwarder's configuration (the optional second function): the secrets holding its
+/// webhook destinations, at least one of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForwarderConfig {
-    /// `SLACK_WEBHOOK_SECRET_ARN`: the Secrets Manager secret holding the webhook URL.
-    pub webhook_secret: String,
+    /// `SLACK_WEBHOOK_SECRET_ARN`: a secret with Slack incoming-webhook destinations.
+    pub slack_secret: Option<String>,
+    /// `TEAMS_WEBHOOK_SECRET_ARN`: a secret with Teams Workflows webhook destinations.
+    pub teams_secret: Option<String>,
     /// `LOG_LEVEL`, as for the watcher.
     pub log_level: String,
 }
@@ -97,16 +107,28 @@ impl ForwarderConfig {
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let name = "SLACK_WEBHOOK_SECRET_ARN";
-        let webhook_secret = required(&lookup, name)?;
-        if !webhook_secret.starts_with("arn:") || !webhook_secret.contains(":secretsmanager:") {
+        let secret = |name: &'static str| match value(&lookup, name) {
+            Some(arn) if !arn.starts_with("arn:") || !arn.contains(":secretsmanager:") => {
+                Err(ConfigError {
+                    name,
+                    problem: format!("must be a Secrets Manager secret ARN, not {arn:?}"),
+                })
+            }
+            other => Ok(other),
+        };
+        let slack_secret = secret("SLACK_WEBHOOK_SECRET_ARN")?;
+        let teams_secret = secret("TEAMS_WEBHOOK_SECRET_ARN")?;
+        if slack_secret.is_none() && teams_secret.is_none() {
             return Err(ConfigError {
-                name,
-                problem: format!("must be a Secrets Manager secret ARN, not {webhook_secret:?}"),
+                name: "SLACK_WEBHOOK_SECRET_ARN",
+                problem:
+                    "is not set, nor is TEAMS_WEBHOOK_SECRET_ARN: the forwarder needs at least one"
+                        .into(),
             });
         }
         Ok(Self {
-            webhook_secret,
+            slack_secret,
+            teams_secret,
             log_level: log_level(&lookup)?,
         })
     }
@@ -237,11 +259,11 @@ mod tests {
     }
 
     #[test]
-    fn the_forwarder_needs_a_secret_arn() {
+    fn the_forwarder_needs_at_least_one_secret_arn() {
         let missing = ForwarderConfig::from_lookup(|_| None).unwrap_err();
         assert_eq!(
             missing.to_string(),
-            "environment variable SLACK_WEBHOOK_SECRET_ARN is not set"
+            "environment variable SLACK_WEBHOOK_SECRET_ARN is not set, nor is TEAMS_WEBHOOK_SECRET_ARN: the forwarder needs at least one"
         );
         let wrong =
             ForwarderConfig::from_lookup(|_| Some("https://hooks.slack.com/x".into())).unwrap_err();
@@ -250,15 +272,14 @@ mod tests {
                 .to_string()
                 .contains("must be a Secrets Manager secret ARN")
         );
-        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:slack-AbCdEf";
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:teams-AbCdEf";
         let config = ForwarderConfig::from_lookup(|name| {
-            (name == "SLACK_WEBHOOK_SECRET_ARN").then(|| arn.into())
+            (name == "TEAMS_WEBHOOK_SECRET_ARN").then(|| arn.into())
         })
         .unwrap();
-        assert_eq!(
-            (config.webhook_secret.as_str(), config.log_level.as_str()),
-            (arn, "info")
-        );
+        assert_eq!(config.teams_secret.as_deref(), Some(arn));
+        assert_eq!(config.slack_secret, None);
+        assert_eq!(config.log_level, "info");
     }
 
     #[test]

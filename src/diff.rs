@@ -26,11 +26,14 @@
 use std::collections::HashMap;
 
 use crate::state::{
-    ActionExecution, ActionState, ConditionExecution, ErrorDetails, PipelineState,
+    ActionExecution, ActionState, ConditionExecution, ErrorDetails, KnownStatus, PipelineState,
     StageConditionState, StageExecution, StageState, Status, Timestamp, TransitionState,
 };
 
 /// One thing that happened to a pipeline between two observations.
+// An action change carries the most; a tick holds a handful of changes, so boxing it
+// would buy nothing but noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// The pipeline's definition was edited.
@@ -72,6 +75,8 @@ pub enum Change {
         status: Status,
         previous_status: Option<Status>,
         summary: Option<String>,
+        /// The pipeline execution the stage is running, if any.
+        pipeline_execution_id: Option<String>,
     },
     /// An action's latest execution started, finished, or was replaced by another.
     Action {
@@ -85,15 +90,36 @@ pub enum Change {
         /// The action's own words, e.g. a failure reason or an approval comment.
         summary: Option<String>,
         error: Option<ErrorDetails>,
+        /// The run's own page (a `CodeBuild` log, a deployment), as the provider gave it.
         external_url: Option<String>,
+        /// The action's resource (a `CodeBuild` project, a repository).
+        entity_url: Option<String>,
         last_updated_by: Option<String>,
-        /// A manual approval is waiting for someone (AWS sent a token; we never keep it).
-        approval_pending: bool,
+        /// Where a manual approval stands, when this change is one (see [`Approval`]).
+        approval: Option<Approval>,
+        /// When this run started: known only if some observation saw it `InProgress`.
+        started_at: Option<Timestamp>,
+        /// When this run ended (its `lastStatusChange`), once its status is final.
+        finished_at: Option<Timestamp>,
+        /// The pipeline execution the stage is running, which this run belongs to.
+        pipeline_execution_id: Option<String>,
     },
 }
 
+/// A manual approval's step. GetPipelineState does not say which actions are approvals;
+/// an action is one while AWS sends its token, and a decision is recognised as the end of
+/// a run that was seen waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Approval {
+    /// Waiting for someone to approve or reject (AWS sent a token; we never keep it).
+    Waiting,
+    Approved,
+    Rejected,
+}
+
 /// Which of a V2 stage's condition sets a [`Change::Condition`] is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConditionKind {
     BeforeEntry,
@@ -175,6 +201,40 @@ impl Change {
                 ..
             } => execution_id.is_some() && previous_execution_id == execution_id,
             _ => true,
+        }
+    }
+
+    /// How long the run took, when both ends are known (never guessed).
+    pub fn duration(&self) -> Option<std::time::Duration> {
+        let Self::Action {
+            started_at: Some(started),
+            finished_at: Some(finished),
+            ..
+        } = self
+        else {
+            return None;
+        };
+        let millis = finished.unix_millis().checked_sub(started.unix_millis())?;
+        u64::try_from(millis)
+            .ok()
+            .map(std::time::Duration::from_millis)
+    }
+
+    /// The pipeline execution this change is about or belongs to, if any.
+    pub fn pipeline_execution_id(&self) -> Option<&str> {
+        match self {
+            Self::PipelineVersion { .. } | Self::Transition { .. } => None,
+            Self::Inbound { execution_id, .. } | Self::Stage { execution_id, .. } => {
+                Some(execution_id)
+            }
+            Self::Condition {
+                pipeline_execution_id,
+                ..
+            }
+            | Self::Action {
+                pipeline_execution_id,
+                ..
+            } => pipeline_execution_id.as_deref(),
         }
     }
 
@@ -279,8 +339,12 @@ fn diff_stage(before: &StageState, now: &StageState, changes: &mut Vec<Change>) 
             &now.on_failure_condition_state,
         ),
     ];
+    let running = now
+        .latest_execution
+        .as_ref()
+        .map(|e| e.pipeline_execution_id.as_str());
     for (kind, was, is) in conditions {
-        diff_condition(stage, kind, was.as_ref(), is.as_ref(), changes);
+        diff_condition(stage, kind, was.as_ref(), is.as_ref(), running, changes);
     }
     let previous_actions: HashMap<&str, &ActionState> = before
         .action_states
@@ -291,7 +355,7 @@ fn diff_stage(before: &StageState, now: &StageState, changes: &mut Vec<Change>) 
         let was = previous_actions
             .get(action.action_name.as_str())
             .and_then(|a| a.latest_execution.as_ref());
-        if let Some(change) = diff_action(stage, action, was) {
+        if let Some(change) = diff_action(stage, action, was, running) {
             changes.push(change);
         }
     }
@@ -333,6 +397,7 @@ fn diff_condition(
     kind: ConditionKind,
     was: Option<&StageConditionState>,
     is: Option<&StageConditionState>,
+    running: Option<&str>,
     changes: &mut Vec<Change>,
 ) {
     let latest = |c: Option<&StageConditionState>| c.and_then(|c| c.latest_execution.clone());
@@ -346,11 +411,17 @@ fn diff_condition(
             status,
             previous_status,
             summary: now.summary,
+            pipeline_execution_id: running.map(str::to_owned),
         });
     }
 }
 
-fn diff_action(stage: &str, action: &ActionState, was: Option<&ActionExecution>) -> Option<Change> {
+fn diff_action(
+    stage: &str,
+    action: &ActionState,
+    was: Option<&ActionExecution>,
+    running: Option<&str>,
+) -> Option<Change> {
     let now = action.latest_execution.as_ref()?;
     let key = |e: &ActionExecution| (e.action_execution_id.clone(), e.status.clone());
     if was.map(key) == Some(key(now)) {
@@ -360,6 +431,20 @@ fn diff_action(stage: &str, action: &ActionState, was: Option<&ActionExecution>)
         // An execution record with neither id nor status says nothing happened.
         return None;
     }
+    let same_run = was.filter(|w| {
+        w.action_execution_id.is_some() && w.action_execution_id == now.action_execution_id
+    });
+    let approval = if now.token_present {
+        Some(Approval::Waiting)
+    } else if same_run.is_some_and(|w| w.token_present) {
+        match now.status.as_ref().and_then(Status::known) {
+            Some(KnownStatus::Succeeded) => Some(Approval::Approved),
+            Some(KnownStatus::Failed) => Some(Approval::Rejected),
+            _ => None,
+        }
+    } else {
+        None
+    };
     Some(Change::Action {
         stage: stage.to_owned(),
         action: action.action_name.clone(),
@@ -370,9 +455,74 @@ fn diff_action(stage: &str, action: &ActionState, was: Option<&ActionExecution>)
         summary: now.summary.clone(),
         error: now.error_details.clone(),
         external_url: now.external_execution_url.clone(),
+        entity_url: action.entity_url.clone(),
         last_updated_by: now.last_updated_by.clone(),
-        approval_pending: now.token_present,
+        approval,
+        started_at: same_run.and_then(start_of).or_else(|| start_of(now)),
+        finished_at: now
+            .status
+            .as_ref()
+            .filter(|s| s.is_final())
+            .and(now.last_status_change),
+        pipeline_execution_id: running.map(str::to_owned),
     })
+}
+
+/// When a run started, if known: kept in a snapshot, or its `lastStatusChange` while it
+/// is `InProgress` (the moment it went in progress).
+fn start_of(execution: &ActionExecution) -> Option<Timestamp> {
+    execution.start_time.or_else(|| {
+        execution
+            .status
+            .as_ref()
+            .filter(|s| s.known() == Some(KnownStatus::InProgress))
+            .and(execution.last_status_change)
+    })
+}
+
+/// What the tick stores after observing `current` against the stored `previous`: the
+/// essentials of `current` (remembering the runs' start times), or `previous` itself when
+/// nothing changed, so that what vanished without being a change (a removed stage, a
+/// reset execution) is still remembered. `replay` follows the same rule.
+pub fn next_snapshot(
+    previous: &PipelineState,
+    current: &PipelineState,
+    changes: &[Change],
+) -> PipelineState {
+    if changes.is_empty() {
+        previous.clone()
+    } else {
+        essentials_since(previous, current)
+    }
+}
+
+/// [`essentials`] of `current`, keeping the start time `previous` knew for each run that is
+/// still the action's latest: a run seen `InProgress` and now finished keeps its start, so
+/// its duration can be told.
+pub fn essentials_since(previous: &PipelineState, current: &PipelineState) -> PipelineState {
+    let mut next = essentials(current);
+    for stage in &mut next.stage_states {
+        let Some(before) = previous.stage(&stage.stage_name) else {
+            continue;
+        };
+        for action in &mut stage.action_states {
+            let Some(now) = action.latest_execution.as_mut() else {
+                continue;
+            };
+            let started = before
+                .action_states
+                .iter()
+                .find(|a| a.action_name == action.action_name)
+                .and_then(|a| a.latest_execution.as_ref())
+                .filter(|e| {
+                    e.action_execution_id.is_some()
+                        && e.action_execution_id == now.action_execution_id
+                })
+                .and_then(|e| e.start_time);
+            now.start_time = now.start_time.or(started);
+        }
+    }
+    next
 }
 
 /// Exactly what [`diff`] reads of a *previous* observation, and nothing else.
@@ -380,6 +530,9 @@ fn diff_action(stage: &str, action: &ActionState, was: Option<&ActionExecution>)
 /// Snapshots keep only this: summaries, URLs, revisions and timestamps are read from the
 /// current observation alone, so dropping them from the stored one changes no diff (a
 /// property test holds us to that) and keeps a 2,500-action pipeline's snapshot small.
+/// Two facts about an action's run are kept because the next diff needs them: when it
+/// started (for its duration) and whether an approval was waiting (to recognise the
+/// decision).
 pub fn essentials(state: &PipelineState) -> PipelineState {
     let execution = |e: &StageExecution| StageExecution {
         pipeline_execution_id: e.pipeline_execution_id.clone(),
@@ -421,6 +574,8 @@ pub fn essentials(state: &PipelineState) -> PipelineState {
                             ActionExecution {
                                 action_execution_id: e.action_execution_id.clone(),
                                 status: e.status.clone(),
+                                start_time: start_of(e),
+                                token_present: e.token_present,
                                 ..ActionExecution::default()
                             }
                         }),

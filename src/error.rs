@@ -15,6 +15,8 @@ pub enum ParseError {
     NotAnObject,
     #[error("not a GetPipelineState response")]
     Json(#[source] serde_json::Error),
+    #[error("not a GetPipelineExecution response")]
+    Execution(#[source] serde_json::Error),
     #[error("pipelineName is empty")]
     EmptyPipelineName,
     #[error("stage `{0}` appears more than once")]
@@ -64,15 +66,26 @@ pub fn chain(error: &dyn Error) -> String {
 /// A cause from an adapter, kept opaque so the core never names an SDK type.
 pub type BoxError = Box<dyn Error + Send + Sync>;
 
-/// Why a pipeline's state could not be observed.
+/// Why a pipeline (or one of its executions) could not be read. `operation` names the
+/// call: `GetPipelineState` or `GetPipelineExecution`.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     #[error("the pipeline does not exist")]
-    NotFound(#[source] BoxError),
-    #[error("GetPipelineState failed")]
-    Api(#[source] BoxError),
-    #[error("GetPipelineState returned an unusable state")]
-    Invalid(#[source] BoxError),
+    PipelineNotFound(#[source] BoxError),
+    #[error("the pipeline execution does not exist")]
+    ExecutionNotFound(#[source] BoxError),
+    #[error("{operation} failed")]
+    Api {
+        operation: &'static str,
+        #[source]
+        source: BoxError,
+    },
+    #[error("{operation} returned an unusable answer")]
+    Invalid {
+        operation: &'static str,
+        #[source]
+        source: BoxError,
+    },
 }
 
 /// A snapshot store operation that failed (not a lost race: that is `Saved::Conflict`).

@@ -1,65 +1,250 @@
-//! The Slack forwarder's logic: each SNS record of an invocation → one webhook post.
+//! The forwarder's logic: each SNS record of an invocation → its content → every
+//! destination that wants it, rendered for that destination (Slack Block Kit or a Teams
+//! Adaptive Card).
 //!
-//! pipewatch's own messages carry their subject and text lines in the JSON body; anything
-//! else on the topic (the CloudWatch alarms publish there too) is posted as it came.
-//! Slack cannot drop duplicates, so a redelivered message (see the tick's guarantees) may
-//! be posted twice; every post names the notification id so people can tell.
+//! pipewatch's own messages are read back as [`Content`] from their JSON body, so the chat
+//! message says exactly what the email says. The stack's CloudWatch alarms are put into
+//! words (name, state, what it means, why, a link to the alarm); anything else on the topic
+//! is posted as it came.
+//!
+//! Failures and retries, per destination:
+//! - 429: wait the `Retry-After` the server asked for when the invocation has time left;
+//!   otherwise fail, so that Lambda delivers the event again later;
+//! - 5xx, timeouts, connection errors: back off and try again, within the time left;
+//! - 400, 403, 404, 410 and other refusals: permanent; the error names the reason.
+//!
+//! Any failed destination fails the invocation (Lambda retries it twice, then the
+//! dead-letter queue keeps the event, and the Errors alarm sees it). A retried event posts
+//! again to the destinations that had accepted it; every post shows the notification id.
+
+pub mod destination;
+
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::sns::SnsEvent;
+use serde_json::Value;
 
-use crate::error::BoxError;
+pub use destination::{Destination, Format};
+
 use crate::ports::Webhook;
-use crate::render::slack::webhook_message;
+use crate::render::content::{Console, Content, Links, SCHEMA_VERSION, Severity, sns_subject};
+use crate::render::{slack, teams};
+use crate::webhook::PostError;
 
-/// A record that could not be posted. The invocation fails, so Lambda retries it.
+/// Attempts per destination and message, the first included.
+pub const MAX_ATTEMPTS: u32 = 4;
+
+/// Kept free before the deadline for one more post (its timeout) and the response.
+const RESERVE: Duration = Duration::from_secs(12);
+
+/// The longest `Retry-After` honoured within an invocation.
+const MAX_WAIT: Duration = Duration::from_secs(30);
+
+/// One destination that did not take a message.
 #[derive(Debug, thiserror::Error)]
-#[error("posting SNS message {message_id} to the Slack webhook failed")]
+#[error("{destination}: {source}")]
+pub struct Undelivered {
+    pub destination: String,
+    #[source]
+    pub source: PostError,
+}
+
+/// An SNS record that did not reach every destination. The invocation fails, so Lambda
+/// delivers the event again.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "SNS message {message_id} reached {} of {} destinations; {}",
+    .total - .failed.len(),
+    .total,
+    .failed.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+)]
 pub struct ForwardError {
     pub message_id: String,
-    #[source]
-    pub source: BoxError,
+    pub total: usize,
+    pub failed: Vec<Undelivered>,
 }
 
 impl From<ForwardError> for lambda_runtime::Diagnostic {
     fn from(error: ForwardError) -> Self {
+        let permanent = error.failed.iter().all(|f| f.source.is_permanent());
         Self {
-            error_type: "pipewatch.ForwardFailed".to_owned(),
+            error_type: if permanent {
+                "pipewatch.ForwardRefused"
+            } else {
+                "pipewatch.ForwardFailed"
+            }
+            .to_owned(),
             error_message: crate::error::chain(&error),
         }
     }
 }
 
-/// Posts every record of `event`; returns how many were posted.
-pub async fn forward<W: Webhook>(webhook: &W, event: &SnsEvent) -> Result<usize, ForwardError> {
-    for record in &event.records {
-        let (subject, text) = subject_and_text(record.sns.subject.as_deref(), &record.sns.message);
-        webhook
-            .post(&webhook_message(&subject, &text))
-            .await
-            .map_err(|source| ForwardError {
-                message_id: record.sns.message_id.clone(),
-                source,
-            })?;
-    }
-    Ok(event.records.len())
+/// What an invocation posted.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Forwarded {
+    pub messages: usize,
+    pub posts: usize,
 }
 
-/// Our message body gives both; another publisher's message is shown as it is.
-fn subject_and_text(subject: Option<&str>, message: &str) -> (String, String) {
-    let ours = serde_json::from_str::<serde_json::Value>(message)
-        .ok()
-        .and_then(|body| {
-            let text = body["text"].as_str()?.to_owned();
-            let id = body["id"].as_str().unwrap_or_default();
-            let subject = body["subject"].as_str().unwrap_or_default().to_owned();
-            Some((subject, format!("{text}\n(notification {id})")))
-        });
-    ours.unwrap_or_else(|| {
-        (
-            subject.unwrap_or("pipewatch").to_owned(),
+/// Posts every record of `event` to the destinations that want it, retrying within
+/// `deadline` (the invocation's).
+pub async fn forward<W: Webhook>(
+    webhook: &W,
+    destinations: &[Destination],
+    event: &SnsEvent,
+    deadline: Instant,
+) -> Result<Forwarded, ForwardError> {
+    let mut forwarded = Forwarded::default();
+    for record in &event.records {
+        let sns = &record.sns;
+        let (content, pipeline) = read(&sns.message_id, sns.subject.as_deref(), &sns.message);
+        let wanted: Vec<&Destination> = destinations
+            .iter()
+            .filter(|d| d.wants(pipeline.as_deref(), content.severity))
+            .collect();
+        let mut failed = Vec::new();
+        for destination in &wanted {
+            let body = match destination.format {
+                Format::Slack => slack::render(&content),
+                Format::Teams => teams::render(&content),
+            };
+            match deliver(webhook, destination, &body, deadline).await {
+                Ok(()) => forwarded.posts += 1,
+                Err(source) => failed.push(Undelivered {
+                    destination: destination.label.clone(),
+                    source,
+                }),
+            }
+        }
+        if !failed.is_empty() {
+            return Err(ForwardError {
+                message_id: sns.message_id.clone(),
+                total: wanted.len(),
+                failed,
+            });
+        }
+        forwarded.messages += 1;
+    }
+    Ok(forwarded)
+}
+
+/// Posts `body`, retrying what may succeed later while the invocation has time for it.
+pub async fn deliver<W: Webhook>(
+    webhook: &W,
+    destination: &Destination,
+    body: &Value,
+    deadline: Instant,
+) -> Result<(), PostError> {
+    let mut attempt = 1;
+    loop {
+        let error = match webhook.post(&destination.url, body).await {
+            Ok(()) => return Ok(()),
+            Err(error) if error.is_permanent() || attempt == MAX_ATTEMPTS => return Err(error),
+            Err(error) => error,
+        };
+        let wait = match &error {
+            PostError::RateLimited { retry_after, .. } => {
+                retry_after.unwrap_or(Duration::from_secs(1))
+            }
+            _ => Duration::from_millis(500) * 2_u32.pow(attempt - 1),
+        };
+        if wait > MAX_WAIT || Instant::now() + wait + RESERVE > deadline {
+            // Not enough time left: fail, and Lambda delivers the event again later.
+            return Err(error);
+        }
+        tracing::warn!(destination = %destination.label, error = %error,
+            wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), "retrying a post");
+        tokio::time::sleep(wait).await;
+        attempt += 1;
+    }
+}
+
+/// A record's content, and the pipeline it is about (`None` for alarms and others).
+fn read(message_id: &str, subject: Option<&str>, message: &str) -> (Content, Option<String>) {
+    if let Ok(content) = Content::from_body(message)
+        && !content.pipeline.is_empty()
+    {
+        let pipeline = content.pipeline.clone();
+        return (content, Some(pipeline));
+    }
+    if let Some(alarm) = alarm(message_id, message) {
+        return (alarm, None);
+    }
+    let headline = subject.unwrap_or("pipewatch").to_owned();
+    (
+        bare(
+            message_id,
+            headline,
             message.to_owned(),
-        )
-    })
+            Severity::Info,
+            Links::default(),
+        ),
+        None,
+    )
+}
+
+/// A CloudWatch alarm's notification, in words.
+fn alarm(message_id: &str, message: &str) -> Option<Content> {
+    let json: Value = serde_json::from_str(message).ok()?;
+    let name = json["AlarmName"].as_str()?;
+    let state = json["NewStateValue"].as_str()?;
+    let (severity, words) = match state {
+        "ALARM" => (Severity::Failure, "ALARM"),
+        "OK" => (Severity::Info, "OK again"),
+        _ => (Severity::Warning, "insufficient data"),
+    };
+    let mut text = String::new();
+    if let Some(description) = json["AlarmDescription"].as_str() {
+        text.push_str(description.trim());
+    }
+    if let Some(reason) = json["NewStateReason"].as_str() {
+        if !text.is_empty() {
+            text.push_str("\n\n");
+        }
+        text.push_str("Why: ");
+        text.push_str(reason.trim());
+    }
+    let region = json["AlarmArn"]
+        .as_str()
+        .and_then(|arn| arn.split(':').nth(3))
+        .unwrap_or_default();
+    let links = Links {
+        pipeline: None,
+        alarm: Console::new(region, None).map(|c| c.alarm_url(name)),
+    };
+    Some(bare(
+        message_id,
+        format!("{words}: {name}"),
+        text,
+        severity,
+        links,
+    ))
+}
+
+/// A content with no changes: a headline and text.
+fn bare(id: &str, headline: String, text: String, severity: Severity, links: Links) -> Content {
+    Content {
+        schema_version: SCHEMA_VERSION,
+        id: id.to_owned(),
+        pipeline: String::new(),
+        subject: sns_subject(&headline),
+        headline,
+        text,
+        part: 1,
+        parts: 1,
+        severity,
+        lead: 0,
+        pipeline_arn: None,
+        links,
+        executions: Vec::new(),
+        changes: Vec::new(),
+    }
+}
+
+/// The invocation's deadline as an [`Instant`], from Lambda's epoch milliseconds.
+pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Instant {
+    let now_ms = u64::try_from(crate::state::Timestamp::now().unix_millis()).unwrap_or(0);
+    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
 }
 
 #[cfg(test)]
@@ -67,21 +252,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn our_messages_give_their_subject_and_lines() {
-        let body = r#"{"id":"web/7/1","subject":"web: stage Build Failed","text":"web: stage Build Failed (execution e1)","changes":[]}"#;
-        let (subject, text) = subject_and_text(Some("ignored"), body);
-        assert_eq!(subject, "web: stage Build Failed");
+    fn an_alarm_is_put_into_words_with_a_link() {
+        let message = r#"{"AlarmName":"pipewatch-watcher-errors","AlarmDescription":"pipewatch ticks are failing.",
+            "NewStateValue":"ALARM","NewStateReason":"Threshold Crossed: 1 datapoint [3.0] was >= 3.0",
+            "AlarmArn":"arn:aws:cloudwatch:eu-west-1:123456789012:alarm:pipewatch-watcher-errors"}"#;
+        let (content, pipeline) = read("m-1", Some("ALARM: \"pipewatch-watcher-errors\""), message);
+        assert_eq!(pipeline, None);
+        assert_eq!(content.severity, Severity::Failure);
+        assert_eq!(content.headline, "ALARM: pipewatch-watcher-errors");
+        assert!(content.text.starts_with("pipewatch ticks are failing."));
+        assert!(content.text.contains("Why: Threshold Crossed"));
         assert_eq!(
-            text,
-            "web: stage Build Failed (execution e1)\n(notification web/7/1)"
+            content.links.alarm.as_deref(),
+            Some(
+                "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#alarmsV2:alarm/pipewatch-watcher-errors"
+            )
         );
     }
 
     #[test]
-    fn other_messages_are_posted_as_they_came() {
-        let alarm = r#"{"AlarmName":"pipewatch-errors","NewStateValue":"ALARM"}"#;
-        let (subject, text) = subject_and_text(Some("ALARM: \"pipewatch-errors\""), alarm);
-        assert_eq!(subject, "ALARM: \"pipewatch-errors\"");
-        assert_eq!(text, alarm);
+    fn anything_else_is_posted_as_it_came() {
+        let (content, pipeline) = read("m-2", Some("hello"), "plain text");
+        assert_eq!(
+            (content.headline.as_str(), content.text.as_str()),
+            ("hello", "plain text")
+        );
+        assert_eq!(pipeline, None);
     }
 }

@@ -32,6 +32,7 @@ pub mod config;
 pub mod diff;
 pub mod error;
 pub mod forward;
+pub mod glob;
 pub mod lambda;
 pub mod local;
 pub mod ports;

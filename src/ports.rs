@@ -7,17 +7,25 @@
 use std::collections::HashMap;
 use std::future::Future;
 
-use crate::error::{BoxError, NotifyError, SourceError, StoreError};
+use crate::error::{NotifyError, SourceError, StoreError};
 use crate::render::message::Message;
 use crate::snapshot::{Expected, Loaded, Record, Saved};
-use crate::state::PipelineState;
+use crate::state::{PipelineExecution, PipelineState};
+use crate::webhook::{PostError, WebhookUrl};
 
-/// Where observations come from: `GetPipelineState`.
+/// Where observations come from: `GetPipelineState`, and `GetPipelineExecution` for the
+/// commit and trigger of the executions a notification mentions.
 pub trait PipelineSource: Sync {
     fn get_state(
         &self,
         pipeline: &str,
     ) -> impl Future<Output = Result<PipelineState, SourceError>> + Send;
+
+    fn get_execution(
+        &self,
+        pipeline: &str,
+        execution_id: &str,
+    ) -> impl Future<Output = Result<PipelineExecution, SourceError>> + Send;
 }
 
 /// Where each pipeline's [`Record`] is kept.
@@ -48,7 +56,11 @@ pub trait Notifier: Sync {
     ) -> impl Future<Output = Vec<Result<(), NotifyError>>> + Send;
 }
 
-/// Where the Slack forwarder posts: an incoming webhook.
+/// Where the forwarder posts: Slack and Teams incoming webhooks.
 pub trait Webhook: Sync {
-    fn post(&self, body: &serde_json::Value) -> impl Future<Output = Result<(), BoxError>> + Send;
+    fn post(
+        &self,
+        url: &WebhookUrl,
+        body: &serde_json::Value,
+    ) -> impl Future<Output = Result<(), PostError>> + Send;
 }

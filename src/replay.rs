@@ -1,22 +1,32 @@
-//! `replay`: run change detection over recorded observations of one pipeline.
+//! `replay`: run change detection over recorded observations of one pipeline, exactly as
+//! the tick would have, and render what each channel would have received.
 //!
 //! Every file is read and checked before anything is reported, so a bad file yields an
 //! error and no partial output that a reader could mistake for the whole story.
+//!
+//! Recorded `GetPipelineExecution` responses may sit beside the state files, in a folder
+//! named `executions/` (one response per file, any name ending in `.json`): messages then
+//! show commits and triggers as the tick's enrichment would. Without them, messages read
+//! as they do when enrichment fails.
 
 use std::path::{Path, PathBuf};
 
-use crate::diff::{Change, diff};
+use crate::diff::{Change, diff, essentials, next_snapshot};
 use crate::error::ReplayError;
-use crate::state::PipelineState;
+use crate::render::content::{Console, Context};
+use crate::render::message::{Message, messages};
+use crate::state::{PipelineExecution, PipelineState};
 
-/// Consecutive observations of one pipeline, oldest first.
+/// Consecutive observations of one pipeline, oldest first, and the executions recorded
+/// beside them.
 #[derive(Debug)]
 pub struct Recording {
     pub pipeline: String,
     states: Vec<PipelineState>,
+    pub executions: Vec<PipelineExecution>,
 }
 
-/// The changes found in one file against the file before it.
+/// The changes found in one file against what the tick would have stored before it.
 #[derive(Debug)]
 pub struct Step {
     /// 1-based: the second file is step 1 (the first is the silent baseline).
@@ -25,7 +35,8 @@ pub struct Step {
 }
 
 impl Recording {
-    /// Reads and parses every file; all must observe the same pipeline.
+    /// Reads and parses every file; all must observe the same pipeline. Then reads the
+    /// `executions/` folders beside them, if any.
     pub fn load(paths: &[PathBuf]) -> Result<Self, ReplayError> {
         let mut states = Vec::with_capacity(paths.len());
         for path in paths {
@@ -45,15 +56,56 @@ impl Recording {
             .first()
             .map(|s| s.pipeline_name.clone())
             .unwrap_or_default();
-        Ok(Self { pipeline, states })
+        let mut folders: Vec<PathBuf> = paths
+            .iter()
+            .map(|p| {
+                p.parent()
+                    .unwrap_or_else(|| Path::new("."))
+                    .join("executions")
+            })
+            .collect();
+        folders.dedup();
+        let mut executions = Vec::new();
+        for folder in folders.iter().filter(|f| f.is_dir()) {
+            executions.extend(read_executions(folder)?);
+        }
+        Ok(Self {
+            pipeline,
+            states,
+            executions,
+        })
     }
 
-    /// The first observation is the baseline; each later one is diffed with its predecessor.
-    pub fn steps(&self) -> impl Iterator<Item = Step> + '_ {
-        self.states.windows(2).enumerate().map(|(i, pair)| Step {
-            number: i + 1,
-            changes: diff(&pair[0], &pair[1]),
-        })
+    /// The first observation is the silent baseline; each later one is diffed against the
+    /// snapshot the tick would hold by then (which keeps the runs' start times).
+    pub fn steps(&self) -> Vec<Step> {
+        let Some(first) = self.states.first() else {
+            return Vec::new();
+        };
+        let mut snapshot = essentials(first);
+        self.states[1..]
+            .iter()
+            .enumerate()
+            .map(|(i, state)| {
+                let changes = diff(&snapshot, state);
+                snapshot = next_snapshot(&snapshot, state, &changes);
+                Step {
+                    number: i + 1,
+                    changes,
+                }
+            })
+            .collect()
+    }
+
+    /// The messages the tick would have published at `step`, with console links when a
+    /// region is given.
+    pub fn messages(&self, step: &Step, console: Option<&Console>) -> Vec<Message> {
+        let context = Context {
+            console,
+            executions: &self.executions,
+        };
+        let prefix = format!("{}/step-{}", self.pipeline, step.number);
+        messages(&self.pipeline, &step.changes, &context, &prefix)
     }
 }
 
@@ -66,4 +118,31 @@ fn read(path: &Path) -> Result<PipelineState, ReplayError> {
         path: path.to_owned(),
         source,
     })
+}
+
+/// Every `*.json` in `folder`, as `GetPipelineExecution` responses, in name order.
+fn read_executions(folder: &Path) -> Result<Vec<PipelineExecution>, ReplayError> {
+    let listing = std::fs::read_dir(folder).map_err(|source| ReplayError::Read {
+        path: folder.to_owned(),
+        source,
+    })?;
+    let mut files: Vec<PathBuf> = listing
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|path| {
+            let bytes = std::fs::read(path).map_err(|source| ReplayError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            PipelineExecution::from_json(&bytes).map_err(|source| ReplayError::Parse {
+                path: path.clone(),
+                source,
+            })
+        })
+        .collect()
 }

@@ -7,10 +7,18 @@
 use serde::{Deserialize, Serialize};
 
 use crate::render::message::Message;
-use crate::state::PipelineState;
+use crate::state::{PipelineExecution, PipelineState};
 
 /// The layout of a stored record. A record of another schema is re-baselined.
+///
+/// Additions that older versions can ignore keep the number: schema 1 gained the
+/// `executions` cache, and snapshots gained each run's start time and whether an approval
+/// was waiting. A record written before them reads as one with an empty cache and no
+/// known start times (`tests/records/` keeps one of each format ever written).
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// How many executions' commits and triggers a record remembers, most recently used last.
+pub const MAX_CACHED_EXECUTIONS: usize = 20;
 
 /// One pipeline's stored state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +31,10 @@ pub struct Record {
     pub snapshot: PipelineState,
     /// Claimed messages not yet accepted by the notifier, oldest first.
     pub outbox: Vec<Pending>,
+    /// What `GetPipelineExecution` said of recent executions, so each is asked once,
+    /// however many changes (and redeliveries) mention it. At most
+    /// [`MAX_CACHED_EXECUTIONS`], most recently used last.
+    pub executions: Vec<PipelineExecution>,
 }
 
 /// A claimed message and the lease of the tick that is publishing it.

@@ -15,6 +15,7 @@
 //! - **Names are keys.** Change detection matches stages and actions by name, so
 //!   [`PipelineState::from_json`] rejects an observation whose stage or action names repeat.
 
+mod execution;
 mod timestamp;
 
 use std::collections::HashSet;
@@ -22,6 +23,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+pub use execution::{ArtifactRevision, ExecutionTrigger, PipelineExecution, RollbackMetadata};
 pub use timestamp::Timestamp;
 
 use crate::error::ParseError;
@@ -139,6 +141,12 @@ pub struct ActionExecution {
     pub summary: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_status_change: Option<Timestamp>,
+    /// When this run started, as far as pipewatch knows. `GetPipelineState` has no start
+    /// time, so AWS never sends this: snapshots keep the `lastStatusChange` of the first
+    /// observation that saw the run `InProgress` (see [`crate::diff::essentials_since`]).
+    /// Named after `ListActionExecutions`' own `startTime`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<Timestamp>,
     /// Whether AWS sent an approval `token`: a manual approval is waiting for a decision.
     /// The token itself is a secret (it lets anyone approve) and is dropped while parsing.
     #[serde(
@@ -292,6 +300,13 @@ pub enum KnownStatus {
 impl Status {
     pub fn new(status: impl Into<String>) -> Self {
         Self(status.into())
+    }
+
+    /// Whether the run is over: any documented status but `InProgress` and `Stopping`.
+    /// A status from a newer API is not assumed to be final.
+    pub fn is_final(&self) -> bool {
+        self.known()
+            .is_some_and(|s| !matches!(s, KnownStatus::InProgress | KnownStatus::Stopping))
     }
 
     pub fn as_str(&self) -> &str {

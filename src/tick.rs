@@ -7,16 +7,23 @@
 //!    tick at once with `load_many`) *before* `GetPipelineState` is called. So if nobody
 //!    writes in between, the snapshot we diff against predates our observation, and a slow
 //!    tick can never report the pipeline moving backwards.
-//! 2. **Claim.** The changes, their rendered messages (the outbox) and the new snapshot are
+//! 2. **Enrich.** For the pipeline executions the changes mention, `GetPipelineExecution`
+//!    tells which commits they run and what started them. Each execution is asked once: the
+//!    answer is cached in the record, so later changes of the same execution, a lost race
+//!    and redeliveries call nothing. Enrichment happens *before* the claim, so the claimed
+//!    messages are final and every redelivery is byte-identical. A failed enrichment
+//!    (throttled, denied, not found) is logged and counted, and the message goes out
+//!    without the commit: it never delays or loses a notification.
+//! 3. **Claim.** The changes, their rendered messages (the outbox) and the new snapshot are
 //!    written in one conditional write on the record's version. Only the tick that wins the
 //!    write announces those changes; a tick that loses reloads, observes again and
 //!    re-diffs. Every loss means another tick made progress, so with N overlapping ticks a
 //!    tick wins within N attempts; [`MAX_CLAIM_ATTEMPTS`] bounds the loop.
-//! 3. **Publish under a lease.** Claimed messages carry a lease (`now + lease`). The claiming
+//! 4. **Publish under a lease.** Claimed messages carry a lease (`now + lease`). The claiming
 //!    tick publishes them; any later tick takes over a message whose lease has expired
 //!    (its publisher crashed or timed out) and publishes it again, with the same id. A
 //!    message under a live lease is left alone, so a tick still publishing is not doubled.
-//! 4. **Acknowledge.** Messages the notifier accepted are removed from the outbox; failed
+//! 5. **Acknowledge.** Messages the notifier accepted are removed from the outbox; failed
 //!    ones have their lease released so the next tick retries them at once.
 //!
 //! Quiet ticks write nothing: no changes and nothing to take over means no write at all.
@@ -33,15 +40,20 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use crate::diff::{diff, essentials};
+use crate::diff::{Change, diff, essentials, next_snapshot};
 use crate::error::{PipelineError, StoreError, chain};
 use crate::ports::{Notifier, PipelineSource, SnapshotStore};
+use crate::render::content::{Console, Context};
 use crate::render::message::{Message, messages};
-use crate::snapshot::{Expected, Loaded, Pending, Record, Saved};
-use crate::state::PipelineState;
+use crate::snapshot::{Expected, Loaded, MAX_CACHED_EXECUTIONS, Pending, Record, Saved};
+use crate::state::{PipelineExecution, PipelineState};
 
 /// How many times one pipeline's claim may lose a race before the tick gives up on it.
 pub const MAX_CLAIM_ATTEMPTS: u32 = 10;
+
+/// At most this many executions are enriched per pipeline per tick (a V2 queue can hold
+/// many); the others' messages go out without their commits.
+pub const MAX_ENRICHED_PER_CHECK: usize = 10;
 
 /// How a tick behaves.
 #[derive(Debug, Clone)]
@@ -52,6 +64,8 @@ pub struct Settings {
     pub lease: Duration,
     /// How many pipelines are checked at once.
     pub max_concurrency: usize,
+    /// Where console links point; `None` leaves them out.
+    pub console: Option<Console>,
 }
 
 /// The tick's three outside services and its settings.
@@ -72,6 +86,9 @@ pub struct PipelineReport {
     pub rebaselined: bool,
     /// Conditional writes this check made (0 on a quiet tick).
     pub writes: usize,
+    /// `GetPipelineExecution` calls that answered, and that failed.
+    pub enriched: usize,
+    pub enrichment_failures: usize,
 }
 
 /// A pipeline the tick could not check, and why (the whole cause chain, one line).
@@ -90,6 +107,10 @@ pub struct TickSummary {
     pub messages_pending: usize,
     pub rebaselined: usize,
     pub writes: usize,
+    /// `GetPipelineExecution` calls that answered, and that failed (their messages went
+    /// out without commits).
+    pub enriched: usize,
+    pub enrichment_failures: usize,
     pub errors: usize,
     pub failed: Vec<FailedPipeline>,
     pub duration_ms: u64,
@@ -147,6 +168,8 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier> Watcher<P, S, N> {
                     summary.messages_pending += report.pending;
                     summary.rebaselined += usize::from(report.rebaselined);
                     summary.writes += report.writes;
+                    summary.enriched += report.enriched;
+                    summary.enrichment_failures += report.enrichment_failures;
                 }
                 Err(error) => summary.failed.push(FailedPipeline {
                     pipeline,
@@ -169,9 +192,21 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier> Watcher<P, S, N> {
     ) -> Result<PipelineReport, PipelineError> {
         let lease_ms = i64::try_from(self.settings.lease.as_millis()).unwrap_or(i64::MAX);
         let mut report = PipelineReport::default();
+        // Enrichment answers of this check, kept across lost races (`None`: it failed).
+        let mut asked: Vec<(String, Option<PipelineExecution>)> = Vec::new();
         for _ in 0..MAX_CLAIM_ATTEMPTS {
             let current = self.source.get_state(pipeline).await?;
-            let Some(plan) = plan(pipeline, &loaded, &current, now_ms(), lease_ms) else {
+            let changes = changes_since(&loaded, &current);
+            self.enrich(pipeline, &loaded, &changes, &mut asked, &mut report)
+                .await;
+            let fresh: Vec<PipelineExecution> =
+                asked.iter().filter_map(|(_, e)| e.clone()).collect();
+            let facts = Facts {
+                changes,
+                fresh: &fresh,
+                console: self.settings.console.as_ref(),
+            };
+            let Some(plan) = plan(pipeline, &loaded, &current, facts, now_ms(), lease_ms) else {
                 report.pending = pending(&loaded);
                 return Ok(report);
             };
@@ -189,6 +224,48 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier> Watcher<P, S, N> {
             }
         }
         Err(PipelineError::Contention(MAX_CLAIM_ATTEMPTS))
+    }
+
+    /// Asks `GetPipelineExecution` about each execution `changes` mention that neither the
+    /// record nor this check knows yet. Failures are logged and counted, never fatal.
+    async fn enrich(
+        &self,
+        pipeline: &str,
+        loaded: &Loaded,
+        changes: &[Change],
+        asked: &mut Vec<(String, Option<PipelineExecution>)>,
+        report: &mut PipelineReport,
+    ) {
+        let cached: &[PipelineExecution] = match loaded {
+            Loaded::Found(record) => &record.executions,
+            _ => &[],
+        };
+        for id in mentioned(changes) {
+            let known = cached.iter().any(|e| e.pipeline_execution_id == id)
+                || asked.iter().any(|(asked, _)| asked == id);
+            if known {
+                continue;
+            }
+            if asked.len() >= MAX_ENRICHED_PER_CHECK {
+                break;
+            }
+            match self.source.get_execution(pipeline, id).await {
+                Ok(execution) => {
+                    report.enriched += 1;
+                    asked.push((id.to_owned(), Some(execution)));
+                }
+                Err(error) => {
+                    report.enrichment_failures += 1;
+                    tracing::warn!(
+                        pipeline,
+                        execution = id,
+                        error = %chain(&error),
+                        "GetPipelineExecution failed; the message goes out without the commit"
+                    );
+                    asked.push((id.to_owned(), None));
+                }
+            }
+        }
     }
 
     /// Publishes what `plan` leased, then acknowledges the outcome in the store.
@@ -282,12 +359,69 @@ struct Plan {
     rebaselined: bool,
 }
 
+/// The changes since the stored snapshot: none for a first sight or an unreadable record
+/// (both are silent baselines).
+fn changes_since(loaded: &Loaded, current: &PipelineState) -> Vec<Change> {
+    match loaded {
+        Loaded::Found(stored) => diff(&stored.snapshot, current),
+        Loaded::Missing | Loaded::Unreadable { .. } => Vec::new(),
+    }
+}
+
+/// The distinct pipeline executions `changes` mention, in order.
+fn mentioned(changes: &[Change]) -> Vec<&str> {
+    let mut ids: Vec<&str> = Vec::new();
+    for id in changes.iter().filter_map(Change::pipeline_execution_id) {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    ids
+}
+
+/// What [`plan`] decides from besides the stored record and the observation.
+struct Facts<'a> {
+    /// [`changes_since`] the stored snapshot.
+    changes: Vec<Change>,
+    /// Executions this check enriched, not yet in the record's cache.
+    fresh: &'a [PipelineExecution],
+    console: Option<&'a Console>,
+}
+
+/// The record's cache after this check: the fresh answers added, the executions `changes`
+/// mention moved to the back (most recently used), the oldest dropped past the bound.
+fn cached_executions(
+    stored: &[PipelineExecution],
+    fresh: &[PipelineExecution],
+    changes: &[Change],
+) -> Vec<PipelineExecution> {
+    let mut cache: Vec<PipelineExecution> = stored.to_vec();
+    for execution in fresh {
+        if !cache
+            .iter()
+            .any(|e| e.pipeline_execution_id == execution.pipeline_execution_id)
+        {
+            cache.push(execution.clone());
+        }
+    }
+    for id in mentioned(changes) {
+        if let Some(at) = cache.iter().position(|e| e.pipeline_execution_id == id) {
+            let used = cache.remove(at);
+            cache.push(used);
+        }
+    }
+    let excess = cache.len().saturating_sub(MAX_CACHED_EXECUTIONS);
+    cache.drain(..excess);
+    cache
+}
+
 /// Decides what to write for `current`, given what was stored. `None`: nothing to write.
 /// Pure, so the claim rules are unit-tested without any service.
 fn plan(
     pipeline: &str,
     loaded: &Loaded,
     current: &PipelineState,
+    facts: Facts<'_>,
     now: i64,
     lease_ms: i64,
 ) -> Option<Plan> {
@@ -299,6 +433,7 @@ fn plan(
                 version: first_version(now),
                 snapshot: essentials(current),
                 outbox: Vec::new(),
+                executions: Vec::new(),
             },
             expected: Expected::Absent,
             publish: Vec::new(),
@@ -317,6 +452,7 @@ fn plan(
                     version: version.map_or_else(|| first_version(now), |v| v + 1),
                     snapshot: essentials(current),
                     outbox,
+                    executions: Vec::new(),
                 },
                 expected: version.map_or(Expected::UnreadableVersion, Expected::Version),
                 publish,
@@ -325,14 +461,20 @@ fn plan(
             })
         }
         Loaded::Found(stored) => {
-            let changes = diff(&stored.snapshot, current);
+            let changes = facts.changes;
             let mut outbox = stored.outbox.clone();
             let mut publish = take_over_expired(&mut outbox, now, lease_until);
             if changes.is_empty() && publish.is_empty() {
                 return None;
             }
             let version = stored.version + 1;
-            for message in messages(pipeline, &changes, &format!("{pipeline}/{version}")) {
+            let executions = cached_executions(&stored.executions, facts.fresh, &changes);
+            let context = Context {
+                console: facts.console,
+                executions: &executions,
+            };
+            let id_prefix = format!("{pipeline}/{version}");
+            for message in messages(pipeline, &changes, &context, &id_prefix) {
                 outbox.push(Pending {
                     message: message.clone(),
                     lease_until,
@@ -343,14 +485,9 @@ fn plan(
                 record: Record {
                     pipeline: pipeline.to_owned(),
                     version,
-                    // With no change the snapshot stays: what vanished without being a change
-                    // (a removed stage, a reset execution) is still remembered.
-                    snapshot: if changes.is_empty() {
-                        stored.snapshot.clone()
-                    } else {
-                        essentials(current)
-                    },
+                    snapshot: next_snapshot(&stored.snapshot, current, &changes),
                     outbox,
+                    executions,
                 },
                 expected: Expected::Version(stored.version),
                 publish,

@@ -98,6 +98,7 @@ impl Harness {
             settings: Settings {
                 lease,
                 max_concurrency: 4,
+                console: None,
             },
         }
     }
@@ -760,7 +761,13 @@ async fn publish_batch_results_are_handled_per_entry() {
     );
     let messages: Vec<Message> = (1..=3)
         .map(|n| {
-            pipewatch::render::message::messages("split", &changes, &format!("split/{n}")).remove(0)
+            pipewatch::render::message::messages(
+                "split",
+                &changes,
+                &pipewatch::render::content::Context::default(),
+                &format!("split/{n}"),
+            )
+            .remove(0)
         })
         .collect();
     // SNS accepts the first and third entries and fails the second (entries are m0, m1, m2).

@@ -1,7 +1,9 @@
-//! The pipeline source on AWS: `GetPipelineState`, converted field by field into
-//! [`crate::state`] types at this boundary. Used by the Lambda and the CLI alike.
+//! The pipeline source on AWS: `GetPipelineState` and `GetPipelineExecution`, converted
+//! field by field into [`crate::state`] types at this boundary. Used by the Lambda and the
+//! CLI alike.
 
 use aws_sdk_codepipeline::Client;
+use aws_sdk_codepipeline::operation::get_pipeline_execution::GetPipelineExecutionError;
 use aws_sdk_codepipeline::operation::get_pipeline_state::{
     GetPipelineStateError, GetPipelineStateOutput,
 };
@@ -11,9 +13,10 @@ use aws_sdk_codepipeline::types as sdk;
 use crate::error::SourceError;
 use crate::ports::PipelineSource;
 use crate::state::{
-    ActionExecution, ActionState, ConditionExecution, ConditionState, ErrorDetails, PipelineState,
-    RetryStageMetadata, Revision, RuleExecution, RuleState, StageConditionState, StageExecution,
-    StageState, Status, Timestamp, TransitionState,
+    ActionExecution, ActionState, ArtifactRevision, ConditionExecution, ConditionState,
+    ErrorDetails, ExecutionTrigger, PipelineExecution, PipelineState, RetryStageMetadata, Revision,
+    RollbackMetadata, RuleExecution, RuleState, StageConditionState, StageExecution, StageState,
+    Status, Timestamp, TransitionState,
 };
 
 /// Reads pipeline state with a CodePipeline client (its retries and timeouts included).
@@ -30,6 +33,7 @@ impl CodePipelineSource {
 
 impl PipelineSource for CodePipelineSource {
     async fn get_state(&self, pipeline: &str) -> Result<PipelineState, SourceError> {
+        const OPERATION: &str = "GetPipelineState";
         let output = self
             .client
             .get_pipeline_state()
@@ -38,12 +42,85 @@ impl PipelineSource for CodePipelineSource {
             .await
             .map_err(|error| match error.as_service_error() {
                 Some(GetPipelineStateError::PipelineNotFoundException(_)) => {
-                    SourceError::NotFound(error.into())
+                    SourceError::PipelineNotFound(error.into())
                 }
-                _ => SourceError::Api(error.into()),
+                _ => SourceError::Api {
+                    operation: OPERATION,
+                    source: error.into(),
+                },
             })?;
-        convert(&output).map_err(|problem| SourceError::Invalid(problem.into()))
+        convert(&output).map_err(|problem| SourceError::Invalid {
+            operation: OPERATION,
+            source: problem.into(),
+        })
     }
+
+    async fn get_execution(
+        &self,
+        pipeline: &str,
+        execution_id: &str,
+    ) -> Result<PipelineExecution, SourceError> {
+        const OPERATION: &str = "GetPipelineExecution";
+        let output = self
+            .client
+            .get_pipeline_execution()
+            .pipeline_name(pipeline)
+            .pipeline_execution_id(execution_id)
+            .send()
+            .await
+            .map_err(|error| match error.as_service_error() {
+                Some(GetPipelineExecutionError::PipelineExecutionNotFoundException(_)) => {
+                    SourceError::ExecutionNotFound(error.into())
+                }
+                Some(GetPipelineExecutionError::PipelineNotFoundException(_)) => {
+                    SourceError::PipelineNotFound(error.into())
+                }
+                _ => SourceError::Api {
+                    operation: OPERATION,
+                    source: error.into(),
+                },
+            })?;
+        let execution = output
+            .pipeline_execution()
+            .ok_or_else(|| SourceError::Invalid {
+                operation: OPERATION,
+                source: "the response has no pipelineExecution".into(),
+            })?;
+        Ok(convert_execution(execution, execution_id))
+    }
+}
+
+/// An execution as the facts a notification shows; bounded, as the record keeps it.
+pub fn convert_execution(execution: &sdk::PipelineExecution, requested: &str) -> PipelineExecution {
+    PipelineExecution {
+        pipeline_execution_id: execution
+            .pipeline_execution_id()
+            .unwrap_or(requested)
+            .to_owned(),
+        execution_type: execution.execution_type().map(|t| t.as_str().to_owned()),
+        artifact_revisions: execution
+            .artifact_revisions()
+            .iter()
+            .map(|r| ArtifactRevision {
+                name: r.name().map(str::to_owned),
+                revision_id: r.revision_id().map(str::to_owned),
+                revision_change_identifier: r.revision_change_identifier().map(str::to_owned),
+                revision_summary: r.revision_summary().map(str::to_owned),
+                created: timestamp(r.created()),
+                revision_url: r.revision_url().map(str::to_owned),
+            })
+            .collect(),
+        trigger: execution.trigger().map(|t| ExecutionTrigger {
+            trigger_type: t.trigger_type().map(|t| t.as_str().to_owned()),
+            trigger_detail: t.trigger_detail().map(str::to_owned),
+        }),
+        rollback_metadata: execution.rollback_metadata().map(|m| RollbackMetadata {
+            rollback_target_pipeline_execution_id: m
+                .rollback_target_pipeline_execution_id()
+                .map(str::to_owned),
+        }),
+    }
+    .bounded()
 }
 
 /// The SDK's answer as our observation. The approval token becomes a presence flag here,
@@ -126,6 +203,7 @@ fn action(action: &sdk::ActionState) -> Result<ActionState, String> {
             status: e.status().map(|s| Status::new(s.as_str())),
             summary: e.summary().map(str::to_owned),
             last_status_change: timestamp(e.last_status_change()),
+            start_time: None,
             token_present: e.token().is_some_and(|t| !t.is_empty()),
             last_updated_by: e.last_updated_by().map(str::to_owned),
             external_execution_id: e.external_execution_id().map(str::to_owned),

@@ -7,6 +7,7 @@
 //! | `version`    | N    | the optimistic lock every write is conditional on |
 //! | `snapshot`   | B    | the last observation's essentials, JSON, deflated |
 //! | `outbox`     | B    | claimed, unpublished messages, JSON, deflated (absent when empty) |
+//! | `executions` | B    | the commits and triggers of recent executions, JSON, deflated (absent when empty) |
 //! | `pending`    | N    | how many messages the outbox holds, for people looking at the table |
 //! | `updated_at` | S    | when the item was last written (RFC 3339), for people too |
 //!
@@ -210,6 +211,15 @@ pub fn encode(
         stored += outbox.len();
         item.insert("outbox".to_owned(), AttributeValue::B(Blob::new(outbox)));
     }
+    if !record.executions.is_empty() {
+        let executions =
+            deflate(&serde_json::to_vec(&record.executions).map_err(|e| too_large(e.to_string()))?);
+        stored += executions.len();
+        item.insert(
+            "executions".to_owned(),
+            AttributeValue::B(Blob::new(executions)),
+        );
+    }
     if stored > MAX_STORED_BYTES {
         return Err(too_large(format!(
             "{stored} bytes deflated for snapshot and {} outbox messages, over the {MAX_STORED_BYTES}-byte budget",
@@ -269,11 +279,18 @@ pub fn decode(item: &HashMap<String, AttributeValue>) -> Loaded {
         Some(AttributeValue::S(p)) => p.clone(),
         _ => snapshot.pipeline_name.clone(),
     };
+    // A cache is only a cache: one that does not read is dropped, not fatal.
+    let executions = item
+        .get("executions")
+        .and_then(|value| blob(value).ok())
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default();
     Loaded::Found(Record {
         pipeline,
         version,
         snapshot,
         outbox,
+        executions,
     })
 }
 
@@ -331,9 +348,22 @@ mod tests {
             snapshot: crate::diff::essentials(&state),
             outbox: (0..outbox)
                 .map(|i| Pending {
-                    message: messages("web-app-release", &changes, &format!("web-app-release/{i}"))
+                    message: messages(
+                        "web-app-release",
+                        &changes,
+                        &crate::render::content::Context::default(),
+                        &format!("web-app-release/{i}"),
+                    )
                         .remove(0),
                     lease_until: 5,
+                })
+                .collect(),
+            executions: (0..outbox.min(1))
+                .map(|_| {
+                    crate::state::PipelineExecution::from_json(
+                        br#"{"pipelineExecutionId": "a3c8e1d2", "artifactRevisions": [{"revisionId": "4e1243b"}]}"#,
+                    )
+                    .unwrap()
                 })
                 .collect(),
         }
@@ -444,6 +474,7 @@ mod tests {
             version: 1,
             snapshot: crate::diff::essentials(&state),
             outbox: Vec::new(),
+            executions: Vec::new(),
         };
         let item = encode(&record, now()).unwrap();
         let AttributeValue::B(blob) = &item["snapshot"] else {

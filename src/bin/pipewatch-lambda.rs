@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use pipewatch::aws::{CodePipelineSource, DynamoStore, SnsNotifier};
 use pipewatch::config::Config;
+use pipewatch::render::content::Console;
 use pipewatch::tick::{Settings, Watcher};
 
 #[tokio::main]
@@ -35,6 +36,11 @@ async fn run() -> Result<(), lambda_runtime::Error> {
         settings: Settings {
             lease: config.lease,
             max_concurrency: config.max_concurrency,
+            // Links point at the region the function reads pipelines in; the topic's ARN
+            // names the account.
+            console: sdk
+                .region()
+                .and_then(|region| Console::new(region.as_ref(), config.topic_account())),
         },
     };
     let (watcher, pipelines) = (&watcher, config.pipelines.as_slice());

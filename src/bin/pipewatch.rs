@@ -1,6 +1,6 @@
 //! The `pipewatch` command line: thin wiring over the library.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -11,8 +11,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use pipewatch::aws::CodePipelineSource;
 use pipewatch::config::check_pipeline_name;
 use pipewatch::local::{FileStore, StdoutNotifier};
+use pipewatch::render::content::{Console, Content};
 use pipewatch::render::record::ChangeRecord;
-use pipewatch::render::text;
+use pipewatch::render::{chatbot, email, slack, teams, text};
 use pipewatch::replay::Recording;
 use pipewatch::tick::{Settings, TickSummary, Watcher, describe_failures};
 
@@ -32,9 +33,24 @@ enum Command {
     ///
     /// The FILEs are observations of one pipeline, oldest first. The first is the
     /// baseline; each later one is compared with the one before it.
+    ///
+    /// `--format` previews what each channel would get, with no AWS: `body` (the JSON
+    /// queues and programs get), `email`, `chatbot` (AWS Chatbot's `https` body), `slack`
+    /// and `teams` (the forwarder's webhook posts).
+    /// Recorded `GetPipelineExecution` responses in an `executions/` folder beside the files
+    /// add the commits.
     Replay {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        #[arg(
+            long,
+            value_name = "REGION",
+            help = "The region for console links [default: $AWS_REGION; without one, no console links]"
+        )]
+        region: Option<String>,
+        /// The account, for the pipeline's ARN in Chatbot messages.
+        #[arg(long, value_name = "ACCOUNT")]
+        account: Option<String>,
         #[arg(value_name = "FILE", required = true)]
         files: Vec<PathBuf>,
     },
@@ -70,19 +86,34 @@ fn pipeline_name(name: &str) -> Result<String, String> {
     check_pipeline_name(name).map(|()| name.to_owned())
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
     /// One readable line per change.
     Text,
     /// One JSON object per line per change.
     Json,
+    /// Each message's JSON body (what queues and programs get), one document per line.
+    Body,
+    /// Each message's email, as a mail client shows it.
+    Email,
+    /// Each message's AWS Chatbot custom notification, one JSON document per line.
+    Chatbot,
+    /// Each message as the forwarder posts it to Slack, one JSON document per line.
+    Slack,
+    /// Each message as the forwarder posts it to Teams, one JSON document per line.
+    Teams,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Replay { format, files } => replay(format, &files),
+        Command::Replay {
+            format,
+            region,
+            account,
+            files,
+        } => replay(format, region, account.as_deref(), &files),
         Command::Check(live) => check(&live, None).await,
         Command::Watch { live, interval } => check(&live, Some(interval)).await,
     };
@@ -97,26 +128,53 @@ async fn main() -> ExitCode {
     }
 }
 
-fn replay(format: Format, files: &[PathBuf]) -> anyhow::Result<()> {
+fn replay(
+    format: Format,
+    region: Option<String>,
+    account: Option<&str>,
+    files: &[PathBuf],
+) -> anyhow::Result<()> {
+    let region = region.or_else(|| {
+        ["AWS_REGION", "AWS_DEFAULT_REGION"]
+            .iter()
+            .find_map(|v| std::env::var(v).ok().filter(|r| !r.is_empty()))
+    });
+    let console = match &region {
+        Some(region) => Some(
+            Console::new(region, account)
+                .with_context(|| format!("{region:?} is not an AWS region code"))?,
+        ),
+        None => None,
+    };
     let recording = Recording::load(files)?;
     let mut out = io::BufWriter::new(io::stdout().lock());
     for step in recording.steps() {
-        for change in &step.changes {
-            match format {
-                Format::Json => {
+        if matches!(format, Format::Text | Format::Json) {
+            for change in &step.changes {
+                if format == Format::Json {
                     let record =
                         ChangeRecord::new(&recording.pipeline, change).at_step(step.number);
                     serde_json::to_writer(&mut out, &record)?;
                     writeln!(out)?;
+                } else {
+                    let line = text::line(&recording.pipeline, change);
+                    writeln!(out, "step {}: {line}", step.number)?;
                 }
-                Format::Text => {
-                    writeln!(
-                        out,
-                        "step {}: {}",
-                        step.number,
-                        text::line(&recording.pipeline, change)
-                    )?;
+            }
+            continue;
+        }
+        for message in recording.messages(&step, console.as_ref()) {
+            let content = Content::from_body(&message.body)?;
+            match format {
+                Format::Email => {
+                    writeln!(out, "=== step {}: {} ===", step.number, message.subject)?;
+                    writeln!(out, "{}", email::render(&content))?;
                 }
+                Format::Body => writeln!(out, "{}", message.body)?,
+                Format::Chatbot => writeln!(out, "{}", chatbot::render(&content))?,
+                Format::Slack => writeln!(out, "{}", slack::render(&content))?,
+                Format::Teams => writeln!(out, "{}", teams::render(&content))?,
+                Format::Text | Format::Json => unreachable!("handled above"),
             }
         }
     }
@@ -127,6 +185,7 @@ fn replay(format: Format, files: &[PathBuf]) -> anyhow::Result<()> {
 /// One tick (`check`), or ticks every `interval` until Ctrl-C (`watch`).
 async fn check(live: &Live, interval: Option<Duration>) -> anyhow::Result<()> {
     let sdk = pipewatch::aws::load_sdk_config().await;
+    let region = require_credentials(&sdk).await?;
     let dir = live
         .state_dir
         .clone()
@@ -139,6 +198,7 @@ async fn check(live: &Live, interval: Option<Duration>) -> anyhow::Result<()> {
             // One process owns the folder: a lease only matters after a crash.
             lease: Duration::from_mins(1),
             max_concurrency: 8,
+            console: Console::new(&region, None),
         },
     };
     let Some(interval) = interval else {
@@ -147,8 +207,14 @@ async fn check(live: &Live, interval: Option<Duration>) -> anyhow::Result<()> {
     // Listening starts before the first tick and lasts across ticks, so a stop asked for
     // mid-tick is kept until the tick ends: a claim or a publish is never cut short.
     let mut stop = Stop::listen().context("listening for Ctrl-C")?;
+    // On a terminal, one short line per tick shows that watch is alive.
+    let alive = io::stderr().is_terminal();
     loop {
-        if let Err(e) = report(&watcher.run_tick(&live.pipelines).await) {
+        let summary = watcher.run_tick(&live.pipelines).await;
+        if alive {
+            eprintln!("{}", tick_line(&summary, interval));
+        }
+        if let Err(e) = report(&summary) {
             eprintln!("pipewatch: error: {e:#}");
         }
         tokio::select! {
@@ -197,6 +263,46 @@ impl Stop {
     async fn requested(&mut self) {
         self.0.recv().await;
     }
+}
+
+/// Fails in words when the SDK has no region or no credentials, before any call would
+/// fail with an SDK error (an instance-metadata timeout, typically). Returns the region.
+async fn require_credentials(sdk: &aws_config::SdkConfig) -> anyhow::Result<String> {
+    use aws_credential_types::provider::ProvideCredentials;
+    let Some(region) = sdk.region() else {
+        anyhow::bail!(
+            "no AWS region configured: set AWS_REGION (for example AWS_REGION=eu-west-1), or a region in your AWS profile"
+        );
+    };
+    let found = match sdk.credentials_provider() {
+        Some(provider) => provider.provide_credentials().await.map(|_| ()),
+        None => Err(
+            aws_credential_types::provider::error::CredentialsError::not_loaded(
+                "no credentials provider",
+            ),
+        ),
+    };
+    if let Err(error) = found {
+        anyhow::bail!(
+            "no AWS credentials found: set AWS_PROFILE (and run `aws sso login` if it uses SSO), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY ({})",
+            pipewatch::error::chain(&error)
+        );
+    }
+    Ok(region.to_string())
+}
+
+/// `14:03:07 checked 3 pipelines: 2 changes, 0 failed; next in 30s`.
+fn tick_line(summary: &TickSummary, interval: Duration) -> String {
+    let now = pipewatch::state::Timestamp::now().to_string();
+    let clock = now.get(11..19).unwrap_or(&now);
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    format!(
+        "{clock} checked {}: {}, {} failed; next in {}",
+        plural(summary.pipelines_checked + summary.failed.len(), "pipeline"),
+        plural(summary.changes, "change"),
+        summary.failed.len(),
+        humantime::format_duration(interval)
+    )
 }
 
 fn report(summary: &TickSummary) -> anyhow::Result<()> {

@@ -127,7 +127,7 @@ fn rule_1_an_action_change_carries_the_failure_reason_and_approval() {
     let Change::Action {
         summary,
         error,
-        approval_pending,
+        approval,
         ..
     } = &changes[0]
     else {
@@ -135,7 +135,93 @@ fn rule_1_an_action_change_carries_the_failure_reason_and_approval() {
     };
     assert_eq!(summary.as_deref(), Some("Please check staging"));
     assert_eq!(error.as_ref().unwrap().code.as_deref(), Some("X"));
-    assert!(approval_pending);
+    assert_eq!(*approval, Some(Approval::Waiting));
+}
+
+/// An action's run at `at` (HH:MM:SS on one day), with an optional token.
+fn run(id: &str, status: &str, at: &str, token: bool) -> Value {
+    let mut execution = json!({"actionExecutionId": id, "status": status,
+        "lastStatusChange": format!("2025-11-24T{at}Z"), "lastUpdatedBy": "arn:aws:iam::1:user/ana"});
+    if token {
+        execution["token"] = json!("secret-token");
+    }
+    json!({"actionName": "Review", "latestExecution": execution})
+}
+
+#[test]
+fn rule_1_a_decision_on_an_approval_seen_waiting_reads_as_approved_or_rejected() {
+    let waiting = pipeline(build(vec![run("a1", "InProgress", "10:00:00", true)]));
+    for (status, expected) in [
+        ("Succeeded", Some(Approval::Approved)),
+        ("Failed", Some(Approval::Rejected)),
+        ("Abandoned", None),
+    ] {
+        let decided = pipeline(build(vec![run("a1", status, "10:42:30", false)]));
+        // From the stored essentials, as the tick diffs.
+        let changes = diff(&essentials(&waiting), &decided);
+        let Change::Action { approval, .. } = &changes[0] else {
+            panic!("{changes:?}")
+        };
+        assert_eq!(*approval, expected, "{status}");
+    }
+    // A run never seen waiting is not known to be an approval.
+    let unseen = pipeline(build(vec![run("a0", "Succeeded", "09:00:00", false)]));
+    let decided = pipeline(build(vec![run("a1", "Failed", "10:42:30", false)]));
+    let Change::Action { approval, .. } = &diff(&unseen, &decided)[0] else {
+        panic!()
+    };
+    assert_eq!(*approval, None);
+}
+
+#[test]
+fn rule_1_a_duration_is_known_only_when_the_run_was_seen_in_progress() {
+    let running = pipeline(build(vec![run("a1", "InProgress", "10:00:00", false)]));
+    let finished = pipeline(build(vec![run("a1", "Failed", "10:04:12", false)]));
+    let changes = diff(&essentials(&running), &finished);
+    assert_eq!(
+        changes[0].duration(),
+        Some(std::time::Duration::from_secs(252))
+    );
+
+    // Seen only once finished: no start, no duration (never guessed).
+    let before = pipeline(build(vec![run("a0", "Succeeded", "09:00:00", false)]));
+    let changes = diff(&essentials(&before), &finished);
+    assert_eq!(changes[0].duration(), None);
+
+    // Still running: started, not finished.
+    let changes = diff(&essentials(&before), &running);
+    let Change::Action {
+        started_at,
+        finished_at,
+        ..
+    } = &changes[0]
+    else {
+        panic!()
+    };
+    assert!(started_at.is_some() && finished_at.is_none());
+}
+
+#[test]
+fn rule_1_a_start_time_survives_the_snapshots_that_follow() {
+    // Seen running, then finished (a change), then a later change elsewhere: the run's
+    // start stays in the snapshot as long as it is the action's latest run.
+    let running = pipeline(build(vec![run("a1", "InProgress", "10:00:00", false)]));
+    let finished = pipeline(build(vec![run("a1", "Succeeded", "10:01:00", false)]));
+    let first = essentials(&running);
+    let second = next_snapshot(&first, &finished, &diff(&first, &finished));
+    let start = |s: &PipelineState| {
+        s.stage_states[0].action_states[0]
+            .latest_execution
+            .as_ref()
+            .unwrap()
+            .start_time
+    };
+    assert_eq!(start(&second), start(&first));
+    assert!(start(&second).is_some());
+    // A new run forgets the old start.
+    let next = pipeline(build(vec![run("a2", "Succeeded", "11:00:00", false)]));
+    let third = next_snapshot(&second, &next, &diff(&second, &next));
+    assert_eq!(start(&third), None);
 }
 
 fn deploy_inbound(single: Option<Value>, list: &[Value]) -> Value {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::StoreError;
 use crate::ports::SnapshotStore;
 use crate::snapshot::{Expected, Loaded, Pending, Record, SCHEMA_VERSION, Saved};
-use crate::state::PipelineState;
+use crate::state::{PipelineExecution, PipelineState};
 
 #[derive(Debug, Clone)]
 pub struct FileStore {
@@ -28,6 +28,8 @@ struct File {
     snapshot: PipelineState,
     #[serde(default)]
     outbox: Vec<Pending>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    executions: Vec<PipelineExecution>,
 }
 
 impl FileStore {
@@ -65,6 +67,7 @@ impl FileStore {
                 version: file.version,
                 snapshot: file.snapshot,
                 outbox: file.outbox,
+                executions: file.executions,
             }),
             Ok(file) => Loaded::Unreadable {
                 version: Some(file.version),
@@ -117,6 +120,7 @@ impl SnapshotStore for FileStore {
             version: record.version,
             snapshot: record.snapshot.clone(),
             outbox: record.outbox.clone(),
+            executions: record.executions.clone(),
         };
         let path = self.path(&record.pipeline);
         let temporary = path.with_extension("json.tmp");

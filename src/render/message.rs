@@ -5,15 +5,18 @@
 //! its SNS payload would pass [`MAX_PAYLOAD_BYTES`]. Everything here is pure: the
 //! idempotency id is chosen by the caller (the tick), and the message is stored in the
 //! outbox exactly as it will be published, so every redelivery is byte-identical.
+//!
+//! What a message says is decided by [`Content`]; this module adds what only SNS needs:
+//! the subject, the filterable attributes, the size limit and the per-protocol payload.
 
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
 use crate::diff::Change;
-use crate::render::record::ChangeRecord;
-use crate::render::text;
-use crate::state::KnownStatus;
+pub use crate::render::content::Severity;
+use crate::render::content::{Content, Context};
+use crate::render::{chatbot, email};
 
 /// SNS takes 256 KiB per message and per `PublishBatch` call; staying under 200 KB
 /// leaves room for the subject and attributes and lets small messages share a batch.
@@ -32,7 +35,7 @@ pub struct Message {
     pub subject: String,
     /// One readable line per change.
     pub text: String,
-    /// The changes as a JSON document, for queues and programs.
+    /// The [`Content`] as JSON: the `default` body, which every other body is rendered from.
     pub body: String,
     /// For subscription filter policies.
     pub attributes: Attributes,
@@ -47,84 +50,18 @@ pub struct Attributes {
     pub statuses: Vec<String>,
 }
 
-/// How urgent a message is: that of its most urgent change. Lets a subscription filter
-/// policy say "only failures and approvals" (`{"severity": ["failure", "approval"]}`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// Progress: something started or succeeded, a definition was edited.
-    #[default]
-    Info,
-    /// Needs watching: a transition disabled, an execution queued, stopped or cancelled.
-    Warning,
-    /// Needs a person: a manual approval is waiting.
-    Approval,
-    /// Something failed.
-    Failure,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Info => "info",
-            Self::Warning => "warning",
-            Self::Approval => "approval",
-            Self::Failure => "failure",
-        }
-    }
-
-    /// The severity of one change.
-    pub fn of(change: &Change) -> Self {
-        use KnownStatus::{Abandoned, Cancelled, Errored, Failed, Stopped, Stopping};
-        let status = change.status().and_then(crate::state::Status::known);
-        if matches!(status, Some(Failed | Errored | Abandoned)) {
-            Self::Failure
-        } else if matches!(
-            change,
-            Change::Action {
-                approval_pending: true,
-                ..
-            }
-        ) {
-            Self::Approval
-        } else if matches!(status, Some(Stopped | Stopping | Cancelled))
-            || matches!(
-                change,
-                Change::Transition { enabled: false, .. }
-                    | Change::Inbound {
-                        status: Some(_),
-                        previous_status: None,
-                        ..
-                    }
-            )
-        {
-            Self::Warning
-        } else {
-            Self::Info
-        }
-    }
-}
-
-/// The JSON body of a message.
-#[derive(Serialize)]
-struct Body<'a> {
-    id: &'a str,
-    pipeline: &'a str,
-    subject: &'a str,
-    /// One readable line per change, for forwarders that post text (Slack webhooks).
-    text: &'a str,
-    part: usize,
-    parts: usize,
-    changes: Vec<ChangeRecord<'a>>,
-}
-
 /// The messages for `changes` of `pipeline`; ids are `{id_prefix}/{part}`.
-pub fn messages(pipeline: &str, changes: &[Change], id_prefix: &str) -> Vec<Message> {
+pub fn messages(
+    pipeline: &str,
+    changes: &[Change],
+    context: &Context<'_>,
+    id_prefix: &str,
+) -> Vec<Message> {
     if changes.is_empty() {
         return Vec::new();
     }
     let bounded: Vec<Change> = changes.iter().map(bound_free_text).collect();
-    let groups = split_to_fit(pipeline, &bounded);
+    let groups = split_to_fit(pipeline, &bounded, context);
     let parts = groups.len();
     groups
         .iter()
@@ -133,9 +70,9 @@ pub fn messages(pipeline: &str, changes: &[Change], id_prefix: &str) -> Vec<Mess
             build(
                 pipeline,
                 group,
+                context,
                 &format!("{id_prefix}/{}", i + 1),
-                i + 1,
-                parts,
+                (i + 1, parts),
             )
         })
         .collect()
@@ -143,19 +80,29 @@ pub fn messages(pipeline: &str, changes: &[Change], id_prefix: &str) -> Vec<Mess
 
 /// Halves `changes` until each group's SNS payload fits (each group rendered once per
 /// level). A single change always fits: its free text is bounded.
-fn split_to_fit<'a>(pipeline: &str, changes: &'a [Change]) -> Vec<&'a [Change]> {
+fn split_to_fit<'a>(
+    pipeline: &str,
+    changes: &'a [Change],
+    context: &Context<'_>,
+) -> Vec<&'a [Change]> {
     let fits = changes.len() <= 1
-        || sns_payload(&build(pipeline, changes, "", 1, 1)).len() <= MAX_PAYLOAD_BYTES;
+        || sns_payload(&build(pipeline, changes, context, "", (1, 1))).len() <= MAX_PAYLOAD_BYTES;
     if fits {
         return vec![changes];
     }
     let (left, right) = changes.split_at(changes.len() / 2);
-    let mut groups = split_to_fit(pipeline, left);
-    groups.extend(split_to_fit(pipeline, right));
+    let mut groups = split_to_fit(pipeline, left, context);
+    groups.extend(split_to_fit(pipeline, right, context));
     groups
 }
 
-fn build(pipeline: &str, changes: &[Change], id: &str, part: usize, parts: usize) -> Message {
+fn build(
+    pipeline: &str,
+    changes: &[Change],
+    context: &Context<'_>,
+    id: &str,
+    part: (usize, usize),
+) -> Message {
     let mut attributes = Attributes::default();
     for change in changes {
         attributes.severity = attributes.severity.max(Severity::of(change));
@@ -167,47 +114,53 @@ fn build(pipeline: &str, changes: &[Change], id: &str, part: usize, parts: usize
             push_distinct(&mut attributes.statuses, status.as_str());
         }
     }
-    let lines: Vec<String> = changes.iter().map(|c| text::line(pipeline, c)).collect();
-    let text = lines.join("\n");
-    let subject = subject(pipeline, changes, part, parts);
-    let body = Body {
-        id,
-        pipeline,
-        subject: &subject,
-        text: &text,
-        part,
-        parts,
-        changes: changes
-            .iter()
-            .map(|c| ChangeRecord::new(pipeline, c))
-            .collect(),
-    };
+    let said = Content::build(pipeline, changes, context, id, part);
     Message {
         id: id.to_owned(),
         pipeline: pipeline.to_owned(),
-        body: serde_json::to_string(&body).expect("a message body always serialises"),
-        subject,
-        text,
+        body: serde_json::to_string(&said).expect("a message body always serialises"),
+        subject: said.subject,
+        text: said.text,
         attributes,
     }
 }
 
 /// The `MessageStructure=json` payload: a body per protocol, `default` for all others.
 ///
-/// - `email`: the readable lines and the id;
-/// - `https`: an AWS Chatbot custom notification, which Chatbot (an HTTPS subscriber)
-///   renders in Slack or Teams; other HTTPS subscribers get the same documented JSON;
-/// - `default` (queues, Lambda, email-json, ...): the changes as JSON records.
+/// - `email`: plain text for a mail client ([`email`]);
+/// - `https`: an AWS Chatbot custom notification ([`chatbot`]), which Chatbot (an HTTPS
+///   subscriber) renders in Slack or Teams; other HTTPS subscribers get the same JSON;
+/// - `default` (queues, Lambda, email-json, ...): the [`Content`] as JSON.
+///
+/// The email and Chatbot bodies are rendered from the stored body, so a redelivery is
+/// byte-identical. A body that does not read back (never written by this version) still
+/// goes out, with its text lines.
 pub fn sns_payload(message: &Message) -> String {
-    let email = format!(
+    let (email, chatbot) = match Content::from_body(&message.body) {
+        Ok(content) => (
+            email::render(&content),
+            chatbot::render(&content).to_string(),
+        ),
+        Err(_) => (plain_email(message), plain_chatbot(message).to_string()),
+    };
+    serde_json::json!({ "default": message.body, "email": email, "https": chatbot }).to_string()
+}
+
+/// The email of a message whose body does not read back: its lines and its id.
+fn plain_email(message: &Message) -> String {
+    format!(
         "{}\n\n-- \npipewatch notification {}\n",
         message.text, message.id
-    );
+    )
+}
+
+/// The Chatbot body of a message whose body does not read back.
+fn plain_chatbot(message: &Message) -> serde_json::Value {
     let description = message.text.lines().fold(String::new(), |mut out, line| {
         let _ = writeln!(out, "• {line}");
         out
     });
-    let chatbot = serde_json::json!({
+    serde_json::json!({
         "version": "1.0",
         "source": "custom",
         "id": message.id,
@@ -222,124 +175,12 @@ pub fn sns_payload(message: &Message) -> String {
             "summary": message.subject,
             "eventType": "pipewatch",
         },
-    });
-    serde_json::json!({ "default": message.body, "email": email, "https": chatbot.to_string() })
-        .to_string()
+    })
 }
 
 fn push_distinct(values: &mut Vec<String>, value: &str) {
     if !values.iter().any(|v| v == value) {
         values.push(value.to_owned());
-    }
-}
-
-/// `pipeline: headline (+N more)`, for the change that matters most.
-fn subject(pipeline: &str, changes: &[Change], part: usize, parts: usize) -> String {
-    // Ties keep the earliest change (pipeline order); max_by_key alone would take the last.
-    let (_, lead) = changes
-        .iter()
-        .enumerate()
-        .max_by_key(|(i, c)| (importance(c), std::cmp::Reverse(*i)))
-        .expect("messages are built for at least one change");
-    let more = match changes.len() {
-        1 => String::new(),
-        n => format!(" (+{} more)", n - 1),
-    };
-    let part = if parts > 1 {
-        format!(" [{part}/{parts}]")
-    } else {
-        String::new()
-    };
-    sns_subject(&format!("{pipeline}: {}{more}{part}", headline(lead)))
-}
-
-/// Higher is more worth a subject line.
-fn importance(change: &Change) -> u8 {
-    let failed = change
-        .status()
-        .and_then(crate::state::Status::known)
-        .is_some_and(|s| {
-            matches!(
-                s,
-                KnownStatus::Failed
-                    | KnownStatus::Errored
-                    | KnownStatus::Stopped
-                    | KnownStatus::Abandoned
-            )
-        });
-    match change {
-        // A failed action names what broke; its stage's failure only says where.
-        Change::Action { .. } if failed => 7,
-        _ if failed => 6,
-        Change::Action {
-            approval_pending: true,
-            ..
-        } => 5,
-        Change::Transition { enabled: false, .. } => 4,
-        Change::Inbound {
-            status: Some(_),
-            previous_status: None,
-            ..
-        } => 3,
-        Change::PipelineVersion { .. } => 2,
-        Change::Stage { .. } => 1,
-        _ => 0,
-    }
-}
-
-fn headline(change: &Change) -> String {
-    let status = change.status().map_or("", crate::state::Status::as_str);
-    match change {
-        Change::Action {
-            stage,
-            action,
-            approval_pending: true,
-            ..
-        } => format!("approval waiting at {stage}/{action}"),
-        Change::Action { stage, action, .. } => format!("{stage}/{action} {status}"),
-        Change::Stage { stage, .. } => format!("stage {stage} {status}"),
-        Change::Inbound {
-            stage,
-            status: Some(_),
-            previous_status: None,
-            ..
-        } => {
-            format!("execution queued before {stage}")
-        }
-        Change::Inbound {
-            stage,
-            status: None,
-            ..
-        } => format!("execution left the queue before {stage}"),
-        Change::Inbound { stage, .. } => format!("queued execution before {stage} {status}"),
-        Change::Transition { stage, enabled, .. } => format!(
-            "transition into {stage} {}",
-            if *enabled { "enabled" } else { "disabled" }
-        ),
-        Change::PipelineVersion { version, .. } => match version {
-            Some(v) => format!("definition edited (version {v})"),
-            None => "definition edited".to_owned(),
-        },
-        Change::Condition {
-            stage, condition, ..
-        } => format!("{} conditions of {stage} {status}", condition.as_str()),
-    }
-}
-
-/// SNS subjects: ASCII, no line breaks or control characters, under 100 characters.
-fn sns_subject(text: &str) -> String {
-    let ascii: String = text
-        .chars()
-        .map(|c| match c {
-            c if c.is_ascii_control() => ' ',
-            c if c.is_ascii() => c,
-            _ => '?',
-        })
-        .collect();
-    if ascii.len() <= 99 {
-        ascii
-    } else {
-        format!("{}...", &ascii[..96])
     }
 }
 
@@ -381,8 +222,12 @@ mod tests {
             summary,
             error: None,
             external_url: None,
+            entity_url: None,
             last_updated_by: None,
-            approval_pending: false,
+            approval: None,
+            started_at: None,
+            finished_at: None,
+            pipeline_execution_id: None,
         }
     }
 
@@ -400,7 +245,7 @@ mod tests {
                 execution_type: None,
             },
         ];
-        let messages = messages("web", &changes, "web/7");
+        let messages = messages("web", &changes, &Context::default(), "web/7");
         assert_eq!(messages.len(), 1);
         let message = &messages[0];
         assert_eq!(message.id, "web/7/1");
@@ -422,14 +267,16 @@ mod tests {
             (chatbot["version"].as_str(), chatbot["source"].as_str()),
             (Some("1.0"), Some("custom"))
         );
-        assert_eq!(chatbot["content"]["title"], message.subject.as_str());
         assert_eq!(
-            chatbot["content"]["description"]
-                .as_str()
-                .unwrap()
-                .lines()
-                .count(),
-            3
+            chatbot["content"]["title"],
+            "❌ web: Build/UnitTests Failed (+2 more)"
+        );
+        let description = chatbot["content"]["description"].as_str().unwrap();
+        assert_eq!(description.matches("\n> exit status 1").count(), 1);
+        assert_eq!(
+            description.lines().count(),
+            4,
+            "a line per change, and the reason"
         );
     }
 
@@ -439,7 +286,7 @@ mod tests {
         if let Change::Action { stage, .. } = &mut change {
             *stage = "Stage\u{1b}[31m".into();
         }
-        let message = &messages("web", &[change], "x")[0];
+        let message = &messages("web", &[change], &Context::default(), "x")[0];
         assert!(message.subject.len() < 100, "{}", message.subject);
         assert!(message.subject.is_ascii());
         assert!(!message.subject.chars().any(|c| c.is_ascii_control()));
@@ -460,7 +307,7 @@ mod tests {
                 change
             })
             .collect();
-        let messages = messages("web", &changes, "web/9");
+        let messages = messages("web", &changes, &Context::default(), "web/9");
         assert!(messages.len() > 1);
         let mut total = 0;
         for (i, message) in messages.iter().enumerate() {
@@ -480,18 +327,15 @@ mod tests {
     #[test]
     fn kinds_are_listed_once() {
         let changes = [action("A", "Failed", None), action("B", "Failed", None)];
-        let message = &messages("web", &changes, "x")[0];
+        let message = &messages("web", &changes, &Context::default(), "x")[0];
         assert_eq!(message.attributes.kinds, ["action"]);
     }
 
     #[test]
     fn a_message_is_as_severe_as_its_most_severe_change() {
         let mut approval = action("Review", "InProgress", None);
-        if let Change::Action {
-            approval_pending, ..
-        } = &mut approval
-        {
-            *approval_pending = true;
+        if let Change::Action { approval, .. } = &mut approval {
+            *approval = Some(crate::diff::Approval::Waiting);
         }
         let disabled = Change::Transition {
             stage: "Deploy".into(),
@@ -515,7 +359,9 @@ mod tests {
         ];
         for (changes, expected) in cases {
             assert_eq!(
-                messages("web", &changes, "x")[0].attributes.severity,
+                messages("web", &changes, &Context::default(), "x")[0]
+                    .attributes
+                    .severity,
                 expected,
                 "{changes:?}"
             );
@@ -524,7 +370,7 @@ mod tests {
 
     #[test]
     fn no_changes_no_message() {
-        assert!(messages("web", &[], "x").is_empty());
+        assert!(messages("web", &[], &Context::default(), "x").is_empty());
     }
 
     #[test]
@@ -533,6 +379,10 @@ mod tests {
             action("First", "Failed", None),
             action("Second", "Failed", None),
         ];
-        assert!(messages("web", &changes, "x")[0].subject.contains("First"));
+        assert!(
+            messages("web", &changes, &Context::default(), "x")[0]
+                .subject
+                .contains("First")
+        );
     }
 }

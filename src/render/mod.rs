@@ -1,11 +1,23 @@
-//! Changes → words: a terminal line each ([`text`]), a flat JSON record each ([`record`]),
-//! the notification for a pipeline's tick ([`message`]), and that notification as a Slack
-//! webhook message ([`slack`]).
+//! Changes → words. One content model, many channels:
 //!
-//! Pure functions over [`crate::diff::Change`]. Text written for people passes through
-//! [`text::clean`], since summaries and reasons are free text from AWS and its users.
+//! - [`content`]: what a notification says, decided once (what, why, which commit, who,
+//!   how long, links); it is also the JSON body queues and programs read.
+//! - [`message`]: the SNS message: subject, filterable attributes, size limit, and the
+//!   per-protocol payload.
+//! - One file per channel, each rendering [`content::Content`] within its own limits:
+//!   [`email`], [`chatbot`] (AWS Chatbot custom notifications), [`slack`] (Block Kit),
+//!   [`teams`] (Adaptive Cards).
+//! - [`text`]: one terminal line per change; [`record`]: one flat JSON record per change
+//!   (the `replay --format json` contract).
+//!
+//! Pure functions. Text written for people passes through [`text::clean`], since
+//! summaries and reasons are free text from AWS and its users.
 
+pub mod chatbot;
+pub mod content;
+pub mod email;
 pub mod message;
 pub mod record;
 pub mod slack;
+pub mod teams;
 pub mod text;

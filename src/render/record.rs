@@ -4,35 +4,36 @@
 //! `execution_id` (null where they do not apply); each kind adds its own keys. Statuses are
 //! exactly as AWS spells them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::diff::{Change, ChangeKind, ConditionKind};
+use crate::diff::{Approval, Change, ConditionKind};
 
-/// One change, flattened for machines.
-#[derive(Debug, Serialize)]
-pub struct ChangeRecord<'a> {
+/// One change, flattened for machines. It also reads back: the forwarder parses records
+/// out of a notification's JSON body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeRecord {
     /// Which replayed file this change was found in (the second file is step 1).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<usize>,
-    pub pipeline: &'a str,
-    pub kind: ChangeKind,
-    pub stage: Option<&'a str>,
-    pub action: Option<&'a str>,
-    pub status: Option<&'a str>,
-    pub previous_status: Option<&'a str>,
-    pub execution_id: Option<&'a str>,
+    pub pipeline: String,
+    pub stage: Option<String>,
+    pub action: Option<String>,
+    pub status: Option<String>,
+    pub previous_status: Option<String>,
+    pub execution_id: Option<String>,
+    /// `kind`, and the keys only that kind has.
     #[serde(flatten)]
-    pub detail: Detail<'a>,
+    pub detail: Detail,
 }
 
-/// The keys only one kind of change has.
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
-pub enum Detail<'a> {
+/// The keys only one kind of change has, tagged by `kind`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Detail {
     Transition {
         enabled: bool,
-        changed_by: Option<&'a str>,
-        reason: Option<&'a str>,
+        changed_by: Option<String>,
+        reason: Option<String>,
         changed_at: Option<String>,
     },
     PipelineVersion {
@@ -41,26 +42,38 @@ pub enum Detail<'a> {
     },
     Condition {
         condition: ConditionKind,
-        summary: Option<&'a str>,
+        summary: Option<String>,
     },
     Action {
-        previous_execution_id: Option<&'a str>,
-        summary: Option<&'a str>,
-        error_code: Option<&'a str>,
-        error_message: Option<&'a str>,
-        external_url: Option<&'a str>,
-        last_updated_by: Option<&'a str>,
+        previous_execution_id: Option<String>,
+        summary: Option<String>,
+        error_code: Option<String>,
+        error_message: Option<String>,
+        external_url: Option<String>,
+        #[serde(default)]
+        entity_url: Option<String>,
+        last_updated_by: Option<String>,
+        #[serde(default)]
         approval_pending: bool,
+        /// `waiting`, `approved` or `rejected` for a manual approval, else null.
+        #[serde(default)]
+        approval: Option<Approval>,
+        /// RFC 3339; null unless known.
+        #[serde(default)]
+        started_at: Option<String>,
+        #[serde(default)]
+        finished_at: Option<String>,
     },
     Stage {
-        previous_execution_id: Option<&'a str>,
-        execution_type: Option<&'a str>,
+        previous_execution_id: Option<String>,
+        execution_type: Option<String>,
     },
     Inbound {},
 }
 
-impl<'a> ChangeRecord<'a> {
-    pub fn new(pipeline: &'a str, change: &'a Change) -> Self {
+impl ChangeRecord {
+    pub fn new(pipeline: &str, change: &Change) -> Self {
+        let owned = |text: &Option<String>| text.clone();
         let (action, execution_id, detail) = match change {
             Change::PipelineVersion {
                 version,
@@ -84,13 +97,13 @@ impl<'a> ChangeRecord<'a> {
                 None,
                 Detail::Transition {
                     enabled: *enabled,
-                    changed_by: changed_by.as_deref(),
-                    reason: reason.as_deref(),
+                    changed_by: owned(changed_by),
+                    reason: owned(reason),
                     changed_at: changed_at.map(|t| t.to_string()),
                 },
             ),
             Change::Inbound { execution_id, .. } => {
-                (None, Some(execution_id.as_str()), Detail::Inbound {})
+                (None, Some(execution_id.clone()), Detail::Inbound {})
             }
             Change::Stage {
                 execution_id,
@@ -99,10 +112,10 @@ impl<'a> ChangeRecord<'a> {
                 ..
             } => (
                 None,
-                Some(execution_id.as_str()),
+                Some(execution_id.clone()),
                 Detail::Stage {
-                    previous_execution_id: previous_execution_id.as_deref(),
-                    execution_type: execution_type.as_deref(),
+                    previous_execution_id: owned(previous_execution_id),
+                    execution_type: owned(execution_type),
                 },
             ),
             Change::Condition {
@@ -112,7 +125,7 @@ impl<'a> ChangeRecord<'a> {
                 None,
                 Detail::Condition {
                     condition: *condition,
-                    summary: summary.as_deref(),
+                    summary: owned(summary),
                 },
             ),
             Change::Action {
@@ -122,31 +135,37 @@ impl<'a> ChangeRecord<'a> {
                 summary,
                 error,
                 external_url,
+                entity_url,
                 last_updated_by,
-                approval_pending,
+                approval,
+                started_at,
+                finished_at,
                 ..
             } => (
-                Some(action.as_str()),
-                execution_id.as_deref(),
+                Some(action.clone()),
+                owned(execution_id),
                 Detail::Action {
-                    previous_execution_id: previous_execution_id.as_deref(),
-                    summary: summary.as_deref(),
-                    error_code: error.as_ref().and_then(|e| e.code.as_deref()),
-                    error_message: error.as_ref().and_then(|e| e.message.as_deref()),
-                    external_url: external_url.as_deref(),
-                    last_updated_by: last_updated_by.as_deref(),
-                    approval_pending: *approval_pending,
+                    previous_execution_id: owned(previous_execution_id),
+                    summary: owned(summary),
+                    error_code: error.as_ref().and_then(|e| e.code.clone()),
+                    error_message: error.as_ref().and_then(|e| e.message.clone()),
+                    external_url: owned(external_url),
+                    entity_url: owned(entity_url),
+                    last_updated_by: owned(last_updated_by),
+                    approval_pending: *approval == Some(Approval::Waiting),
+                    approval: *approval,
+                    started_at: started_at.map(|t| t.to_string()),
+                    finished_at: finished_at.map(|t| t.to_string()),
                 },
             ),
         };
         Self {
             step: None,
-            pipeline,
-            kind: change.kind(),
-            stage: change.stage(),
+            pipeline: pipeline.to_owned(),
+            stage: change.stage().map(str::to_owned),
             action,
-            status: change.status().map(crate::state::Status::as_str),
-            previous_status: change.previous_status().map(crate::state::Status::as_str),
+            status: change.status().map(|s| s.as_str().to_owned()),
+            previous_status: change.previous_status().map(|s| s.as_str().to_owned()),
             execution_id,
             detail,
         }
@@ -156,6 +175,18 @@ impl<'a> ChangeRecord<'a> {
     pub fn at_step(mut self, step: usize) -> Self {
         self.step = Some(step);
         self
+    }
+
+    /// The `kind` of the record, as its tag spells it.
+    pub fn kind(&self) -> &'static str {
+        match self.detail {
+            Detail::Transition { .. } => "transition",
+            Detail::PipelineVersion { .. } => "pipeline_version",
+            Detail::Condition { .. } => "condition",
+            Detail::Action { .. } => "action",
+            Detail::Stage { .. } => "stage",
+            Detail::Inbound {} => "inbound",
+        }
     }
 }
 
@@ -167,7 +198,11 @@ mod tests {
     use crate::state::Status;
 
     fn record(change: &Change) -> serde_json::Value {
-        serde_json::to_value(ChangeRecord::new("web", change).at_step(3)).unwrap()
+        let record = ChangeRecord::new("web", change).at_step(3);
+        let value = serde_json::to_value(&record).unwrap();
+        let parsed: ChangeRecord = serde_json::from_value(value.clone()).unwrap();
+        assert_eq!(parsed, record, "a record reads back as it was written");
+        value
     }
 
     #[test]
@@ -224,6 +259,7 @@ mod tests {
             status: Status::new("Failed"),
             previous_status: None,
             summary: None,
+            pipeline_execution_id: None,
         };
         let value = record(&change);
         assert_eq!(value["condition"], "on_success");

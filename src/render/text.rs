@@ -1,6 +1,6 @@
 //! One readable line per change, for a terminal.
 
-use crate::diff::{Change, ConditionKind};
+use crate::diff::{Approval, Change, ConditionKind};
 use crate::state::Status;
 
 /// Free text from AWS longer than this is cut, so one change stays one line.
@@ -75,6 +75,7 @@ fn what_happened(change: &Change) -> String {
             status,
             previous_status,
             summary,
+            ..
         } => format!(
             "{} conditions of {} {}{}{}",
             match condition {
@@ -100,31 +101,42 @@ fn action_text(change: &Change) -> String {
         summary,
         error,
         last_updated_by,
-        approval_pending,
+        approval,
         ..
     } = change
     else {
         unreachable!("called for actions only")
     };
+    let waiting = *approval == Some(Approval::Waiting);
     // A provider's error message says more than its summary, when there is one.
     let reason = error
         .as_ref()
         .and_then(|e| e.message.as_deref())
         .or(summary.as_deref());
+    let decided = match approval {
+        Some(Approval::Approved) => Some("approved"),
+        Some(Approval::Rejected) => Some("rejected"),
+        _ => None,
+    };
     format!(
         "{}/{} {}{}{}{}{}",
         clean(stage),
         clean(action),
-        status
+        decided.map_or_else(
+            || status
+                .as_ref()
+                .map_or("(no status)".into(), |s| clean(s.as_str())),
+            str::to_owned
+        ),
+        was(previous_status
             .as_ref()
-            .map_or("(no status)".into(), |s| clean(s.as_str())),
-        was(previous_status.as_ref().filter(|_| change.same_execution())),
-        if *approval_pending {
+            .filter(|_| change.same_execution() && decided.is_none())),
+        if waiting {
             ", waiting for approval"
         } else {
             ""
         },
-        by(last_updated_by.as_deref().filter(|_| !approval_pending)),
+        by(last_updated_by.as_deref().filter(|_| !waiting)),
         colon(reason)
     )
 }
@@ -186,8 +198,12 @@ mod tests {
             summary: None,
             error: None,
             external_url: None,
+            entity_url: None,
             last_updated_by: None,
-            approval_pending: false,
+            approval: None,
+            started_at: None,
+            finished_at: None,
+            pipeline_execution_id: None,
         }
     }
 
@@ -209,11 +225,8 @@ mod tests {
     #[test]
     fn a_pending_approval_says_so() {
         let mut change = action("InProgress", None);
-        if let Change::Action {
-            approval_pending, ..
-        } = &mut change
-        {
-            *approval_pending = true;
+        if let Change::Action { approval, .. } = &mut change {
+            *approval = Some(Approval::Waiting);
         }
         assert_eq!(
             line("web", &change),
@@ -277,6 +290,7 @@ mod tests {
                     status: Status::new("Succeeded"),
                     previous_status: Some(Status::new("InProgress")),
                     summary: None,
+                    pipeline_execution_id: None,
                 },
                 "web: entry conditions of Deploy Succeeded (was InProgress)",
             ),

@@ -17,12 +17,23 @@ fn observation(status: &str) -> PipelineState {
     .unwrap()
 }
 
+/// The plan for observing `current` with `loaded` stored, nothing enriched.
+fn decide(loaded: &Loaded, current: &PipelineState) -> Option<Plan> {
+    let facts = Facts {
+        changes: changes_since(loaded, current),
+        fresh: &[],
+        console: None,
+    };
+    plan("web", loaded, current, facts, NOW, LEASE)
+}
+
 fn stored(status: &str, outbox: Vec<Pending>) -> Loaded {
     Loaded::Found(Record {
         pipeline: "web".into(),
         version: 41,
         snapshot: essentials(&observation(status)),
         outbox,
+        executions: Vec::new(),
     })
 }
 
@@ -30,6 +41,7 @@ fn pending(id: &str, lease_until: i64) -> Pending {
     let mut message = messages(
         "web",
         &diff(&observation("InProgress"), &observation("Failed")),
+        &Context::default(),
         id,
     )
     .remove(0);
@@ -42,14 +54,7 @@ fn pending(id: &str, lease_until: i64) -> Pending {
 
 #[test]
 fn a_first_sight_is_a_silent_baseline_written_only_if_absent() {
-    let plan = plan(
-        "web",
-        &Loaded::Missing,
-        &observation("InProgress"),
-        NOW,
-        LEASE,
-    )
-    .unwrap();
+    let plan = decide(&Loaded::Missing, &observation("InProgress")).unwrap();
     assert_eq!(plan.expected, Expected::Absent);
     assert!(plan.publish.is_empty());
     assert_eq!(plan.record.version, first_version(NOW));
@@ -59,13 +64,13 @@ fn a_first_sight_is_a_silent_baseline_written_only_if_absent() {
 #[test]
 fn a_quiet_tick_writes_nothing() {
     let loaded = stored("InProgress", vec![]);
-    assert!(plan("web", &loaded, &observation("InProgress"), NOW, LEASE).is_none());
+    assert!(decide(&loaded, &observation("InProgress")).is_none());
 }
 
 #[test]
 fn changes_are_claimed_with_their_messages_under_a_lease() {
     let loaded = stored("InProgress", vec![]);
-    let plan = plan("web", &loaded, &observation("Failed"), NOW, LEASE).unwrap();
+    let plan = decide(&loaded, &observation("Failed")).unwrap();
     assert_eq!(plan.expected, Expected::Version(41));
     assert_eq!(plan.record.version, 42);
     assert_eq!(plan.changes, 1);
@@ -79,10 +84,10 @@ fn changes_are_claimed_with_their_messages_under_a_lease() {
 #[test]
 fn messages_under_another_ticks_live_lease_are_left_alone() {
     let loaded = stored("Failed", vec![pending("web/40/1", NOW + 1)]);
-    assert!(plan("web", &loaded, &observation("Failed"), NOW, LEASE).is_none());
+    assert!(decide(&loaded, &observation("Failed")).is_none());
 
     // New changes are claimed, but only they are published by this tick.
-    let plan = plan("web", &loaded, &observation("Succeeded"), NOW, LEASE).unwrap();
+    let plan = decide(&loaded, &observation("Succeeded")).unwrap();
     let ids: Vec<&str> = plan.publish.iter().map(|m| m.id.as_str()).collect();
     assert_eq!(ids, ["web/42/1"]);
     assert_eq!(plan.record.outbox.len(), 2);
@@ -99,7 +104,7 @@ fn messages_whose_lease_expired_are_taken_over_without_moving_the_snapshot() {
         "Failed",
         vec![pending("web/40/1", NOW), pending("web/40/2", 0)],
     );
-    let plan = plan("web", &loaded, &observation("Failed"), NOW, LEASE).unwrap();
+    let plan = decide(&loaded, &observation("Failed")).unwrap();
     let ids: Vec<&str> = plan.publish.iter().map(|m| m.id.as_str()).collect();
     assert_eq!(
         ids,
@@ -127,7 +132,7 @@ fn an_unreadable_record_is_rebaselined_keeping_its_outbox_and_version_line() {
         outbox: vec![pending("web/7/1", 0)],
         reason: "snapshot: invalid deflate stream".into(),
     };
-    let first = plan("web", &loaded, &observation("Failed"), NOW, LEASE).unwrap();
+    let first = decide(&loaded, &observation("Failed")).unwrap();
     assert!(first.rebaselined);
     assert_eq!(first.expected, Expected::Version(7));
     assert_eq!(first.record.version, 8);
@@ -143,7 +148,7 @@ fn an_unreadable_record_is_rebaselined_keeping_its_outbox_and_version_line() {
         outbox: vec![],
         reason: "schema 99".into(),
     };
-    let plan = plan("web", &hopeless, &observation("Failed"), NOW, LEASE).unwrap();
+    let plan = decide(&hopeless, &observation("Failed")).unwrap();
     assert_eq!(plan.expected, Expected::UnreadableVersion);
     assert_eq!(plan.record.version, first_version(NOW));
 }
