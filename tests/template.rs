@@ -2,6 +2,8 @@
 //! reads, the table's key is the store's, and each IAM policy allows exactly the AWS calls
 //! that function's adapters make, each on a named resource.
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Mutex;
@@ -233,4 +235,150 @@ fn each_built_binary_is_one_of_ours() {
             "{function}"
         );
     }
+}
+
+/// Every resource of a type, by logical id.
+fn resources_of<'a>(template: &'a Value, kind: &str) -> Vec<(&'a str, &'a Value)> {
+    template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some(kind))
+        .map(|(name, r)| (name.as_str().unwrap(), r))
+        .collect()
+}
+
+/// `!Ref X` as serde_norway reads it.
+fn is_ref(value: &Value, target: &str) -> bool {
+    format!("{value:?}").contains(&format!("\"{target}\""))
+}
+
+#[test]
+fn every_alarm_notifies_the_alarm_topic_which_the_email_subscriber_gets_unfiltered() {
+    let template = template();
+    let alarms = resources_of(&template, "AWS::CloudWatch::Alarm");
+    assert!(alarms.len() >= 5, "{alarms:?}");
+    for (name, alarm) in &alarms {
+        let actions = alarm["Properties"]["AlarmActions"].as_sequence().unwrap();
+        assert_eq!(actions.len(), 1, "{name}");
+        assert!(is_ref(&actions[0], "AlarmTopic"), "{name}: {actions:?}");
+        assert!(
+            !alarm["Properties"]["AlarmDescription"]
+                .as_str()
+                .unwrap()
+                .is_empty(),
+            "{name} says what it means"
+        );
+    }
+    let email = resource(&template, "EmailAlarmSubscription");
+    assert!(is_ref(&email["TopicArn"], "AlarmTopic"));
+    assert_eq!(email["Protocol"].as_str(), Some("email"));
+    assert!(is_ref(&email["Endpoint"], "NotificationEmail"));
+    assert!(
+        email.get("FilterPolicy").is_none(),
+        "no filter: alarms carry no attributes to match"
+    );
+    assert_eq!(
+        template["Resources"]["EmailAlarmSubscription"]["Condition"].as_str(),
+        Some("HasEmail")
+    );
+    // Chatbot and the forwarder hear both topics.
+    let chatbot = resource(&template, "SlackChannel")["SnsTopicArns"].clone();
+    assert!(is_ref(&chatbot, "NotificationTopic") && is_ref(&chatbot, "AlarmTopic"));
+    let events = &resource(&template, "ForwarderFunction")["Events"];
+    assert!(is_ref(
+        &events["Notification"]["Properties"]["Topic"],
+        "NotificationTopic"
+    ));
+    assert!(is_ref(
+        &events["Alarm"]["Properties"]["Topic"],
+        "AlarmTopic"
+    ));
+    // The forwarder's own failures are watched too.
+    let forwarder_errors = resource(&template, "ForwarderErrorsAlarm");
+    assert!(is_ref(&forwarder_errors["Dimensions"], "ForwarderFunction"));
+}
+
+/// The email subscription's filter policy as the template writes it, as JSON.
+fn email_filter_policy(template: &Value) -> String {
+    let policy = &resource(template, "EmailSubscription")["FilterPolicy"];
+    // `!If [FilterEmail, {severity: [...]}, !Ref AWS::NoValue]`: the policy is the If's
+    // first branch.
+    let text = format!("{policy:?}");
+    assert!(text.contains("FilterEmail"), "{text}");
+    let severities: Vec<String> = ["failure", "approval", "warning", "info"]
+        .iter()
+        .filter(|s| text.contains(&format!("\"{s}\"")))
+        .map(|s| format!("\"{s}\""))
+        .collect();
+    format!("{{\"severity\": [{}]}}", severities.join(", "))
+}
+
+/// The real filter-policy semantics (moto's SNS): with the default parameters the filtered
+/// email subscription gets failures and approvals and never an alarm (CloudWatch publishes
+/// alarms without attributes), and the alarm topic's unfiltered subscription gets alarms.
+#[tokio::test]
+async fn with_the_default_parameters_alarms_reach_the_email_subscriber_through_their_own_topic() {
+    use aws_sdk_sns::types::MessageAttributeValue;
+
+    let template = template();
+    assert_eq!(
+        template["Parameters"]["EmailNotifications"]["Default"].as_str(),
+        Some("failures-and-approvals")
+    );
+    let policy = email_filter_policy(&template);
+    assert_eq!(policy, r#"{"severity": ["failure", "approval"]}"#);
+
+    let config = support::services::sdk_config().await;
+    let sns = aws_sdk_sns::Client::new(&config);
+    // The notification topic with the email's filter, and the alarm topic without.
+    let notifications = support::services::Inbox::create(&config).await;
+    notifications.filter(&policy).await;
+    let alarms = support::services::Inbox::create(&config).await;
+
+    let publish = |topic: String, severity: Option<&'static str>, body: &'static str| {
+        let sns = sns.clone();
+        async move {
+            let mut request = sns.publish().topic_arn(topic).message(body);
+            if let Some(severity) = severity {
+                request = request.message_attributes(
+                    "severity",
+                    MessageAttributeValue::builder()
+                        .data_type("String")
+                        .string_value(severity)
+                        .build()
+                        .unwrap(),
+                );
+            }
+            request.send().await.unwrap();
+        }
+    };
+    let alarm = r#"{"AlarmName":"pipewatch-watcher-errors","NewStateValue":"ALARM"}"#;
+    publish(notifications.topic_arn.clone(), None, alarm).await;
+    publish(
+        notifications.topic_arn.clone(),
+        Some("failure"),
+        "{\"n\":1}",
+    )
+    .await;
+    publish(
+        notifications.topic_arn.clone(),
+        Some("approval"),
+        "{\"n\":2}",
+    )
+    .await;
+    publish(notifications.topic_arn.clone(), Some("info"), "{\"n\":3}").await;
+    publish(alarms.topic_arn.clone(), None, alarm).await;
+
+    let filtered = notifications.drain_raw().await;
+    assert_eq!(
+        filtered,
+        ["{\"n\":1}", "{\"n\":2}"],
+        "an alarm published to the notification topic would never reach the email"
+    );
+    assert_eq!(
+        alarms.drain_raw().await,
+        [alarm],
+        "the alarm topic's subscriber gets it"
+    );
 }

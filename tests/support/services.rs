@@ -72,6 +72,8 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client) -> String {
 /// A topic with a queue subscribed to it, to read published messages back.
 pub struct Inbox {
     pub topic_arn: String,
+    sns: aws_sdk_sns::Client,
+    subscription_arn: String,
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
 }
@@ -127,22 +129,58 @@ impl Inbox {
             .attributes
             .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
             .clone();
-        sns.subscribe()
+        let subscription_arn = sns
+            .subscribe()
             .topic_arn(&topic_arn)
             .protocol("sqs")
             .endpoint(queue_arn)
             .send()
             .await
+            .unwrap()
+            .subscription_arn
             .unwrap();
         Self {
             topic_arn,
+            sns,
+            subscription_arn,
             sqs,
             queue_url,
         }
     }
 
+    /// Sets a subscription filter policy on message attributes, as a template would.
+    pub async fn filter(&self, policy: &str) {
+        self.sns
+            .set_subscription_attributes()
+            .subscription_arn(&self.subscription_arn)
+            .attribute_name("FilterPolicy")
+            .attribute_value(policy)
+            .send()
+            .await
+            .expect("moto takes the filter policy");
+    }
+
+    /// The raw `Message` of every notification delivered so far, removing them.
+    pub async fn drain_raw(&self) -> Vec<String> {
+        let mut delivered = Vec::new();
+        for message in self.receive_all().await {
+            let envelope: serde_json::Value = serde_json::from_str(&message).unwrap();
+            delivered.push(envelope["Message"].as_str().unwrap().to_owned());
+        }
+        delivered
+    }
+
     /// Every notification delivered so far (moto delivers synchronously), removing them.
     pub async fn drain(&self) -> Vec<Delivered> {
+        self.receive_all()
+            .await
+            .iter()
+            .map(|envelope| parse(envelope))
+            .collect()
+    }
+
+    /// Every SQS message body (an SNS envelope) waiting, removing them.
+    async fn receive_all(&self) -> Vec<String> {
         let mut delivered = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
@@ -159,7 +197,7 @@ impl Inbox {
                 break;
             }
             for message in messages {
-                delivered.push(parse(message.body.as_deref().unwrap()));
+                delivered.push(message.body.clone().unwrap());
                 self.sqs
                     .delete_message()
                     .queue_url(&self.queue_url)
