@@ -16,12 +16,13 @@ use serde_json::json;
 use pipewatch::aws::{CodePipelineSource, DynamoStore, SnsNotifier};
 use pipewatch::error::NotifyError;
 use pipewatch::ports::{Notifier, SnapshotStore};
+use pipewatch::render::content::Console;
 use pipewatch::render::message::Message;
 use pipewatch::snapshot::Loaded;
 use pipewatch::tick::{Settings, TickSummary, Watcher};
 use support::fake_codepipeline::{FakeCodePipeline, Fault as PipelineFault};
 use support::fault_proxy::{Fault, FaultProxy};
-use support::fixtures::scenario;
+use support::fixtures::{scenario, scenario_executions};
 use support::services::{Inbox, create_table, sdk_config};
 
 /// One test's world: its own table, topic + queue, and CodePipeline fake.
@@ -98,7 +99,7 @@ impl Harness {
             settings: Settings {
                 lease,
                 max_concurrency: 4,
-                console: None,
+                console: Console::new("eu-west-1", Some("123456789012")),
             },
         }
     }
@@ -182,7 +183,9 @@ fn number(item: &HashMap<String, AttributeValue>, name: &str) -> u64 {
 /// A pipeline whose one action has run `run` times: each run is one change.
 fn run_state(pipeline: &str, run: usize) -> String {
     json!({"pipelineName": pipeline, "pipelineVersion": 1, "stageStates": [
-        {"stageName": "Build", "actionStates": [{"actionName": "Compile",
+        {"stageName": "Build",
+         "latestExecution": {"pipelineExecutionId": format!("{pipeline}-execution"), "status": "Succeeded"},
+         "actionStates": [{"actionName": "Compile",
             "latestExecution": {"actionExecutionId": format!("{pipeline}-run-{run}"), "status": "Succeeded"}}]}]})
     .to_string()
 }
@@ -250,6 +253,117 @@ async fn a_recorded_release_is_announced_step_by_step_after_a_silent_baseline() 
         delivered.len(),
         expected_changes.iter().sum::<usize>()
     );
+}
+
+const RELEASE_EXECUTION: &str = "a3c8e1d2-5b7f-4e6a-8c9d-0f1e2d3c4b5a";
+
+#[tokio::test]
+async fn a_release_is_enriched_once_per_execution_and_every_message_shows_the_commit() {
+    let harness = Harness::new().await;
+    let watcher = harness.watcher();
+    let pipelines = vec!["web-app-release".to_owned()];
+    for execution in scenario_executions("release-failure-retry") {
+        harness.fake.set_execution(&execution);
+    }
+    let states = scenario("release-failure-retry");
+    let mut enriched = 0;
+    for state in &states {
+        harness.fake.set_state(state);
+        let summary = watcher.run_tick(&pipelines).await;
+        assert!(summary.failed.is_empty(), "{summary:?}");
+        assert_eq!(summary.enrichment_failures, 0);
+        enriched += summary.enriched;
+    }
+    let delivered = harness.inbox.drain().await;
+    assert_eq!(delivered.len(), states.len() - 1);
+    assert_eq!(
+        harness.fake.execution_calls(RELEASE_EXECUTION),
+        1,
+        "asked once, however many changes mention it"
+    );
+    assert_eq!(enriched, 1);
+    for message in &delivered {
+        let execution = &message.body["executions"][0];
+        assert_eq!(execution["id"], RELEASE_EXECUTION);
+        assert_eq!(execution["enriched"], true, "{}", message.body);
+        assert_eq!(execution["revisions"][0]["short_id"], "4e1243b");
+        assert_eq!(
+            execution["revisions"][0]["message"]
+                .as_str()
+                .unwrap()
+                .lines()
+                .next(),
+            Some("Merge pull request #412 from acme/feature/faster-checkout")
+        );
+        assert_eq!(message.body["schema_version"], 2);
+    }
+    let failure = &delivered[1].body;
+    assert_eq!(
+        failure["headline"],
+        "web-app-release: Build/UnitTests Failed after 1m35s (+2 more)"
+    );
+    let lead = &failure["changes"][failure["lead"].as_u64().unwrap() as usize];
+    assert_eq!(lead["duration_seconds"], 95);
+    assert!(
+        lead["links"]["logs"]
+            .as_str()
+            .unwrap()
+            .contains("codebuild")
+    );
+    assert_eq!(
+        lead["links"]["execution"],
+        format!(
+            "https://eu-west-1.console.aws.amazon.com/codesuite/codepipeline/pipelines/web-app-release/executions/{RELEASE_EXECUTION}/timeline?region=eu-west-1"
+        )
+    );
+    assert_eq!(
+        failure["pipeline_arn"],
+        "arn:aws:codepipeline:eu-west-1:123456789012:web-app-release"
+    );
+    let cached = harness.stored("web-app-release").await.executions;
+    assert_eq!(cached.len(), 1, "the answer is kept in the record");
+    println!(
+        "enrichment: {} messages over {} ticks, GetPipelineExecution called {} time(s)",
+        delivered.len(),
+        states.len(),
+        harness.fake.all_execution_calls()
+    );
+}
+
+#[tokio::test]
+async fn a_failed_enrichment_never_delays_a_notification_and_is_asked_again_later() {
+    let harness = Harness::new().await;
+    let watcher = harness.watcher();
+    let pipelines = vec!["web-app-release".to_owned()];
+    for execution in scenario_executions("release-failure-retry") {
+        harness.fake.set_execution(&execution);
+    }
+    let states = scenario("release-failure-retry");
+    harness.fake.set_state(&states[0]);
+    watcher.run_tick(&pipelines).await;
+
+    harness.fake.fail_next_executions(1, PipelineFault::Denied);
+    harness.fake.set_state(&states[1]);
+    let denied = watcher.run_tick(&pipelines).await;
+    assert!(denied.failed.is_empty(), "{denied:?}");
+    assert_eq!(
+        (denied.messages_published, denied.enrichment_failures),
+        (1, 1)
+    );
+    let without = harness.inbox.drain().await;
+    assert_eq!(without[0].body["executions"][0]["enriched"], false);
+    assert_eq!(
+        without[0].body["executions"][0]["revisions"],
+        json!([]),
+        "no commit rather than a wrong one"
+    );
+
+    harness.fake.set_state(&states[2]);
+    let later = watcher.run_tick(&pipelines).await;
+    assert_eq!((later.enriched, later.enrichment_failures), (1, 0));
+    let with = harness.inbox.drain().await;
+    assert_eq!(with[0].body["executions"][0]["enriched"], true);
+    assert_eq!(harness.fake.execution_calls(RELEASE_EXECUTION), 2);
 }
 
 #[tokio::test]
@@ -481,6 +595,7 @@ async fn a_crash_after_publishing_redelivers_once_with_the_same_id() {
     let healthy = harness.watcher_with(harness.store(), harness.notifier(), lease);
     let pipelines = vec!["twice".to_owned()];
     harness.fake.set_state(&run_state("twice", 0));
+    harness.fake.set_execution(&execution_of("twice-execution"));
     healthy.run_tick(&pipelines).await;
 
     harness.fake.set_state(&run_state("twice", 1));
@@ -500,7 +615,26 @@ async fn a_crash_after_publishing_redelivers_once_with_the_same_id() {
         "a redelivery shares the id"
     );
     assert_eq!(delivered[0].body, delivered[1].body);
+    assert_eq!(
+        delivered[1].body["executions"][0]["revisions"][0]["short_id"], "c0ffee1",
+        "the redelivery carries the enrichment made before the claim"
+    );
+    assert_eq!(
+        harness.fake.execution_calls("twice-execution"),
+        1,
+        "and calls nothing"
+    );
     assert!(harness.stored("twice").await.outbox.is_empty());
+}
+
+/// A GetPipelineExecution response for `id`, with one commit.
+fn execution_of(id: &str) -> String {
+    json!({"pipelineExecution": {"pipelineExecutionId": id, "status": "InProgress",
+        "artifactRevisions": [{"name": "Src", "revisionId": "c0ffee1234567890abcdef1234567890abcdef12",
+            "revisionSummary": "Fix the retry"}],
+        "trigger": {"triggerType": "StartPipelineExecution",
+            "triggerDetail": "arn:aws:iam::123456789012:user/ana"}}})
+    .to_string()
 }
 
 #[tokio::test]

@@ -1,10 +1,12 @@
-//! A wire-level CodePipeline: speaks the `awsJson1_1` protocol for `GetPipelineState`
-//! (`X-Amz-Target: CodePipeline_20150709.GetPipelineState`), so the real SDK client,
-//! with its retries and JSON parser, talks to it as to AWS.
+//! A wire-level CodePipeline: speaks the `awsJson1_1` protocol for `GetPipelineState` and
+//! `GetPipelineExecution` (`X-Amz-Target: CodePipeline_20150709.<Operation>`), so the real
+//! SDK client, with its retries and JSON parser, talks to it as to AWS.
 //!
-//! Each pipeline serves a scripted state (set by the test, usually from `events/`);
-//! faults (throttling, 500s) and latency are injected on demand. An unknown pipeline
-//! answers `PipelineNotFoundException`, as AWS does.
+//! Each pipeline serves a scripted state and each execution a scripted description (set
+//! by the test, usually from `events/`); faults (throttling, 500s, access denied) and
+//! latency are injected on demand. An unknown pipeline answers
+//! `PipelineNotFoundException`, an unknown execution `PipelineExecutionNotFoundException`,
+//! as AWS does.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -12,7 +14,8 @@ use std::time::Duration;
 
 use super::http::{Reply, Request, Server};
 
-const TARGET: &str = "CodePipeline_20150709.GetPipelineState";
+const GET_STATE: &str = "CodePipeline_20150709.GetPipelineState";
+const GET_EXECUTION: &str = "CodePipeline_20150709.GetPipelineExecution";
 const JSON: &str = "application/x-amz-json-1.1";
 
 /// An injected failure.
@@ -22,14 +25,21 @@ pub enum Fault {
     Throttle,
     /// HTTP 500, which the SDK retries as transient.
     ServerError,
+    /// `AccessDeniedException` (HTTP 400), which the SDK does not retry.
+    Denied,
 }
 
 #[derive(Default)]
 struct Script {
     states: HashMap<String, String>,
+    /// GetPipelineExecution responses by execution id.
+    executions: HashMap<String, String>,
     faults: VecDeque<Fault>,
+    /// Faults for GetPipelineExecution alone, consumed before `faults`.
+    execution_faults: VecDeque<Fault>,
     latency: Duration,
     calls: HashMap<String, usize>,
+    execution_calls: HashMap<String, usize>,
 }
 
 pub struct FakeCodePipeline {
@@ -69,6 +79,44 @@ impl FakeCodePipeline {
         script.faults.extend(std::iter::repeat_n(fault, count));
     }
 
+    /// Serves `execution` (a GetPipelineExecution response, JSON) for its execution id.
+    pub fn set_execution(&self, execution: &str) {
+        let id = serde_json::from_str::<serde_json::Value>(execution).unwrap()["pipelineExecution"]
+            ["pipelineExecutionId"]
+            .as_str()
+            .expect("an execution names its id")
+            .to_owned();
+        self.script
+            .lock()
+            .unwrap()
+            .executions
+            .insert(id, execution.to_owned());
+    }
+
+    /// The next `count` GetPipelineExecution requests fail with `fault`.
+    pub fn fail_next_executions(&self, count: usize, fault: Fault) {
+        let mut script = self.script.lock().unwrap();
+        script
+            .execution_faults
+            .extend(std::iter::repeat_n(fault, count));
+    }
+
+    /// GetPipelineExecution requests received for `execution` (faulted ones included).
+    pub fn execution_calls(&self, execution: &str) -> usize {
+        self.script
+            .lock()
+            .unwrap()
+            .execution_calls
+            .get(execution)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// GetPipelineExecution requests received in all.
+    pub fn all_execution_calls(&self) -> usize {
+        self.script.lock().unwrap().execution_calls.values().sum()
+    }
+
     pub fn set_latency(&self, latency: Duration) {
         self.script.lock().unwrap().latency = latency;
     }
@@ -86,17 +134,20 @@ impl FakeCodePipeline {
 }
 
 fn answer(script: &Mutex<Script>, request: &Request) -> Reply {
-    if request.header("x-amz-target") != Some(TARGET) {
-        return error(
+    let body = serde_json::from_slice::<serde_json::Value>(&request.body).unwrap_or_default();
+    match request.header("x-amz-target") {
+        Some(GET_STATE) => get_state(script, &body),
+        Some(GET_EXECUTION) => get_execution(script, &body),
+        _ => error(
             400,
             "UnknownOperationException",
-            "only GetPipelineState is faked",
-        );
+            "only GetPipelineState and GetPipelineExecution are faked",
+        ),
     }
-    let name = serde_json::from_slice::<serde_json::Value>(&request.body)
-        .ok()
-        .and_then(|body| body["name"].as_str().map(str::to_owned));
-    let Some(name) = name else {
+}
+
+fn get_state(script: &Mutex<Script>, body: &serde_json::Value) -> Reply {
+    let Some(name) = body["name"].as_str().map(str::to_owned) else {
         return error(400, "ValidationException", "name is required");
     };
     let (fault, latency, state) = {
@@ -110,10 +161,7 @@ fn answer(script: &Mutex<Script>, request: &Request) -> Reply {
     };
     std::thread::sleep(latency);
     match (fault, state) {
-        (Some(Fault::Throttle), _) => error(400, "ThrottlingException", "Rate exceeded"),
-        (Some(Fault::ServerError), _) => {
-            error(500, "InternalFailure", "We encountered an internal error.")
-        }
+        (Some(fault), _) => faulted(fault),
         (None, None) => error(
             400,
             "PipelineNotFoundException",
@@ -124,6 +172,54 @@ fn answer(script: &Mutex<Script>, request: &Request) -> Reply {
             content_type: JSON,
             body: state.into_bytes(),
         },
+    }
+}
+
+fn get_execution(script: &Mutex<Script>, body: &serde_json::Value) -> Reply {
+    let (Some(_), Some(id)) = (
+        body["pipelineName"].as_str(),
+        body["pipelineExecutionId"].as_str().map(str::to_owned),
+    ) else {
+        return error(
+            400,
+            "ValidationException",
+            "pipelineName and pipelineExecutionId are required",
+        );
+    };
+    let (fault, latency, execution) = {
+        let mut script = script.lock().unwrap();
+        *script.execution_calls.entry(id.clone()).or_default() += 1;
+        let fault = script
+            .execution_faults
+            .pop_front()
+            .or_else(|| script.faults.pop_front());
+        (fault, script.latency, script.executions.get(&id).cloned())
+    };
+    std::thread::sleep(latency);
+    match (fault, execution) {
+        (Some(fault), _) => faulted(fault),
+        (None, None) => error(
+            400,
+            "PipelineExecutionNotFoundException",
+            &format!("Pipeline execution with id '{id}' not found"),
+        ),
+        (None, Some(execution)) => Reply::Respond {
+            status: 200,
+            content_type: JSON,
+            body: execution.into_bytes(),
+        },
+    }
+}
+
+fn faulted(fault: Fault) -> Reply {
+    match fault {
+        Fault::Throttle => error(400, "ThrottlingException", "Rate exceeded"),
+        Fault::ServerError => error(500, "InternalFailure", "We encountered an internal error."),
+        Fault::Denied => error(
+            400,
+            "AccessDeniedException",
+            "User is not authorized to perform: codepipeline:GetPipelineExecution",
+        ),
     }
 }
 

@@ -23,3 +23,31 @@ pub fn scenario(name: &str) -> Vec<String> {
         .map(|f| std::fs::read_to_string(f).unwrap())
         .collect()
 }
+
+/// The `GetPipelineExecution` responses recorded beside a scenario's states.
+pub fn scenario_executions(name: &str) -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("events/pipeline-states")
+        .join(name)
+        .join("executions");
+    let Ok(listing) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = listing.map(|entry| entry.unwrap().path()).collect();
+    files.sort();
+    files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect()
+}
+
+/// Every bundled scenario's name.
+pub fn scenario_names() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("events/pipeline-states");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
