@@ -248,7 +248,7 @@ fn resources_of<'a>(template: &'a Value, kind: &str) -> Vec<(&'a str, &'a Value)
         .collect()
 }
 
-/// `!Ref X` as serde_norway reads it.
+/// `!Ref X` as `serde_norway` reads it.
 fn is_ref(value: &Value, target: &str) -> bool {
     format!("{value:?}").contains(&format!("\"{target}\""))
 }

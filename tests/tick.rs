@@ -302,7 +302,7 @@ async fn a_release_is_enriched_once_per_execution_and_every_message_shows_the_co
         failure["headline"],
         "web-app-release: Build/UnitTests Failed after 1m35s (+2 more)"
     );
-    let lead = &failure["changes"][failure["lead"].as_u64().unwrap() as usize];
+    let lead = &failure["changes"][usize::try_from(failure["lead"].as_u64().unwrap()).unwrap()];
     assert_eq!(lead["duration_seconds"], 95);
     assert!(
         lead["links"]["logs"]
@@ -627,7 +627,7 @@ async fn a_crash_after_publishing_redelivers_once_with_the_same_id() {
     assert!(harness.stored("twice").await.outbox.is_empty());
 }
 
-/// A GetPipelineExecution response for `id`, with one commit.
+/// A `GetPipelineExecution` response for `id`, with one commit.
 fn execution_of(id: &str) -> String {
     json!({"pipelineExecution": {"pipelineExecutionId": id, "status": "InProgress",
         "artifactRevisions": [{"name": "Src", "revisionId": "c0ffee1234567890abcdef1234567890abcdef12",

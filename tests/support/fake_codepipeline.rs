@@ -32,10 +32,10 @@ pub enum Fault {
 #[derive(Default)]
 struct Script {
     states: HashMap<String, String>,
-    /// GetPipelineExecution responses by execution id.
+    /// `GetPipelineExecution` responses by execution id.
     executions: HashMap<String, String>,
     faults: VecDeque<Fault>,
-    /// Faults for GetPipelineExecution alone, consumed before `faults`.
+    /// Faults for `GetPipelineExecution` alone, consumed before `faults`.
     execution_faults: VecDeque<Fault>,
     latency: Duration,
     calls: HashMap<String, usize>,
@@ -79,7 +79,7 @@ impl FakeCodePipeline {
         script.faults.extend(std::iter::repeat_n(fault, count));
     }
 
-    /// Serves `execution` (a GetPipelineExecution response, JSON) for its execution id.
+    /// Serves `execution` (a `GetPipelineExecution` response, JSON) for its execution id.
     pub fn set_execution(&self, execution: &str) {
         let id = serde_json::from_str::<serde_json::Value>(execution).unwrap()["pipelineExecution"]
             ["pipelineExecutionId"]
@@ -93,7 +93,7 @@ impl FakeCodePipeline {
             .insert(id, execution.to_owned());
     }
 
-    /// The next `count` GetPipelineExecution requests fail with `fault`.
+    /// The next `count` `GetPipelineExecution` requests fail with `fault`.
     pub fn fail_next_executions(&self, count: usize, fault: Fault) {
         let mut script = self.script.lock().unwrap();
         script
@@ -101,7 +101,7 @@ impl FakeCodePipeline {
             .extend(std::iter::repeat_n(fault, count));
     }
 
-    /// GetPipelineExecution requests received for `execution` (faulted ones included).
+    /// `GetPipelineExecution` requests received for `execution` (faulted ones included).
     pub fn execution_calls(&self, execution: &str) -> usize {
         self.script
             .lock()
@@ -112,7 +112,7 @@ impl FakeCodePipeline {
             .unwrap_or(0)
     }
 
-    /// GetPipelineExecution requests received in all.
+    /// `GetPipelineExecution` requests received in all.
     pub fn all_execution_calls(&self) -> usize {
         self.script.lock().unwrap().execution_calls.values().sum()
     }
