@@ -449,12 +449,16 @@ impl Content {
         }
     }
 
-    /// The first link to logs, from the lead change first.
+    /// The logs worth a button: the lead change's, else those of the first run that did
+    /// not simply succeed (a success's page is rarely what one taps for).
     pub fn logs_link(&self) -> Option<&str> {
-        self.lead_change()
-            .into_iter()
-            .chain(&self.changes)
-            .find_map(|c| c.links.logs.as_deref())
+        let lead = self.lead_change().and_then(|c| c.links.logs.as_deref());
+        lead.or_else(|| {
+            self.changes
+                .iter()
+                .filter(|c| c.record.status.as_deref() != Some("Succeeded"))
+                .find_map(|c| c.links.logs.as_deref())
+        })
     }
 
     /// The best "open it" link: the lead execution, else the pipeline, else an alarm.
@@ -598,6 +602,16 @@ impl ChangeContent {
         match &self.record.detail {
             Detail::Action { approval, .. } => *approval,
             _ => None,
+        }
+    }
+
+    /// What `why` is, for a label: a reviewer's comment, a failure's reason, or the
+    /// provider's summary of a run that went well.
+    pub fn why_label(&self) -> &'static str {
+        match (self.approval(), self.severity) {
+            (Some(Approval::Approved | Approval::Rejected), _) => "Comment",
+            (_, Severity::Failure | Severity::Warning) => "Reason",
+            _ => "Summary",
         }
     }
 

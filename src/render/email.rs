@@ -28,7 +28,7 @@ pub fn render(content: &Content) -> String {
     for change in lead.into_iter().chain(others) {
         let _ = writeln!(out, "{}", one_line(&change.what_with_duration()));
         if let Some(why) = &change.why {
-            field(&mut out, "Reason", why);
+            field(&mut out, change.why_label(), why);
         }
         if let Some(who) = &change.who {
             let _ = writeln!(out, "  {}", capitalised(&one_line(who)));

@@ -4,7 +4,8 @@
 //! facts, and buttons to the execution and the logs.
 //!
 //! Teams refuses a message over about 28 KB; the card is kept under [`MAX_BYTES`] by
-//! leaving out trailing changes ("…and N more").
+//! leaving out trailing changes ("…and N more"). The card holds only what the official
+//! Adaptive Card 1.5 schema allows (so no Teams-only `msteams` width).
 
 use serde_json::{Value, json};
 
@@ -127,7 +128,6 @@ fn card(
                 "version": "1.5",
                 "body": body,
                 "actions": actions,
-                "msteams": {"width": "Full"},
             },
         }],
     })
@@ -151,7 +151,7 @@ fn facts(content: &Content) -> Vec<Value> {
         facts.push(json!({"title": "Commit", "value": value}));
     }
     if let Some(trigger) = &execution.trigger {
-        facts.push(json!({"title": "Started", "value": markdown(&trigger.summary)}));
+        facts.push(json!({"title": "Trigger", "value": markdown(&capitalised(&trigger.summary))}));
     }
     if let Some(target) = &execution.rollback_of {
         facts.push(json!({"title": "Rolls back to", "value": markdown(target)}));
@@ -185,6 +185,13 @@ fn actions(content: &Content) -> Vec<Value> {
 /// character, and a stray `*` in an error message costs less than a visible backslash.
 fn markdown(text: &str) -> String {
     text.to_owned()
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
 }
 
 fn cut(text: &str, max: usize) -> String {
