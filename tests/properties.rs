@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use pipewatch::diff::{diff, essentials};
+use pipewatch::diff::{Change, diff, essentials, essentials_since};
 use pipewatch::render::{record::ChangeRecord, text};
 use pipewatch::state::{
     ActionExecution, ActionState, ConditionExecution, ErrorDetails, PipelineState, Revision,
@@ -200,6 +200,26 @@ proptest! {
         a in observation(), b in observation()
     ) {
         prop_assert_eq!(diff(&essentials(&a), &b), diff(&a, &b));
+    }
+
+    #[test]
+    fn remembered_start_times_change_what_a_change_says_never_whether_it_is_one(
+        earlier in observation(), a in observation(), b in observation()
+    ) {
+        // The tick's snapshot after `earlier` then `a` carries start times `a` alone lacks.
+        let remembered = essentials_since(&essentials(&earlier), &a);
+        let without_starts = |changes: Vec<Change>| -> Vec<Change> {
+            changes
+                .into_iter()
+                .map(|mut change| {
+                    if let Change::Action { started_at, .. } = &mut change {
+                        *started_at = None;
+                    }
+                    change
+                })
+                .collect()
+        };
+        prop_assert_eq!(without_starts(diff(&remembered, &b)), without_starts(diff(&a, &b)));
     }
 
     #[test]

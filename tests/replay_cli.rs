@@ -184,12 +184,158 @@ fn a_manual_approval_is_reported_waiting_then_decided_and_an_edit_is_one_change(
 }
 
 #[test]
+fn a_rejected_approval_reads_as_rejected_with_who_and_the_comment() {
+    let records = replay_json(&scenario("approval-rejected"));
+    let rejected = records
+        .iter()
+        .find(|r| r["step"] == 2 && r["action"] == "QASignOff")
+        .unwrap();
+    assert_eq!(rejected["status"], "Failed");
+    assert_eq!(rejected["approval"], "rejected");
+    assert_eq!(
+        rejected["summary"],
+        "Crash on launch on Android 12, see MOB-881"
+    );
+    assert_eq!(
+        rejected["last_updated_by"],
+        "arn:aws:sts::123456789012:assumed-role/QA/ana.costa"
+    );
+    assert_eq!(
+        (
+            rejected["started_at"].as_str(),
+            rejected["finished_at"].as_str()
+        ),
+        (Some("2025-11-25T10:10:00Z"), Some("2025-11-25T10:52:30Z")),
+        "waited 42m30s"
+    );
+    let text =
+        String::from_utf8(pipewatch(&["replay"], &scenario("approval-rejected")).stdout).unwrap();
+    assert!(
+        text.contains("SignOff/QASignOff rejected by arn:aws:sts::123456789012:assumed-role/QA/ana.costa: Crash on launch on Android 12, see MOB-881"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_stop_and_a_cancel_read_as_what_they_are() {
+    let records = replay_json(&scenario("stopped-and-cancelled"));
+    assert!(
+        summary(&records).contains(&"2 stage Deploy Stopped<-InProgress".into()),
+        "{:?}",
+        summary(&records)
+    );
+    assert!(summary(&records).contains(&"2 inbound Deploy Cancelled<-InProgress".into()));
+    assert!(summary(&records).contains(&"3 stage Build Cancelled<-Succeeded".into()));
+    let bodies = replay_lines("stopped-and-cancelled", "body");
+    let stopped: serde_json::Value = serde_json::from_str(&bodies[1]).unwrap();
+    assert_eq!(
+        stopped["severity"], "warning",
+        "a deliberate stop is no failure"
+    );
+}
+
+#[test]
+fn a_rollback_reads_as_one_and_names_what_it_goes_back_to() {
+    let records = replay_json(&scenario("rollback"));
+    let rollbacks: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["kind"] == "stage" && r["execution_type"] == "ROLLBACK")
+        .collect();
+    assert_eq!(rollbacks.len(), 2);
+    let text = String::from_utf8(pipewatch(&["replay"], &scenario("rollback")).stdout).unwrap();
+    assert!(text.contains("stage Deploy InProgress, rollback"), "{text}");
+    let bodies = replay_lines("rollback", "body");
+    let rolling: Value = serde_json::from_str(&bodies[2]).unwrap();
+    assert_eq!(
+        rolling["headline"],
+        "orders-api: stage Deploy rolling back (+1 more)"
+    );
+    assert_eq!(rolling["severity"], "warning");
+    assert_eq!(
+        rolling["executions"][0]["rollback_of"],
+        "a0e1f2a3-b4c5-4da0-8e1f-2a3b4c5d6e70"
+    );
+    assert_eq!(
+        rolling["executions"][0]["trigger"]["summary"],
+        "automatic rollback"
+    );
+}
+
+/// `replay --format FORMAT` over a scenario: its lines.
+fn replay_lines(name: &str, format: &str) -> Vec<String> {
+    let output = pipewatch(&["replay", "--format", format], &scenario(name));
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn previews_without_a_region_have_no_console_links_and_a_bad_region_is_refused() {
+    let output = Command::new(env!("CARGO_BIN_EXE_pipewatch"))
+        .args(["replay", "--format", "body"])
+        .args(scenario("release-failure-retry"))
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    for line in stdout.lines() {
+        let body: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(body["links"]["pipeline"], Value::Null);
+        assert_eq!(body["executions"][0]["url"], Value::Null);
+        assert_eq!(
+            body["executions"][0]["revisions"][0]["short_id"], "4e1243b",
+            "commits still show"
+        );
+    }
+
+    let output = pipewatch(
+        &["replay", "--format", "slack", "--region", "Mars 1"],
+        &scenario("release-failure-retry"),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("\"Mars 1\" is not an AWS region code"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_recorded_execution_that_is_not_one_is_named() {
+    let dir = tempdir();
+    let files: Vec<PathBuf> = scenario("manual-approval")
+        .iter()
+        .map(|f| {
+            let copy = dir.join(f.file_name().unwrap());
+            std::fs::copy(f, &copy).unwrap();
+            copy
+        })
+        .collect();
+    std::fs::create_dir_all(dir.join("executions")).unwrap();
+    std::fs::write(
+        dir.join("executions/broken.json"),
+        b"{\"pipelineExecution\": 3}",
+    )
+    .unwrap();
+    let stderr = replay_error(&files);
+    assert!(stderr.contains("executions/broken.json"), "{stderr}");
+    assert!(
+        stderr.contains("not a GetPipelineExecution response"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn the_approval_token_never_appears_in_any_output() {
     let files = scenario("manual-approval");
     let token = "6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b";
     let recorded = std::fs::read_to_string(&files[1]).unwrap();
     assert!(recorded.contains(token), "the fixture must carry a token");
-    for format in ["text", "json"] {
+    for format in ["text", "json", "body", "email", "chatbot", "slack", "teams"] {
         let output = pipewatch(&["replay", "--format", format], &files);
         assert!(output.status.success());
         for stream in [&output.stdout, &output.stderr] {

@@ -4,6 +4,9 @@
 //! explores and what CI replays from the corpus is the same code path.
 
 use pipewatch::diff::diff;
+use pipewatch::render::content::{Console, Content, Context};
+use pipewatch::render::message::{MAX_PAYLOAD_BYTES, messages, sns_payload};
+use pipewatch::render::{chatbot, email, slack, teams};
 use pipewatch::render::{record::ChangeRecord, text};
 use pipewatch::state::PipelineState;
 
@@ -24,12 +27,27 @@ pub fn exercise(bytes: &[u8]) -> Result<PipelineState, pipewatch::error::ParseEr
         stage_states: Vec::new(),
         ..state.clone()
     };
+    let console = Console::new("eu-west-1", Some("123456789012"));
+    let context = Context {
+        console: console.as_ref(),
+        executions: &[],
+    };
     for (before, after) in [(&never_ran, &state), (&state, &never_ran)] {
-        for change in diff(before, after) {
-            let line = text::line(&state.pipeline_name, &change);
+        let changes = diff(before, after);
+        for change in &changes {
+            let line = text::line(&state.pipeline_name, change);
             assert!(!line.contains('\n'), "a text line spans lines: {line:?}");
-            serde_json::to_string(&ChangeRecord::new(&state.pipeline_name, &change))
+            serde_json::to_string(&ChangeRecord::new(&state.pipeline_name, change))
                 .expect("a change record serialises");
+        }
+        // Every channel renders whatever parses, within its limits.
+        for message in messages(&state.pipeline_name, &changes, &context, "fuzz/1") {
+            assert!(sns_payload(&message).len() <= MAX_PAYLOAD_BYTES);
+            let content = Content::from_body(&message.body).expect("a body reads back");
+            assert!(!email::render(&content).is_empty());
+            assert!(chatbot::render(&content).is_object());
+            assert!(slack::render(&content)["attachments"][0]["blocks"].is_array());
+            assert!(teams::render(&content).to_string().len() <= teams::MAX_BYTES);
         }
     }
     Ok(state)
