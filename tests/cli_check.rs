@@ -208,3 +208,107 @@ fn a_stop_asked_for_mid_tick_lets_that_tick_finish_then_ends_watch() {
         "the interrupted tick still reported its change: {printed:?}"
     );
 }
+
+/// `pipewatch check` with a bare environment: no AWS variables, no AWS files.
+fn bare_check(extra: &[(&str, &str)]) -> Output {
+    let home = state_dir();
+    Command::new(env!("CARGO_BIN_EXE_pipewatch"))
+        .env_clear()
+        .env("HOME", &home)
+        .env("PATH", std::env::var("PATH").unwrap())
+        // Off an EC2 instance, asking instance metadata only waits for a timeout.
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(extra.iter().copied())
+        .args(["check", "--pipeline", "web-app-release", "--state-dir"])
+        .arg(&home)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn check_without_a_region_or_credentials_says_so_in_words() {
+    let no_region = bare_check(&[]);
+    assert_eq!(no_region.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&no_region.stderr);
+    assert!(
+        stderr.contains("no AWS region configured: set AWS_REGION"),
+        "{stderr}"
+    );
+
+    let no_credentials = bare_check(&[("AWS_REGION", "eu-west-1")]);
+    assert_eq!(no_credentials.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&no_credentials.stderr);
+    assert!(
+        stderr.contains("no AWS credentials found: set AWS_PROFILE"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn watch_on_a_terminal_says_it_is_alive_once_a_tick() {
+    let fake = FakeCodePipeline::start();
+    let dir = state_dir();
+    fake.set_state(&scenario("manual-approval")[0]);
+    // `script` gives watch a terminal, as a person running it has.
+    let command = format!(
+        "{} watch --interval 200ms --pipeline infra-prod --state-dir {}",
+        env!("CARGO_BIN_EXE_pipewatch"),
+        dir.display()
+    );
+    let mut child = Command::new("script")
+        .args(["-qefc", &command, "/dev/null"])
+        .env("AWS_ENDPOINT_URL_CODEPIPELINE", fake.url())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("script(1), from util-linux");
+    let pid = child.id().to_string();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_mins(1));
+        let _ = Command::new("kill").args(["-KILL", &pid]).status();
+    });
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut alive = 0;
+    while alive < 3 {
+        let line = lines.next().expect("watch printed a line").unwrap();
+        if line.contains("checked 1 pipeline: 0 changes, 0 failed; next in 200ms") {
+            alive += 1;
+        }
+    }
+    let stopped = Command::new("pkill")
+        .args([
+            "-INT",
+            "-f",
+            "--",
+            &format!("--state-dir {}", dir.display()),
+        ])
+        .status()
+        .unwrap();
+    assert!(stopped.success(), "watch was running");
+    let _ = child.wait();
+}
+
+#[test]
+fn watch_without_a_terminal_prints_only_changes() {
+    let fake = FakeCodePipeline::start();
+    let dir = state_dir();
+    fake.set_state(&scenario("manual-approval")[0]);
+    let mut child = pipewatch(&fake)
+        .args(["watch", "--interval", "100ms", "--pipeline", "infra-prod"])
+        .arg("--state-dir")
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("three ticks", || fake.calls("infra-prod") >= 3);
+    signal(&child, "-INT");
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    assert!(
+        output.stdout.is_empty() && output.stderr.is_empty(),
+        "{output:?}"
+    );
+}

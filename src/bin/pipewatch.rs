@@ -283,9 +283,14 @@ async fn require_credentials(sdk: &aws_config::SdkConfig) -> anyhow::Result<Stri
         ),
     };
     if let Err(error) = found {
+        // The SDK lists each provider it tried on a line of its own: keep one line.
+        let tried = pipewatch::error::chain(&error)
+            .lines()
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(" ");
         anyhow::bail!(
-            "no AWS credentials found: set AWS_PROFILE (and run `aws sso login` if it uses SSO), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY ({})",
-            pipewatch::error::chain(&error)
+            "no AWS credentials found: set AWS_PROFILE (and run `aws sso login` if it uses SSO), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY ({tried})"
         );
     }
     Ok(region.to_string())
