@@ -295,7 +295,7 @@ fn watch_without_a_terminal_prints_only_changes() {
     let fake = FakeCodePipeline::start();
     let dir = state_dir();
     fake.set_state(&scenario("manual-approval")[0]);
-    let mut child = pipewatch(&fake)
+    let child = pipewatch(&fake)
         .args(["watch", "--interval", "100ms", "--pipeline", "infra-prod"])
         .arg("--state-dir")
         .arg(&dir)
