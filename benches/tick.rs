@@ -14,7 +14,7 @@ use pipewatch::aws::{CodePipelineSource, DynamoStore, SnsNotifier};
 use pipewatch::tick::{Settings, TickSummary, Watcher};
 use support::fake_codepipeline::FakeCodePipeline;
 use support::fault_proxy::FaultProxy;
-use support::fixtures::scenario;
+use support::fixtures::{scenario, scenario_executions};
 use support::services::{Inbox, create_table, require, sdk_config};
 
 const PIPELINES: usize = 20;
@@ -67,10 +67,15 @@ async fn main() {
         }
     };
 
+    // The pipelines share the release's execution id; each pipeline's record caches it.
+    for execution in scenario_executions("release-failure-retry") {
+        fake.set_execution(&execution);
+    }
+
     println!("one tick over {PIPELINES} pipelines (local emulators; AWS adds its latency)");
     println!(
-        "{:<28} {:>9} {:>15} {:>9} {:>9}",
-        "tick", "ms", "GetPipelineState", "DynamoDB", "SNS"
+        "{:<28} {:>9} {:>16} {:>20} {:>9} {:>5}",
+        "tick", "ms", "GetPipelineState", "GetPipelineExecution", "DynamoDB", "SNS"
     );
     set_step(0);
     measure(
@@ -86,12 +91,9 @@ async fn main() {
     for _ in 0..QUIET_TICKS {
         quiet.push(tick_costs(&watcher, &names, &fake, &dynamodb, &sns).await);
     }
-    quiet.sort_by_key(|(ms, ..)| *ms);
-    let (median, cp, ddb, published) = quiet[QUIET_TICKS / 2];
-    println!(
-        "{:<28} {median:>9} {cp:>15} {ddb:>9} {published:>9}",
-        format!("quiet (median of {QUIET_TICKS})")
-    );
+    quiet.sort_by_key(|costs| costs.ms);
+    let median = &quiet[QUIET_TICKS / 2];
+    print_row(&format!("quiet (median of {QUIET_TICKS})"), median);
     for step in 1..states.len() {
         set_step(step);
         measure(
@@ -110,25 +112,46 @@ async fn main() {
     );
 }
 
-/// One tick's wall time and calls per service: (ms, GetPipelineState, DynamoDB, SNS).
+/// One tick's wall time and calls per API.
+struct Costs {
+    ms: u128,
+    get_state: usize,
+    get_execution: usize,
+    dynamodb: usize,
+    sns: usize,
+}
+
 async fn tick_costs(
     watcher: &Watcher<CodePipelineSource, DynamoStore, SnsNotifier>,
     names: &[String],
     fake: &FakeCodePipeline,
     dynamodb: &FaultProxy,
     sns: &FaultProxy,
-) -> (u128, usize, usize, usize) {
-    let before = (calls(fake, names), dynamodb.forwarded(), sns.forwarded());
+) -> Costs {
+    let before = (
+        calls(fake, names),
+        fake.all_execution_calls(),
+        dynamodb.forwarded(),
+        sns.forwarded(),
+    );
     let started = Instant::now();
     let summary: TickSummary = watcher.run_tick(names).await;
-    let elapsed = started.elapsed().as_millis();
+    let ms = started.elapsed().as_millis();
     assert!(summary.failed.is_empty(), "{summary:?}");
-    (
-        elapsed,
-        calls(fake, names) - before.0,
-        dynamodb.forwarded() - before.1,
-        sns.forwarded() - before.2,
-    )
+    Costs {
+        ms,
+        get_state: calls(fake, names) - before.0,
+        get_execution: fake.all_execution_calls() - before.1,
+        dynamodb: dynamodb.forwarded() - before.2,
+        sns: sns.forwarded() - before.3,
+    }
+}
+
+fn print_row(label: &str, costs: &Costs) {
+    println!(
+        "{label:<28} {:>9} {:>16} {:>20} {:>9} {:>5}",
+        costs.ms, costs.get_state, costs.get_execution, costs.dynamodb, costs.sns
+    );
 }
 
 /// Runs one tick and prints its costs as a table row.
@@ -140,8 +163,10 @@ async fn measure(
     dynamodb: &FaultProxy,
     sns: &FaultProxy,
 ) {
-    let (ms, cp, ddb, published) = tick_costs(watcher, names, fake, dynamodb, sns).await;
-    println!("{label:<28} {ms:>9} {cp:>15} {ddb:>9} {published:>9}");
+    print_row(
+        label,
+        &tick_costs(watcher, names, fake, dynamodb, sns).await,
+    );
 }
 
 fn calls(fake: &FakeCodePipeline, names: &[String]) -> usize {
