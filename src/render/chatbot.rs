@@ -113,8 +113,7 @@ fn description(content: &Content) -> String {
         }
     }
     let mut lines: Vec<String> = content
-        .changes
-        .iter()
+        .changes_lead_first()
         .map(|change| {
             let mut line = format!("{} *{}*", change.icon(), escape(&change.what));
             if let Some(seconds) = change.duration_seconds {

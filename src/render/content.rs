@@ -423,6 +423,17 @@ impl Content {
         self.changes.get(self.lead).or_else(|| self.changes.first())
     }
 
+    /// The changes as people read them: the one the headline names first, then the
+    /// others in pipeline order.
+    pub fn changes_lead_first(&self) -> impl Iterator<Item = &ChangeContent> {
+        let lead = self.lead_change();
+        lead.into_iter().chain(
+            self.changes
+                .iter()
+                .filter(move |c| lead.is_none_or(|lead| !std::ptr::eq(*c, lead))),
+        )
+    }
+
     /// The execution the message is mostly about: the lead change's.
     pub fn lead_execution(&self) -> Option<&ExecutionContent> {
         self.lead_change()

@@ -19,13 +19,7 @@ pub fn render(content: &Content) -> String {
         let _ = writeln!(out, "{}\n", content.text.trim_end());
     }
     let mut introduced: Vec<&str> = Vec::new();
-    // The change the headline names first, then the others in pipeline order.
-    let lead = content.lead_change();
-    let others = content
-        .changes
-        .iter()
-        .filter(|c| lead.is_none_or(|lead| !std::ptr::eq(*c, lead)));
-    for change in lead.into_iter().chain(others) {
+    for change in content.changes_lead_first() {
         let _ = writeln!(out, "{}", one_line(&change.what_with_duration()));
         if let Some(why) = &change.why {
             field(&mut out, change.why_label(), why);

@@ -48,8 +48,7 @@ pub fn render(content: &Content) -> Value {
     });
 
     let mut sections: Vec<String> = content
-        .changes
-        .iter()
+        .changes_lead_first()
         .map(|change| {
             let mut section = format!("{} *{}*", change.icon(), escape(&change.what));
             if let Some(seconds) = change.duration_seconds {

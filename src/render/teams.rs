@@ -39,8 +39,7 @@ pub fn render(content: &Content) -> Value {
         "color": colour(content.severity),
     });
     let mut changes: Vec<Value> = content
-        .changes
-        .iter()
+        .changes_lead_first()
         .map(|change| {
             let mut items = vec![json!({
                 "type": "TextBlock",
