@@ -119,6 +119,8 @@ pub fn log_summary(summary: &TickSummary) {
         messages_pending = summary.messages_pending,
         rebaselined = summary.rebaselined,
         writes = summary.writes,
+        enriched = summary.enriched,
+        enrichment_failures = summary.enrichment_failures,
         errors = summary.errors,
         failed = %failed.join(","),
         duration_ms = summary.duration_ms,
