@@ -40,13 +40,13 @@ const RESERVE: Duration = Duration::from_secs(12);
 /// The longest `Retry-After` honoured within an invocation.
 const MAX_WAIT: Duration = Duration::from_secs(30);
 
-/// One destination that did not take a message.
+/// One destination that did not take a message. Its display holds the reason, so the
+/// list in [`ForwardError`] reads whole on one line.
 #[derive(Debug, thiserror::Error)]
-#[error("{destination}: {source}")]
+#[error("{destination}: {error}")]
 pub struct Undelivered {
     pub destination: String,
-    #[source]
-    pub source: PostError,
+    pub error: PostError,
 }
 
 /// An SNS record that did not reach every destination. The invocation fails, so Lambda
@@ -66,7 +66,7 @@ pub struct ForwardError {
 
 impl From<ForwardError> for lambda_runtime::Diagnostic {
     fn from(error: ForwardError) -> Self {
-        let permanent = error.failed.iter().all(|f| f.source.is_permanent());
+        let permanent = error.failed.iter().all(|f| f.error.is_permanent());
         Self {
             error_type: if permanent {
                 "pipewatch.ForwardRefused"
@@ -110,9 +110,9 @@ pub async fn forward<W: Webhook>(
             };
             match deliver(webhook, destination, &body, deadline).await {
                 Ok(()) => forwarded.posts += 1,
-                Err(source) => failed.push(Undelivered {
+                Err(error) => failed.push(Undelivered {
                     destination: destination.label.clone(),
-                    source,
+                    error,
                 }),
             }
         }

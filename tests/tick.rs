@@ -367,6 +367,64 @@ async fn a_failed_enrichment_never_delays_a_notification_and_is_asked_again_late
 }
 
 #[tokio::test]
+async fn a_record_written_by_0_1_0_is_read_without_a_rebaseline_and_its_pending_message_delivered()
+{
+    let harness = Harness::new().await;
+    let old = support::records::item("v0.1.0-release-failure");
+    let pending_id = "web-app-release/41/1";
+    aws_sdk_dynamodb::Client::new(&harness.config)
+        .put_item()
+        .table_name(&harness.table)
+        .set_item(Some(old))
+        .send()
+        .await
+        .unwrap();
+    let Loaded::Found(record) =
+        pipewatch::aws::dynamodb::decode(&harness.item("web-app-release").await)
+    else {
+        panic!("the 0.1.0 record must read as found")
+    };
+    assert!(record.executions.is_empty());
+    assert_eq!(record.outbox[0].message.id, pending_id);
+
+    // The pipeline moves on (the failed test is retried): the pending message goes out,
+    // and the new change is announced, from the old snapshot, with no re-baseline.
+    for execution in scenario_executions("release-failure-retry") {
+        harness.fake.set_execution(&execution);
+    }
+    harness
+        .fake
+        .set_state(&scenario("release-failure-retry")[3]);
+    let summary = harness
+        .watcher()
+        .run_tick(&["web-app-release".to_owned()])
+        .await;
+    assert!(summary.failed.is_empty(), "{summary:?}");
+    assert_eq!(summary.rebaselined, 0);
+    assert_eq!(
+        summary.changes, 2,
+        "the retry: stage and action back in progress"
+    );
+    assert_eq!(
+        (summary.messages_published, summary.messages_pending),
+        (2, 0)
+    );
+    let delivered = harness.inbox.drain().await;
+    assert_eq!(
+        delivered[0].id(),
+        pending_id,
+        "the old message first, as written"
+    );
+    assert_eq!(
+        delivered[0].subject,
+        "web-app-release: Build/UnitTests Failed (+2 more)"
+    );
+    assert_eq!(delivered[1].body["schema_version"], 2);
+    // One claim, one acknowledgement, on from the old version.
+    assert_eq!(harness.stored("web-app-release").await.version, 43);
+}
+
+#[tokio::test]
 async fn quiet_ticks_make_no_write() {
     let harness = Harness::new().await;
     let watcher = harness.watcher();

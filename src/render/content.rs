@@ -337,6 +337,11 @@ pub struct ChangeLinks {
 
 impl Content {
     /// The content of one message holding `changes` of `pipeline`.
+    ///
+    /// # Panics
+    ///
+    /// When `changes` is empty: a message is built for at least one change, as
+    /// [`crate::render::message::messages`] guarantees.
     pub fn build(
         pipeline: &str,
         changes: &[Change],
@@ -345,7 +350,9 @@ impl Content {
         (part, parts): (usize, usize),
     ) -> Self {
         let lead = lead(changes);
-        let lead_change = &changes[lead];
+        let lead_change = changes
+            .get(lead)
+            .expect("a message is built for at least one change");
         let more = match changes.len() {
             1 => String::new(),
             n => format!(" (+{} more)", n - 1),
@@ -407,9 +414,24 @@ impl Content {
         }
     }
 
-    /// Reads a message body back.
+    /// Reads a message body back. A body written before `schema_version` 2 (still in an
+    /// outbox, or in flight, during an upgrade) has records but no words for them: it
+    /// reads as its subject and text lines, with the severity its statuses give.
     pub fn from_body(body: &str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(body)
+        let mut content: Self = serde_json::from_str(body)?;
+        if content.schema_version < SCHEMA_VERSION {
+            content.severity = content
+                .changes
+                .iter()
+                .map(|c| legacy_severity(&c.record))
+                .max()
+                .unwrap_or_default();
+            content.headline = content.subject.clone();
+            content.changes.clear();
+            content.executions.clear();
+            content.lead = 0;
+        }
+        Ok(content)
     }
 
     /// The execution a change belongs to, when the message mentions it.
@@ -670,6 +692,28 @@ impl ChangeContent {
                 _ => "🔹",
             },
         }
+    }
+}
+
+/// The severity of a record written before records carried one.
+fn legacy_severity(record: &ChangeRecord) -> Severity {
+    let approval_pending = matches!(
+        record.detail,
+        Detail::Action {
+            approval_pending: true,
+            ..
+        }
+    );
+    match record.status.as_deref().map(|s| Status::new(s).known()) {
+        Some(Some(KnownStatus::Failed | KnownStatus::Errored)) => Severity::Failure,
+        _ if approval_pending => Severity::Approval,
+        Some(Some(
+            KnownStatus::Stopped
+            | KnownStatus::Stopping
+            | KnownStatus::Cancelled
+            | KnownStatus::Abandoned,
+        )) => Severity::Warning,
+        _ => Severity::Info,
     }
 }
 

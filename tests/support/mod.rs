@@ -7,4 +7,5 @@ pub mod fault_proxy;
 pub mod fixtures;
 pub mod http;
 pub mod lambda;
+pub mod records;
 pub mod services;

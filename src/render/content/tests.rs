@@ -175,8 +175,25 @@ fn a_body_written_before_schema_version_2_still_reads() {
     let content = Content::from_body(old).unwrap();
     assert_eq!(content.schema_version, 1);
     assert_eq!(content.title(), "web: stage Build Failed");
-    assert_eq!(content.changes[0].record.status.as_deref(), Some("Failed"));
-    assert_eq!(content.changes[0].record.kind(), "stage");
+    assert_eq!(
+        content.severity,
+        Severity::Failure,
+        "from the records' statuses"
+    );
+    assert!(
+        content.changes.is_empty(),
+        "no words for them: shown as text lines"
+    );
+    assert_eq!(content.text, "web: stage Build Failed (execution e1)");
+    // Every channel still tells it.
+    assert!(
+        crate::render::email::render(&content).contains("web: stage Build Failed (execution e1)")
+    );
+    let slack = crate::render::slack::render(&content).to_string();
+    assert!(
+        slack.contains("web: stage Build Failed (execution e1)"),
+        "{slack}"
+    );
 }
 
 #[test]
