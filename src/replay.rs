@@ -110,14 +110,7 @@ impl Recording {
 }
 
 fn read(path: &Path) -> Result<PipelineState, ReplayError> {
-    let bytes = std::fs::read(path).map_err(|source| ReplayError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    PipelineState::from_json(&bytes).map_err(|source| ReplayError::Parse {
-        path: path.to_owned(),
-        source,
-    })
+    parse(path, PipelineState::from_json)
 }
 
 /// Every `*.json` in `folder`, as `GetPipelineExecution` responses, in name order.
@@ -134,15 +127,21 @@ fn read_executions(folder: &Path) -> Result<Vec<PipelineExecution>, ReplayError>
     files.sort();
     files
         .iter()
-        .map(|path| {
-            let bytes = std::fs::read(path).map_err(|source| ReplayError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            PipelineExecution::from_json(&bytes).map_err(|source| ReplayError::Parse {
-                path: path.clone(),
-                source,
-            })
-        })
+        .map(|path| parse(path, PipelineExecution::from_json))
         .collect()
+}
+
+/// Reads `path` and parses it with `from_json`, naming the file in any error.
+fn parse<T>(
+    path: &Path,
+    from_json: impl Fn(&[u8]) -> Result<T, crate::error::ParseError>,
+) -> Result<T, ReplayError> {
+    let bytes = std::fs::read(path).map_err(|source| ReplayError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    from_json(&bytes).map_err(|source| ReplayError::Parse {
+        path: path.to_owned(),
+        source,
+    })
 }

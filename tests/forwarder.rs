@@ -232,48 +232,35 @@ async fn a_refused_post_fails_the_invocation_naming_the_reason_not_the_url() {
     assert_eq!(hooks.posted("slack").len(), 1, "a refusal is not retried");
 }
 
-/// One destination on `hooks`, and the real HTTPS client.
-fn destination_on(hooks: &Webhooks) -> (destination::Destination, HttpsWebhook) {
+/// Delivers a message to one destination on `hooks` with the real HTTPS client, the
+/// invocation having `time_left`: the result and how long it took.
+async fn deliver_within(
+    hooks: &Webhooks,
+    time_left: Duration,
+) -> (Result<(), PostError>, Duration) {
     let destination = destination::parse(&hooks.url("slack"), "slack", Format::Slack)
         .unwrap()
         .remove(0);
-    (destination, HttpsWebhook::new().unwrap())
+    let client = HttpsWebhook::new().unwrap();
+    let started = Instant::now();
+    let body = serde_json::json!({"text": "hello"});
+    let result = deliver(&client, &destination, &body, started + time_left).await;
+    (result, started.elapsed())
 }
 
 #[tokio::test]
 async fn a_rate_limited_post_waits_as_asked_when_the_invocation_has_time() {
     let hooks = Webhooks::start(vec![answer(429, "Retry-After: 1\r\n", "rate_limited")]);
-    let (destination, client) = destination_on(&hooks);
-    let started = Instant::now();
-    let body = serde_json::json!({"text": "hello"});
-    let result = deliver(
-        &client,
-        &destination,
-        &body,
-        started + Duration::from_mins(1),
-    )
-    .await;
+    let (result, took) = deliver_within(&hooks, Duration::from_mins(1)).await;
     assert_eq!(result, Ok(()));
-    assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "Retry-After honoured"
-    );
+    assert!(took >= Duration::from_secs(1), "Retry-After honoured");
     assert_eq!(hooks.posted("slack").len(), 2);
 }
 
 #[tokio::test]
 async fn a_rate_limited_post_fails_at_once_when_the_invocation_is_out_of_time() {
     let hooks = Webhooks::start(vec![answer(429, "Retry-After: 30\r\n", "")]);
-    let (destination, client) = destination_on(&hooks);
-    let started = Instant::now();
-    let body = serde_json::json!({"text": "hello"});
-    let result = deliver(
-        &client,
-        &destination,
-        &body,
-        started + Duration::from_secs(20),
-    )
-    .await;
+    let (result, took) = deliver_within(&hooks, Duration::from_secs(20)).await;
     let Err(error @ PostError::RateLimited { .. }) = result else {
         panic!("{result:?}")
     };
@@ -282,7 +269,7 @@ async fn a_rate_limited_post_fails_at_once_when_the_invocation_is_out_of_time() 
         "127.0.0.1 is rate limiting (429), retry after 30 s"
     );
     assert!(
-        started.elapsed() < Duration::from_secs(5),
+        took < Duration::from_secs(5),
         "no waiting past the deadline"
     );
     assert_eq!(hooks.posted("slack").len(), 1);
@@ -291,20 +278,11 @@ async fn a_rate_limited_post_fails_at_once_when_the_invocation_is_out_of_time() 
 #[tokio::test]
 async fn server_errors_are_retried_with_backoff_until_one_succeeds() {
     let hooks = Webhooks::start(vec![answer(503, "", "busy"), answer(502, "", "")]);
-    let (destination, client) = destination_on(&hooks);
-    let started = Instant::now();
-    let body = serde_json::json!({"text": "hello"});
-    let result = deliver(
-        &client,
-        &destination,
-        &body,
-        started + Duration::from_mins(1),
-    )
-    .await;
+    let (result, took) = deliver_within(&hooks, Duration::from_mins(1)).await;
     assert_eq!(result, Ok(()));
     assert_eq!(hooks.posted("slack").len(), 3);
     assert!(
-        started.elapsed() >= Duration::from_millis(1_500),
+        took >= Duration::from_millis(1_500),
         "backed off 0.5 s, then 1 s"
     );
 }
@@ -312,15 +290,7 @@ async fn server_errors_are_retried_with_backoff_until_one_succeeds() {
 #[tokio::test]
 async fn server_errors_that_last_fail_after_the_attempts() {
     let hooks = Webhooks::start((0..5).map(|_| answer(500, "", "")).collect());
-    let (destination, client) = destination_on(&hooks);
-    let body = serde_json::json!({"text": "hello"});
-    let result = deliver(
-        &client,
-        &destination,
-        &body,
-        Instant::now() + Duration::from_mins(1),
-    )
-    .await;
+    let (result, _) = deliver_within(&hooks, Duration::from_mins(1)).await;
     assert!(
         matches!(result, Err(PostError::Unavailable { .. })),
         "{result:?}"
@@ -334,15 +304,7 @@ async fn server_errors_that_last_fail_after_the_attempts() {
 #[tokio::test]
 async fn a_malformed_message_is_refused_for_good_with_slacks_reason() {
     let hooks = Webhooks::start(vec![answer(400, "", "invalid_blocks")]);
-    let (destination, client) = destination_on(&hooks);
-    let body = serde_json::json!({"text": "hello"});
-    let result = deliver(
-        &client,
-        &destination,
-        &body,
-        Instant::now() + Duration::from_mins(1),
-    )
-    .await;
+    let (result, _) = deliver_within(&hooks, Duration::from_mins(1)).await;
     let error = result.unwrap_err();
     assert!(error.is_permanent());
     assert!(error.to_string().contains("400"), "{error}");

@@ -13,8 +13,8 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use crate::render::content::{Content, duration_text};
-use crate::render::text;
+use crate::render::content::Content;
+use crate::render::mrkdwn::{self, cut, escape, escape_within, link};
 
 pub const MAX_TITLE: usize = 150;
 pub const MAX_DESCRIPTION: usize = 3_000;
@@ -114,23 +114,7 @@ fn description(content: &Content) -> String {
     }
     let mut lines: Vec<String> = content
         .changes_lead_first()
-        .map(|change| {
-            let mut line = format!("{} *{}*", change.icon(), escape(&change.what));
-            if let Some(seconds) = change.duration_seconds {
-                let _ = write!(
-                    line,
-                    " after {}",
-                    duration_text(std::time::Duration::from_secs(seconds))
-                );
-            }
-            if let Some(who) = &change.who {
-                let _ = write!(line, " — {}", escape(&text::clean(who)));
-            }
-            if let Some(why) = &change.why {
-                let _ = write!(line, "\n> {}", escape_within(&text::clean(why), MAX_REASON));
-            }
-            line
-        })
+        .map(|change| mrkdwn::change_line(change, MAX_REASON))
         .collect();
     if content.changes.is_empty() {
         lines.push(escape(content.text.trim()));
@@ -158,50 +142,5 @@ pub(crate) fn fit(lines: &mut Vec<String>, footer: &str, limit: usize) -> String
             return cut(&text, limit);
         }
         lines.pop();
-    }
-}
-
-/// Slack's link markup: `<url|label>`.
-fn link(url: &str, label: &str) -> String {
-    format!("<{url}|{}>", escape(label))
-}
-
-/// Slack's mrkdwn treats `&`, `<` and `>` as control characters.
-pub(crate) fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// [`escape`]d, and at most `max` characters once escaped: cut before an entity, never
-/// through one, the last character an ellipsis when cut.
-pub(crate) fn escape_within(text: &str, max: usize) -> String {
-    let escaped = escape(text);
-    if escaped.chars().count() <= max {
-        return escaped;
-    }
-    let mut out = String::new();
-    let mut length = 0;
-    for c in text.chars() {
-        let piece = escape(c.encode_utf8(&mut [0; 4]));
-        let width = piece.chars().count();
-        if length + width + 1 > max {
-            break;
-        }
-        out.push_str(&piece);
-        length += width;
-    }
-    out.push('…');
-    out
-}
-
-/// At most `max` characters, the last one an ellipsis when cut.
-pub(crate) fn cut(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_owned()
-    } else {
-        let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
-        cut.push('…');
-        cut
     }
 }

@@ -482,6 +482,24 @@ impl Content {
         }
     }
 
+    /// The links worth a button, in order: the main one ("View execution", or "Review"
+    /// for an approval), the logs, and the pipeline when not already there.
+    pub fn actions(&self) -> Vec<(&'static str, &str)> {
+        let mut links: Vec<(&'static str, &str)> = Vec::new();
+        if let Some(main) = self.main_link() {
+            links.push(main);
+        }
+        if let Some(url) = self.logs_link() {
+            links.push(("Logs", url));
+        }
+        if let Some(url) = self.links.pipeline.as_deref()
+            && !links.iter().any(|(_, u)| *u == url)
+        {
+            links.push(("Pipeline", url));
+        }
+        links
+    }
+
     /// The logs worth a button: the lead change's, else those of the first run that did
     /// not simply succeed (a success's page is rarely what one taps for).
     pub fn logs_link(&self) -> Option<&str> {

@@ -7,6 +7,7 @@
 //! - One file per channel, each rendering [`content::Content`] within its own limits:
 //!   [`email`], [`chatbot`] (AWS Chatbot custom notifications), [`slack`] (Block Kit),
 //!   [`teams`] (Adaptive Cards).
+//! - [`mrkdwn`]: Slack's markup, shared by the Chatbot and Slack renderers.
 //! - [`text`]: one terminal line per change; [`record`]: one flat JSON record per change
 //!   (the `replay --format json` contract).
 //!
@@ -17,6 +18,7 @@ pub mod chatbot;
 pub mod content;
 pub mod email;
 pub mod message;
+pub mod mrkdwn;
 pub mod record;
 pub mod slack;
 pub mod teams;

@@ -8,12 +8,10 @@
 //! (refused past that, observed rather than documented), with a plain `text` fallback for
 //! notifications and old clients.
 
-use std::fmt::Write as _;
-
 use serde_json::{Value, json};
 
-use crate::render::chatbot::{escape, escape_within};
 use crate::render::content::{Content, Severity, duration_text};
+use crate::render::mrkdwn::{self, cut, escape, escape_within};
 use crate::render::text;
 
 pub const MAX_BLOCKS: usize = 50;
@@ -49,24 +47,7 @@ pub fn render(content: &Content) -> Value {
 
     let mut sections: Vec<String> = content
         .changes_lead_first()
-        .map(|change| {
-            let mut section = format!("{} *{}*", change.icon(), escape(&change.what));
-            if let Some(seconds) = change.duration_seconds {
-                let _ = write!(
-                    section,
-                    " after {}",
-                    duration_text(std::time::Duration::from_secs(seconds))
-                );
-            }
-            if let Some(why) = &change.why {
-                section.push('\n');
-                section.push_str(&escape_within(&text::clean(why), MAX_REASON));
-            }
-            if let Some(who) = &change.who {
-                let _ = write!(section, "\n_{}_", escape(&text::clean(who)));
-            }
-            escape_safe_cut(&section, MAX_SECTION)
-        })
+        .map(|change| escape_safe_cut(&mrkdwn::change_line(change, MAX_REASON), MAX_SECTION))
         .collect();
     if content.changes.is_empty() && !content.text.trim().is_empty() {
         sections.push(escape_within(content.text.trim(), MAX_SECTION));
@@ -141,21 +122,10 @@ fn context_line(content: &Content) -> Option<String> {
     (!facts.is_empty()).then(|| escape_safe_cut(&facts.join(" · "), MAX_SECTION))
 }
 
-/// "View execution" (or "Review" for an approval), "Logs", and the pipeline.
+/// The message's links as buttons, the first one primary.
 fn buttons(content: &Content) -> Vec<Value> {
-    let mut links: Vec<(&str, &str)> = Vec::new();
-    if let Some(main) = content.main_link() {
-        links.push(main);
-    }
-    if let Some(url) = content.logs_link() {
-        links.push(("Logs", url));
-    }
-    if let Some(url) = content.links.pipeline.as_deref()
-        && !links.iter().any(|(_, u)| *u == url)
-    {
-        links.push(("Pipeline", url));
-    }
-    links
+    content
+        .actions()
         .into_iter()
         .filter(|(_, url)| url.len() <= MAX_BUTTON_URL)
         .enumerate()
@@ -201,8 +171,4 @@ fn escape_safe_cut(text: &str, max: usize) -> String {
     }
     cut.push('…');
     cut
-}
-
-fn cut(text: &str, max: usize) -> String {
-    crate::render::chatbot::cut(text, max)
 }

@@ -159,21 +159,10 @@ fn facts(content: &Content) -> Vec<Value> {
     facts
 }
 
-/// The same links as Slack's buttons.
+/// The message's links, as Slack's buttons.
 fn actions(content: &Content) -> Vec<Value> {
-    let mut links: Vec<(&str, &str)> = Vec::new();
-    if let Some(main) = content.main_link() {
-        links.push(main);
-    }
-    if let Some(url) = content.logs_link() {
-        links.push(("Logs", url));
-    }
-    if let Some(url) = content.links.pipeline.as_deref()
-        && !links.iter().any(|(_, u)| *u == url)
-    {
-        links.push(("Pipeline", url));
-    }
-    links
+    content
+        .actions()
         .into_iter()
         .take(MAX_ACTIONS)
         .map(|(title, url)| json!({"type": "Action.OpenUrl", "title": title, "url": url}))
@@ -194,5 +183,5 @@ fn capitalised(text: &str) -> String {
 }
 
 fn cut(text: &str, max: usize) -> String {
-    crate::render::chatbot::cut(text, max)
+    crate::render::mrkdwn::cut(text, max)
 }
