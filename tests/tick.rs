@@ -133,6 +133,14 @@ impl Harness {
         (proxy, watcher)
     }
 
+    /// Serves the recorded release's executions; returns its states, oldest first.
+    fn serve_release_executions(&self) -> Vec<String> {
+        for execution in scenario_executions("release-failure-retry") {
+            self.fake.set_execution(&execution);
+        }
+        scenario("release-failure-retry")
+    }
+
     /// Serves run `run` of each pipeline (see [`run_state`]).
     fn serve_run(&self, pipelines: &[String], run: usize) {
         for pipeline in pipelines {
@@ -262,10 +270,7 @@ async fn a_release_is_enriched_once_per_execution_and_every_message_shows_the_co
     let harness = Harness::new().await;
     let watcher = harness.watcher();
     let pipelines = vec!["web-app-release".to_owned()];
-    for execution in scenario_executions("release-failure-retry") {
-        harness.fake.set_execution(&execution);
-    }
-    let states = scenario("release-failure-retry");
+    let states = harness.serve_release_executions();
     let mut enriched = 0;
     for state in &states {
         harness.fake.set_state(state);
@@ -335,10 +340,7 @@ async fn a_failed_enrichment_never_delays_a_notification_and_is_asked_again_late
     let harness = Harness::new().await;
     let watcher = harness.watcher();
     let pipelines = vec!["web-app-release".to_owned()];
-    for execution in scenario_executions("release-failure-retry") {
-        harness.fake.set_execution(&execution);
-    }
-    let states = scenario("release-failure-retry");
+    let states = harness.serve_release_executions();
     harness.fake.set_state(&states[0]);
     watcher.run_tick(&pipelines).await;
 
@@ -389,12 +391,8 @@ async fn a_record_written_by_0_1_0_is_read_without_a_rebaseline_and_its_pending_
 
     // The pipeline moves on (the failed test is retried): the pending message goes out,
     // and the new change is announced, from the old snapshot, with no re-baseline.
-    for execution in scenario_executions("release-failure-retry") {
-        harness.fake.set_execution(&execution);
-    }
-    harness
-        .fake
-        .set_state(&scenario("release-failure-retry")[3]);
+    let states = harness.serve_release_executions();
+    harness.fake.set_state(&states[3]);
     let summary = harness
         .watcher()
         .run_tick(&["web-app-release".to_owned()])
