@@ -11,6 +11,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use pipewatch::aws::{CodePipelineSource, DynamoStore, SnsNotifier};
+use pipewatch::select::PipelineRef;
 use pipewatch::tick::{Settings, TickSummary, Watcher};
 use support::fake_codepipeline::FakeCodePipeline;
 use support::fault_proxy::FaultProxy;
@@ -30,11 +31,7 @@ async fn main() {
     let sns = FaultProxy::start(&require("AWS_ENDPOINT_URL_SNS"));
 
     let watcher = Watcher {
-        source: CodePipelineSource::new(aws_sdk_codepipeline::Client::from_conf(
-            aws_sdk_codepipeline::config::Builder::from(&config)
-                .endpoint_url(fake.url())
-                .build(),
-        )),
+        source: fake.source(&config),
         store: DynamoStore::new(
             aws_sdk_dynamodb::Client::from_conf(
                 aws_sdk_dynamodb::config::Builder::from(&config)
@@ -55,6 +52,7 @@ async fn main() {
             lease: Duration::from_mins(2),
             max_concurrency: 8,
             console: None,
+            retention: None,
         },
     };
 
@@ -135,7 +133,8 @@ async fn tick_costs(
         sns.forwarded(),
     );
     let started = Instant::now();
-    let summary: TickSummary = watcher.run_tick(names).await;
+    let pipelines: Vec<PipelineRef> = names.iter().map(PipelineRef::home).collect();
+    let summary: TickSummary = watcher.run_tick(&pipelines).await;
     let ms = started.elapsed().as_millis();
     assert!(summary.failed.is_empty(), "{summary:?}");
     Costs {

@@ -4,11 +4,30 @@
 
 use std::time::Duration;
 
+use crate::aws::clients::{DEFAULT_ROLE_NAME, RoleSettings};
+use crate::select::{Selection, parse_tags};
+
 /// Everything the Lambda reads from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// `PIPELINES`: the pipelines a scheduled tick checks (comma-separated names).
-    pub pipelines: Vec<String>,
+    /// `PIPELINES`: names, patterns (`release-*`, `*`) and pipeline ARNs, comma-separated;
+    /// with `PIPELINE_TAGS` (`key=value,...`): only the pipelines carrying all of them.
+    pub selection: Selection,
+    /// `DISCOVERY_SECONDS`: how long a warm container keeps the resolved selection before
+    /// listing again (default 300; only patterns and tags need listing).
+    pub discovery: Duration,
+    /// `ASSUME_ROLE_NAME` (default `pipewatch-reader`) and `ASSUME_ROLE_EXTERNAL_ID`: the
+    /// role assumed in other accounts.
+    pub role: RoleSettings,
+    /// `SHARD_SIZE`: the most pipelines one invocation checks (default 500); a larger
+    /// selection is split into shards sent to `SHARD_QUEUE_URL`.
+    pub shard_size: usize,
+    /// `SHARD_QUEUE_URL`: the SQS queue shards go to, which the function itself consumes.
+    /// Without it every pipeline is checked by the scheduled invocation.
+    pub shard_queue_url: Option<String>,
+    /// `RETENTION_DAYS`: a record no check has written for this long expires (DynamoDB
+    /// TTL): a pipeline that stopped being watched leaves no record behind (default 90).
+    pub retention: Duration,
     /// `TABLE_NAME`: the DynamoDB table holding one snapshot item per pipeline.
     pub table_name: String,
     /// `TOPIC_ARN`: the SNS topic notifications are published to.
@@ -32,6 +51,9 @@ pub struct ConfigError {
 
 pub const DEFAULT_MAX_CONCURRENCY: usize = 8;
 pub const DEFAULT_LEASE_SECONDS: u64 = 120;
+pub const DEFAULT_DISCOVERY_SECONDS: u64 = 300;
+pub const DEFAULT_SHARD_SIZE: u64 = 500;
+pub const DEFAULT_RETENTION_DAYS: u64 = 90;
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -40,11 +62,47 @@ impl Config {
 
     /// Parses configuration from any name → value lookup (the environment, or a table in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let pipelines =
-            parse_pipelines(&required(&lookup, "PIPELINES")?).map_err(|problem| ConfigError {
-                name: "PIPELINES",
+        let pipelines = required(&lookup, "PIPELINES")?;
+        let mut selection = Selection::parse(&pipelines).map_err(|problem| ConfigError {
+            name: "PIPELINES",
+            problem,
+        })?;
+        if let Some(tags) = value(&lookup, "PIPELINE_TAGS") {
+            selection.tags = parse_tags(&tags).map_err(|problem| ConfigError {
+                name: "PIPELINE_TAGS",
                 problem,
             })?;
+        }
+        let discovery = number(
+            &lookup,
+            "DISCOVERY_SECONDS",
+            DEFAULT_DISCOVERY_SECONDS,
+            0..=86_400,
+        )?;
+        let role = RoleSettings {
+            name: value(&lookup, "ASSUME_ROLE_NAME").unwrap_or_else(|| DEFAULT_ROLE_NAME.into()),
+            external_id: value(&lookup, "ASSUME_ROLE_EXTERNAL_ID"),
+        };
+        if !valid_role_name(&role.name) {
+            return Err(ConfigError {
+                name: "ASSUME_ROLE_NAME",
+                problem: format!(
+                    "must be an IAM role name (1-64 of A-Z a-z 0-9 + = , . @ _ -), not {:?}",
+                    role.name
+                ),
+            });
+        }
+        let shard_size = number(&lookup, "SHARD_SIZE", DEFAULT_SHARD_SIZE, 1..=10_000)?;
+        let shard_queue_url = value(&lookup, "SHARD_QUEUE_URL");
+        if let Some(url) = &shard_queue_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(ConfigError {
+                name: "SHARD_QUEUE_URL",
+                problem: format!("must be an SQS queue URL, not {url:?}"),
+            });
+        }
+        let retention = number(&lookup, "RETENTION_DAYS", DEFAULT_RETENTION_DAYS, 1..=3650)?;
         let table_name = required(&lookup, "TABLE_NAME")?;
         if !valid_table_name(&table_name) {
             return Err(ConfigError {
@@ -72,7 +130,12 @@ impl Config {
         let lease = number(&lookup, "LEASE_SECONDS", DEFAULT_LEASE_SECONDS, 1..=3600)?;
         let log_level = log_level(&lookup)?;
         Ok(Self {
-            pipelines,
+            selection,
+            discovery: Duration::from_secs(discovery),
+            role,
+            shard_size: usize::try_from(shard_size).unwrap_or(usize::MAX),
+            shard_queue_url,
+            retention: Duration::from_secs(retention * 86_400),
             table_name,
             topic_arn,
             max_concurrency: usize::try_from(max_concurrency).unwrap_or(DEFAULT_MAX_CONCURRENCY),
@@ -86,6 +149,11 @@ impl Config {
     /// The account the topic (and so the stack) lives in: `arn:aws:sns:REGION:ACCOUNT:NAME`.
     pub fn topic_account(&self) -> Option<&str> {
         self.topic_arn.split(':').nth(4)
+    }
+
+    /// The partition the topic (and so the stack) lives in: `aws`, `aws-cn`, ...
+    pub fn topic_partition(&self) -> &str {
+        self.topic_arn.split(':').nth(1).unwrap_or("aws")
     }
 }
 
@@ -165,33 +233,11 @@ fn log_level(lookup: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigE
     }
 }
 
-/// Comma-separated pipeline names, each as CodePipeline allows them; duplicates dropped.
-pub fn parse_pipelines(list: &str) -> Result<Vec<String>, String> {
-    let mut pipelines: Vec<String> = Vec::new();
-    for name in list.split(',').map(str::trim) {
-        if name.is_empty() {
-            continue;
-        }
-        check_pipeline_name(name)?;
-        if !pipelines.iter().any(|p| p == name) {
-            pipelines.push(name.to_owned());
-        }
-    }
-    if pipelines.is_empty() {
-        return Err("must list at least one pipeline name, separated by commas".into());
-    }
-    Ok(pipelines)
-}
-
-/// CodePipeline's rule for names: 1-100 of `A-Z a-z 0-9 . @ - _`.
-pub fn check_pipeline_name(name: &str) -> Result<(), String> {
-    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '@' | '-' | '_');
-    if name.is_empty() || name.len() > 100 || !name.chars().all(allowed) {
-        return Err(format!(
-            "has {name:?}, which is not a pipeline name (1-100 of A-Z a-z 0-9 . @ - _)"
-        ));
-    }
-    Ok(())
+fn valid_role_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
 }
 
 fn valid_table_name(name: &str) -> bool {
@@ -285,7 +331,18 @@ mod tests {
     #[test]
     fn a_minimal_environment_gets_the_defaults() {
         let config = config(&valid()).unwrap();
-        assert_eq!(config.pipelines, ["web-app", "infra-prod"]);
+        let names: Vec<&str> = config
+            .selection
+            .entries
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
+        assert_eq!(names, ["web-app", "infra-prod"]);
+        assert!(config.selection.tags.is_empty());
+        assert_eq!(config.discovery, Duration::from_mins(5));
+        assert_eq!(config.role, RoleSettings::default());
+        assert_eq!((config.shard_size, config.shard_queue_url), (500, None));
+        assert_eq!(config.retention, Duration::from_hours(90 * 24));
         assert_eq!(config.max_concurrency, DEFAULT_MAX_CONCURRENCY);
         assert_eq!(config.lease, Duration::from_secs(DEFAULT_LEASE_SECONDS));
         assert_eq!(config.log_level, "info");
@@ -307,7 +364,32 @@ mod tests {
             (
                 "PIPELINES",
                 Some("ok,not ok"),
-                "PIPELINES has \"not ok\", which is not a pipeline name",
+                "PIPELINES has \"not ok\": not a pipeline name or pattern",
+            ),
+            (
+                "PIPELINE_TAGS",
+                Some("team"),
+                "PIPELINE_TAGS has \"team\", which is not key=value",
+            ),
+            (
+                "ASSUME_ROLE_NAME",
+                Some("no spaces allowed"),
+                "ASSUME_ROLE_NAME must be an IAM role name",
+            ),
+            (
+                "SHARD_SIZE",
+                Some("0"),
+                "SHARD_SIZE must be a whole number from 1 to 10000",
+            ),
+            (
+                "SHARD_QUEUE_URL",
+                Some("pipewatch-shards"),
+                "SHARD_QUEUE_URL must be an SQS queue URL",
+            ),
+            (
+                "DISCOVERY_SECONDS",
+                Some("-1"),
+                "DISCOVERY_SECONDS must be a whole number from 0 to 86400",
             ),
             ("TABLE_NAME", None, "TABLE_NAME is not set"),
             (

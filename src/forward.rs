@@ -241,15 +241,33 @@ fn bare(id: &str, headline: String, text: String, severity: Severity, links: Lin
     }
 }
 
-/// The invocation's deadline as an [`Instant`], from Lambda's epoch milliseconds.
-pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Instant {
+/// The invocation's deadline as an [`Instant`], from Lambda's epoch milliseconds; `None`
+/// when the value cannot be one (cargo-lambda's local runtime sends the timeout itself,
+/// `600000`, rather than a point in time).
+pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Option<Instant> {
     let now_ms = u64::try_from(crate::state::Timestamp::now().unix_millis()).unwrap_or(0);
-    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+    // A deadline is in the next 15 minutes (Lambda's longest timeout), give or take.
+    let plausible = deadline_ms + 60_000 >= now_ms && deadline_ms <= now_ms + 16 * 60_000;
+    plausible.then(|| Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms)))
 }
+
+/// Without a deadline from the runtime, a forwarder invocation allows itself this long.
+pub const DEFAULT_TIME: Duration = Duration::from_secs(25);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_point_in_the_next_minutes_is_a_deadline() {
+        let now = u64::try_from(crate::state::Timestamp::now().unix_millis()).unwrap();
+        assert!(deadline_from_epoch_ms(now + 30_000).is_some());
+        assert!(
+            deadline_from_epoch_ms(600_000).is_none(),
+            "a timeout, not a deadline"
+        );
+        assert!(deadline_from_epoch_ms(now + 86_400_000).is_none());
+    }
 
     #[test]
     fn an_alarm_is_put_into_words_with_a_link() {

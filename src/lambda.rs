@@ -1,22 +1,42 @@
-//! The Lambda's logic, between the runtime and the tick: which pipelines an event asks
-//! for, the tick, the summary log line, and the invocation's error when pipelines failed.
+//! The Lambda's logic, between the runtime and the tick: what an event asks for, which
+//! pipelines that means, the tick, the summary log line, and the invocation's error when
+//! pipelines failed.
+//!
+//! Events, dispatched by shape ([`Invocation::read`]):
+//! - **a schedule** (an EventBridge scheduled event, or `{}` from EventBridge Scheduler):
+//!   the configured selection, resolved and cached for `DISCOVERY_SECONDS`. A selection
+//!   larger than `SHARD_SIZE` is split into shards sent to the shard queue, which this same
+//!   function consumes; otherwise it is checked here.
+//! - **`{"pipelines": [...]}`**: a schedule's custom input: those entries instead (names,
+//!   patterns or ARNs; tags still apply).
+//! - **an SQS event**: shards from the shard queue, `{"pipelines": ["key", ...]}` each.
+//!
+//! Every path ends in the same tick, so the claim decides ordering and idempotency for all.
+//! Pipelines are started in a rotating order: when the invocation's deadline is near, the
+//! rest are skipped (not failed) and the next tick in this container starts with them.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
 use aws_lambda_events::cloudwatch_events::CloudWatchEvent;
 use serde::Deserialize;
 use serde_json::Value;
+use tokio::sync::Mutex;
 
-use crate::config::check_pipeline_name;
-use crate::ports::{Notifier, PipelineSource, SnapshotStore};
+use crate::ports::{Notifier, PipelineDirectory, PipelineSource, ShardQueue, SnapshotStore};
+use crate::select::{Discovery, Home, PipelineRef, Selection, resolve};
 use crate::tick::{TickSummary, Watcher, describe_failures};
 
-/// Why an invocation failed. Both are reported to Lambda as an invocation error, so the
+/// Why an invocation failed. Each is reported to Lambda as an invocation error, so the
 /// `Errors` metric (and an alarm on it) sees them.
 #[derive(Debug, thiserror::Error)]
 pub enum InvocationError {
-    #[error(
-        "the event is neither an EventBridge scheduled event nor {{\"pipelines\": [\"name\", ...]}}: {0}"
-    )]
+    #[error("the event is neither a schedule, nor {{\"pipelines\": [...]}}, nor SQS shards: {0}")]
     BadEvent(String),
+    #[error("resolving the watched pipelines failed: {0}")]
+    Selection(String),
+    #[error("sending {shards} shards to the shard queue failed: {reason}")]
+    Shards { shards: usize, reason: String },
     #[error("{failed} of {total} pipelines failed: {list}")]
     PipelinesFailed {
         failed: usize,
@@ -30,6 +50,8 @@ impl From<InvocationError> for lambda_runtime::Diagnostic {
     fn from(error: InvocationError) -> Self {
         let error_type = match error {
             InvocationError::BadEvent(_) => "pipewatch.BadEvent",
+            InvocationError::Selection(_) => "pipewatch.SelectionFailed",
+            InvocationError::Shards { .. } => "pipewatch.ShardsFailed",
             InvocationError::PipelinesFailed { .. } => "pipewatch.PipelinesFailed",
         };
         Self {
@@ -39,37 +61,67 @@ impl From<InvocationError> for lambda_runtime::Diagnostic {
     }
 }
 
-/// A schedule's custom input, which replaces the configured pipelines for that schedule
-/// (so one deployment can be sharded across several schedules).
+/// What an event asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Invocation {
+    /// Check the configured selection.
+    Schedule,
+    /// Check these entries instead (a schedule's custom input).
+    Entries(Selection),
+    /// Check these pipelines: shards from the shard queue, all records together.
+    Shards(Vec<PipelineRef>),
+}
+
+/// A schedule's custom input, or a shard.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PipelinesInput {
     pipelines: Vec<String>,
 }
 
-/// The pipelines an invocation should check.
-pub fn pipelines_for(event: &Value, configured: &[String]) -> Result<Vec<String>, InvocationError> {
-    let bad = |problem: String| InvocationError::BadEvent(problem);
-    let Some(object) = event.as_object() else {
-        return Err(bad(format!("got {}", kind_of(event))));
-    };
-    if object.contains_key("pipelines") {
-        let input: PipelinesInput =
-            serde_json::from_value(event.clone()).map_err(|e| bad(e.to_string()))?;
-        if input.pipelines.is_empty() {
-            return Err(bad("\"pipelines\" is empty".into()));
+impl Invocation {
+    /// Reads an event; a bad one is an error that says what was expected.
+    pub fn read(event: &Value) -> Result<Self, InvocationError> {
+        let bad = |problem: String| InvocationError::BadEvent(problem);
+        let Some(object) = event.as_object() else {
+            return Err(bad(format!("got {}", kind_of(event))));
+        };
+        if object.contains_key("pipelines") {
+            let input: PipelinesInput =
+                serde_json::from_value(event.clone()).map_err(|e| bad(e.to_string()))?;
+            if input.pipelines.is_empty() {
+                return Err(bad("\"pipelines\" is empty".into()));
+            }
+            let selection = Selection::parse(&input.pipelines.join(","))
+                .map_err(|problem| bad(format!("\"pipelines\" {problem}")))?;
+            return Ok(Self::Entries(selection));
         }
-        for name in &input.pipelines {
-            check_pipeline_name(name).map_err(|problem| bad(format!("\"pipelines\" {problem}")))?;
+        if let Some(records) = object.get("Records").and_then(Value::as_array) {
+            let mut pipelines = Vec::new();
+            for record in records {
+                if record["eventSource"] != "aws:sqs" {
+                    return Err(bad("a record that is not from SQS".into()));
+                }
+                let body = record["body"].as_str().unwrap_or_default();
+                let shard: PipelinesInput = serde_json::from_str(body).map_err(|e| {
+                    bad(format!("a shard that is not {{\"pipelines\": [...]}}: {e}"))
+                })?;
+                for key in &shard.pipelines {
+                    pipelines.push(
+                        PipelineRef::from_key(key)
+                            .map_err(|problem| bad(format!("a shard {problem}")))?,
+                    );
+                }
+            }
+            return Ok(Self::Shards(pipelines));
         }
-        return Ok(input.pipelines);
+        // A scheduled event (or an empty object, as EventBridge Scheduler sends by default).
+        if !object.is_empty() {
+            let _: CloudWatchEvent =
+                serde_json::from_value(event.clone()).map_err(|e| bad(e.to_string()))?;
+        }
+        Ok(Self::Schedule)
     }
-    // A scheduled event (or an empty object, as EventBridge Scheduler sends by default).
-    if !object.is_empty() {
-        let _: CloudWatchEvent =
-            serde_json::from_value(event.clone()).map_err(|e| bad(e.to_string()))?;
-    }
-    Ok(configured.to_vec())
 }
 
 fn kind_of(value: &Value) -> &'static str {
@@ -83,29 +135,148 @@ fn kind_of(value: &Value) -> &'static str {
     }
 }
 
-/// One invocation: the tick over the event's pipelines, a summary log line, and an error
-/// naming the pipelines that failed (after all the others were checked).
-pub async fn handle<P, S, N>(
-    watcher: &Watcher<P, S, N>,
-    configured: &[String],
-    event: &Value,
-) -> Result<TickSummary, InvocationError>
+/// The function: the tick and what decides which pipelines it checks. Built once per cold
+/// start; what it caches (the resolved selection, where the next tick starts) lives as
+/// long as the container.
+pub struct Function<P, S, N, Q> {
+    pub watcher: Watcher<P, S, N>,
+    pub selection: Selection,
+    pub home: Home,
+    /// The shard queue, when the template made one.
+    pub shards: Option<Q>,
+    pub shard_size: usize,
+    discovery: Mutex<Discovery>,
+    /// Where the next tick starts in the resolved order, so no pipeline starves when
+    /// deadlines cut ticks short.
+    next_start: AtomicUsize,
+}
+
+impl<P, S, N, Q> Function<P, S, N, Q>
 where
-    P: PipelineSource,
+    P: PipelineSource + PipelineDirectory,
     S: SnapshotStore,
     N: Notifier,
+    Q: ShardQueue,
 {
-    let pipelines = pipelines_for(event, configured)?;
-    let summary = watcher.run_tick(&pipelines).await;
-    log_summary(&summary);
-    if summary.failed.is_empty() {
+    pub fn new(
+        watcher: Watcher<P, S, N>,
+        selection: Selection,
+        home: Home,
+        discovery: std::time::Duration,
+        shards: Option<Q>,
+        shard_size: usize,
+    ) -> Self {
+        // A fresh container starts somewhere else than the last one did.
+        let start = usize::try_from(crate::state::Timestamp::now().unix_millis() / 1000)
+            .unwrap_or_default();
+        Self {
+            watcher,
+            selection,
+            home,
+            shards,
+            shard_size: shard_size.max(1),
+            discovery: Mutex::new(Discovery::new(discovery)),
+            next_start: AtomicUsize::new(start),
+        }
+    }
+
+    /// One invocation. `deadline` is the invocation's.
+    pub async fn handle(
+        &self,
+        event: &Value,
+        deadline: Option<Instant>,
+    ) -> Result<TickSummary, InvocationError> {
+        let pipelines = match Invocation::read(event)? {
+            Invocation::Schedule => self.watched().await?,
+            Invocation::Entries(entries) => {
+                let selection = Selection {
+                    tags: self.selection.tags.clone(),
+                    ..entries
+                };
+                resolve(&selection, &self.home, &self.watcher.source)
+                    .await
+                    .map_err(|e| InvocationError::Selection(crate::error::chain(&e)))?
+            }
+            Invocation::Shards(pipelines) => {
+                return self.tick(pipelines, deadline).await;
+            }
+        };
+        if pipelines.len() > self.shard_size
+            && let Some(queue) = &self.shards
+        {
+            return self.fan_out(queue, &pipelines).await;
+        }
+        self.tick(pipelines, deadline).await
+    }
+
+    /// The configured selection, from the cache while it is fresh.
+    async fn watched(&self) -> Result<Vec<PipelineRef>, InvocationError> {
+        let mut discovery = self.discovery.lock().await;
+        if let Some(pipelines) = discovery.fresh() {
+            return Ok(pipelines.to_vec());
+        }
+        let pipelines = resolve(&self.selection, &self.home, &self.watcher.source)
+            .await
+            .map_err(|e| InvocationError::Selection(crate::error::chain(&e)))?;
+        tracing::info!(
+            pipelines = pipelines.len(),
+            "resolved the watched pipelines"
+        );
+        discovery.remember(pipelines.clone());
+        Ok(pipelines)
+    }
+
+    /// Sends the selection as shards of at most `shard_size` keys.
+    async fn fan_out(
+        &self,
+        queue: &Q,
+        pipelines: &[PipelineRef],
+    ) -> Result<TickSummary, InvocationError> {
+        let shards: Vec<Vec<String>> = pipelines
+            .chunks(self.shard_size)
+            .map(|chunk| chunk.iter().map(PipelineRef::key).collect())
+            .collect();
+        queue
+            .send(&shards)
+            .await
+            .map_err(|e| InvocationError::Shards {
+                shards: shards.len(),
+                reason: crate::error::chain(&*e),
+            })?;
+        let summary = TickSummary {
+            shards_sent: shards.len(),
+            ..TickSummary::default()
+        };
+        log_summary(&summary);
         Ok(summary)
-    } else {
-        Err(InvocationError::PipelinesFailed {
-            failed: summary.failed.len(),
-            total: pipelines.len(),
-            list: describe_failures(&summary.failed),
-        })
+    }
+
+    /// The tick, starting where the last one in this container stopped.
+    async fn tick(
+        &self,
+        mut pipelines: Vec<PipelineRef>,
+        deadline: Option<Instant>,
+    ) -> Result<TickSummary, InvocationError> {
+        let total = pipelines.len();
+        if total == 0 {
+            return Ok(TickSummary::default());
+        }
+        let start = self.next_start.load(Ordering::Relaxed) % total;
+        pipelines.rotate_left(start);
+        let summary = self.watcher.run_tick_until(&pipelines, deadline).await;
+        // The skipped are the tail of this order: the next tick begins with them.
+        self.next_start
+            .store((start + total - summary.skipped) % total, Ordering::Relaxed);
+        log_summary(&summary);
+        if summary.failed.is_empty() {
+            Ok(summary)
+        } else {
+            Err(InvocationError::PipelinesFailed {
+                failed: summary.failed.len(),
+                total,
+                list: describe_failures(&summary.failed),
+            })
+        }
     }
 }
 
@@ -121,6 +292,8 @@ pub fn log_summary(summary: &TickSummary) {
         writes = summary.writes,
         enriched = summary.enriched,
         enrichment_failures = summary.enrichment_failures,
+        skipped = summary.skipped,
+        shards_sent = summary.shards_sent,
         errors = summary.errors,
         failed = %failed.join(","),
         duration_ms = summary.duration_ms,
@@ -155,18 +328,37 @@ mod tests {
     }
 
     #[test]
-    fn a_scheduled_event_checks_the_configured_pipelines() {
-        let configured = vec!["a".to_owned(), "b".to_owned()];
+    fn a_scheduled_event_checks_the_configured_selection() {
         let event = read_event("scheduled-event.json");
-        assert_eq!(pipelines_for(&event, &configured).unwrap(), configured);
-        assert_eq!(pipelines_for(&json!({}), &configured).unwrap(), configured);
+        assert_eq!(Invocation::read(&event).unwrap(), Invocation::Schedule);
+        assert_eq!(Invocation::read(&json!({})).unwrap(), Invocation::Schedule);
     }
 
     #[test]
-    fn a_custom_input_overrides_the_configured_pipelines() {
+    fn a_custom_input_names_other_entries() {
         let event = read_event("sharded-schedule-input.json");
-        let pipelines = pipelines_for(&event, &["other".to_owned()]).unwrap();
-        assert_eq!(pipelines, ["web-app-release", "payments-api"]);
+        let Invocation::Entries(selection) = Invocation::read(&event).unwrap() else {
+            panic!()
+        };
+        let names: Vec<&str> = selection.entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["web-app-release", "payments-api"]);
+    }
+
+    #[test]
+    fn an_sqs_event_is_shards_of_record_keys() {
+        let event = read_event("sqs-shard.json");
+        let Invocation::Shards(pipelines) = Invocation::read(&event).unwrap() else {
+            panic!()
+        };
+        let keys: Vec<String> = pipelines.iter().map(PipelineRef::key).collect();
+        assert_eq!(
+            keys,
+            [
+                "web-app-release",
+                "payments-api",
+                "arn:aws:codepipeline:us-west-2:222233334444:svc-orders"
+            ]
+        );
     }
 
     #[test]
@@ -183,9 +375,21 @@ mod tests {
                 json!({"pipelines": ["a"], "extra": 1}),
                 "unknown field `extra`",
             ),
+            (
+                json!({"Records": [{"eventSource": "aws:sns"}]}),
+                "not from SQS",
+            ),
+            (
+                json!({"Records": [{"eventSource": "aws:sqs", "body": "{}"}]}),
+                "a shard that is not",
+            ),
+            (
+                json!({"Records": [{"eventSource": "aws:sqs", "body": "{\"pipelines\": [\"web-*\"]}"}]}),
+                "is a pattern, not a pipeline",
+            ),
         ];
         for (event, expected) in cases {
-            let error = pipelines_for(&event, &[]).unwrap_err().to_string();
+            let error = Invocation::read(&event).unwrap_err().to_string();
             assert!(error.contains(expected), "{event}: {error}");
         }
     }

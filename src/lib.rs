@@ -38,6 +38,7 @@ pub mod local;
 pub mod ports;
 pub mod render;
 pub mod replay;
+pub mod select;
 pub mod snapshot;
 pub mod state;
 pub mod tick;

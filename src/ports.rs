@@ -7,8 +7,9 @@
 use std::collections::HashMap;
 use std::future::Future;
 
-use crate::error::{NotifyError, SourceError, StoreError};
+use crate::error::{BoxError, NotifyError, SourceError, StoreError};
 use crate::render::message::Message;
+use crate::select::{Location, PipelineRef};
 use crate::snapshot::{Expected, Loaded, Record, Saved};
 use crate::state::{PipelineExecution, PipelineState};
 use crate::webhook::{PostError, WebhookUrl};
@@ -18,19 +19,37 @@ use crate::webhook::{PostError, WebhookUrl};
 pub trait PipelineSource: Sync {
     fn get_state(
         &self,
-        pipeline: &str,
+        pipeline: &PipelineRef,
     ) -> impl Future<Output = Result<PipelineState, SourceError>> + Send;
 
     fn get_execution(
         &self,
-        pipeline: &str,
+        pipeline: &PipelineRef,
         execution_id: &str,
     ) -> impl Future<Output = Result<PipelineExecution, SourceError>> + Send;
 }
 
+/// Where the watched pipelines are found: `ListPipelines` for patterns, the Resource
+/// Groups Tagging API for tags. `location` is `None` for the home account and region.
+pub trait PipelineDirectory: Sync {
+    /// Every pipeline name at `location`, every page.
+    fn list_pipelines(
+        &self,
+        location: Option<&Location>,
+    ) -> impl Future<Output = Result<Vec<String>, SourceError>> + Send;
+
+    /// The names of the pipelines at `location` that carry every one of `tags`.
+    fn tagged_pipelines(
+        &self,
+        location: Option<&Location>,
+        tags: &[(String, String)],
+    ) -> impl Future<Output = Result<Vec<String>, SourceError>> + Send;
+}
+
 /// Where each pipeline's [`Record`] is kept.
 pub trait SnapshotStore: Sync {
-    /// Loads many records at once; pipelines missing from the answer are [`Loaded::Missing`].
+    /// Loads many records at once, by key ([`PipelineRef::key`]); records missing from the
+    /// answer are [`Loaded::Missing`].
     fn load_many(
         &self,
         pipelines: &[String],
@@ -54,6 +73,12 @@ pub trait Notifier: Sync {
         &self,
         messages: &[Message],
     ) -> impl Future<Output = Vec<Result<(), NotifyError>>> + Send;
+}
+
+/// Where a selection too large for one invocation is sent, in shards that the function
+/// itself consumes: each shard is a list of record keys ([`PipelineRef::key`]).
+pub trait ShardQueue: Sync {
+    fn send(&self, shards: &[Vec<String>]) -> impl Future<Output = Result<(), BoxError>> + Send;
 }
 
 /// Where the forwarder posts: Slack and Teams incoming webhooks.

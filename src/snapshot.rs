@@ -35,6 +35,9 @@ pub struct Record {
     /// however many changes (and redeliveries) mention it. At most
     /// [`MAX_CACHED_EXECUTIONS`], most recently used last.
     pub executions: Vec<PipelineExecution>,
+    /// When the record expires (epoch seconds, a DynamoDB TTL): pushed forward as it is
+    /// written, so only a pipeline no longer watched lets it lapse. `None`: never.
+    pub expires_at: Option<i64>,
 }
 
 /// A claimed message and the lease of the tick that is publishing it.

@@ -45,11 +45,18 @@ use crate::error::{PipelineError, StoreError, chain};
 use crate::ports::{Notifier, PipelineSource, SnapshotStore};
 use crate::render::content::{Console, Context};
 use crate::render::message::{Message, messages};
+use crate::select::PipelineRef;
 use crate::snapshot::{Expected, Loaded, MAX_CACHED_EXECUTIONS, Pending, Record, Saved};
 use crate::state::{PipelineExecution, PipelineState};
 
 /// How many times one pipeline's claim may lose a race before the tick gives up on it.
 pub const MAX_CLAIM_ATTEMPTS: u32 = 10;
+
+/// A pipeline is not started when less than this is left before the invocation's
+/// deadline: time for one check (read, observe, enrich, claim, publish, acknowledge) with
+/// the SDK's per-call timeout to spare. A short invocation keeps a quarter of its time
+/// instead, so that something is always checked.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(10);
 
 /// At most this many executions are enriched per pipeline per tick (a V2 queue can hold
 /// many); the others' messages go out without their commits.
@@ -66,6 +73,9 @@ pub struct Settings {
     pub max_concurrency: usize,
     /// Where console links point; `None` leaves them out.
     pub console: Option<Console>,
+    /// How long a record lives unwritten before it expires (a DynamoDB TTL); `None`:
+    /// records never expire (the CLI's folder).
+    pub retention: Option<Duration>,
 }
 
 /// The tick's three outside services and its settings.
@@ -111,6 +121,11 @@ pub struct TickSummary {
     /// out without commits).
     pub enriched: usize,
     pub enrichment_failures: usize,
+    /// Pipelines not started because the invocation's deadline was near: the last ones of
+    /// the tick's order, which the next tick starts with. Not failures.
+    pub skipped: usize,
+    /// Shards of the selection sent to the shard queue instead of being checked here.
+    pub shards_sent: usize,
     pub errors: usize,
     pub failed: Vec<FailedPipeline>,
     pub duration_ms: u64,
@@ -119,22 +134,34 @@ pub struct TickSummary {
 impl<P: PipelineSource, S: SnapshotStore, N: Notifier> Watcher<P, S, N> {
     /// Checks every pipeline once, at most `max_concurrency` at a time. One pipeline's
     /// failure never stops the others; failures are listed in the summary.
-    pub async fn run_tick(&self, pipelines: &[String]) -> TickSummary {
+    pub async fn run_tick(&self, pipelines: &[PipelineRef]) -> TickSummary {
+        self.run_tick_until(pipelines, None).await
+    }
+
+    /// [`Watcher::run_tick`], starting no pipeline within [`DEADLINE_MARGIN`] of
+    /// `deadline` (a quarter of the time left, if less): those are counted as skipped, in
+    /// order, so they are the tail of `pipelines` (checks start in order).
+    pub async fn run_tick_until(
+        &self,
+        pipelines: &[PipelineRef],
+        deadline: Option<Instant>,
+    ) -> TickSummary {
         let started = Instant::now();
         let mut unique = HashSet::new();
-        let pipelines: Vec<String> = pipelines
+        let pipelines: Vec<PipelineRef> = pipelines
             .iter()
-            .filter(|p| unique.insert(p.as_str()))
+            .filter(|p| unique.insert(p.key()))
             .cloned()
             .collect();
+        let keys: Vec<String> = pipelines.iter().map(PipelineRef::key).collect();
 
         let mut summary = TickSummary::default();
-        let mut prefetched = match self.store.load_many(&pipelines).await {
+        let mut prefetched = match self.store.load_many(&keys).await {
             Ok(loaded) => loaded,
             Err(error) => {
                 // Without snapshots nothing can be claimed safely: fail every pipeline.
                 let error = chain(&PipelineError::Store(error));
-                summary.failed = pipelines
+                summary.failed = keys
                     .into_iter()
                     .map(|pipeline| FailedPipeline {
                         pipeline,
@@ -148,10 +175,22 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier> Watcher<P, S, N> {
         };
         // Owned names keep these futures `Send` (a borrowed one trips a higher-ranked
         // lifetime limitation of async closures).
+        let margin =
+            deadline.map(|d| DEADLINE_MARGIN.min(d.saturating_duration_since(Instant::now()) / 4));
         let checks = pipelines.into_iter().map(|pipeline| {
-            let loaded = prefetched.remove(&pipeline).unwrap_or(Loaded::Missing);
+            let loaded = prefetched
+                .remove(&pipeline.key())
+                .unwrap_or(Loaded::Missing);
             async move {
-                let result = self.check_pipeline(&pipeline, loaded).await;
+                // Decided when the check starts, not when it is queued.
+                let near = deadline
+                    .zip(margin)
+                    .is_some_and(|(d, margin)| Instant::now() + margin >= d);
+                let result = if near {
+                    None
+                } else {
+                    Some(self.check_pipeline(&pipeline, loaded).await)
+                };
                 (pipeline, result)
             }
         });
@@ -161,7 +200,8 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier> Watcher<P, S, N> {
             .await;
         for (pipeline, result) in results {
             match result {
-                Ok(report) => {
+                None => summary.skipped += 1,
+                Some(Ok(report)) => {
                     summary.pipelines_checked += 1;
                     summary.changes += report.changes;
                     summary.messages_published += report.published;
@@ -171,8 +211,8 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier> Watcher<P, S, N> {
                     summary.enriched += report.enriched;
                     summary.enrichment_failures += report.enrichment_failures;
                 }
-                Err(error) => summary.failed.push(FailedPipeline {
-                    pipeline,
+                Some(Err(error)) => summary.failed.push(FailedPipeline {
+                    pipeline: pipeline.key(),
                     error: chain(&error),
                 }),
             }
@@ -187,7 +227,7 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier> Watcher<P, S, N> {
     /// before this call). See the module docs for the order of operations.
     pub async fn check_pipeline(
         &self,
-        pipeline: &str,
+        pipeline: &PipelineRef,
         mut loaded: Loaded,
     ) -> Result<PipelineReport, PipelineError> {
         let lease_ms = i64::try_from(self.settings.lease.as_millis()).unwrap_or(i64::MAX);
@@ -205,19 +245,23 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier> Watcher<P, S, N> {
                 changes,
                 fresh: &fresh,
                 console: self.settings.console.as_ref(),
+                retention_s: self
+                    .settings
+                    .retention
+                    .map(|r| i64::try_from(r.as_secs()).unwrap_or(i64::MAX)),
             };
             let Some(plan) = plan(pipeline, &loaded, &current, facts, now_ms(), lease_ms) else {
                 report.pending = pending(&loaded);
                 return Ok(report);
             };
             match self.store.save(&plan.record, plan.expected).await? {
-                Saved::Conflict => loaded = self.store.load(pipeline).await?,
+                Saved::Conflict => loaded = self.store.load(&pipeline.key()).await?,
                 Saved::Written => {
                     report.writes += 1;
                     report.changes = plan.changes;
                     report.rebaselined = plan.rebaselined;
                     if let Loaded::Unreadable { reason, .. } = &loaded {
-                        tracing::warn!(pipeline, reason, "unreadable snapshot re-baselined");
+                        tracing::warn!(%pipeline, reason, "unreadable snapshot re-baselined");
                     }
                     return self.publish(pipeline, plan, report).await;
                 }
@@ -230,7 +274,7 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier> Watcher<P, S, N> {
     /// record nor this check knows yet. Failures are logged and counted, never fatal.
     async fn enrich(
         &self,
-        pipeline: &str,
+        pipeline: &PipelineRef,
         loaded: &Loaded,
         changes: &[Change],
         asked: &mut Vec<(String, Option<PipelineExecution>)>,
@@ -257,7 +301,7 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier> Watcher<P, S, N> {
                 Err(error) => {
                     report.enrichment_failures += 1;
                     tracing::warn!(
-                        pipeline,
+                        %pipeline,
                         execution = id,
                         error = %chain(&error),
                         "GetPipelineExecution failed; the message goes out without the commit"
@@ -271,7 +315,7 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier> Watcher<P, S, N> {
     /// Publishes what `plan` leased, then acknowledges the outcome in the store.
     async fn publish(
         &self,
-        pipeline: &str,
+        pipeline: &PipelineRef,
         plan: Plan,
         mut report: PipelineReport,
     ) -> Result<PipelineReport, PipelineError> {
@@ -293,7 +337,7 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier> Watcher<P, S, N> {
         report.published = accepted.len();
         let failed_ids: HashSet<String> = failed.iter().map(|e| e.id.clone()).collect();
         let (left, writes) = self
-            .acknowledge(pipeline, plan.record, &accepted, &failed_ids)
+            .acknowledge(&pipeline.key(), plan.record, &accepted, &failed_ids)
             .await?;
         report.pending = left;
         report.writes += writes;
@@ -386,6 +430,8 @@ struct Facts<'a> {
     /// Executions this check enriched, not yet in the record's cache.
     fresh: &'a [PipelineExecution],
     console: Option<&'a Console>,
+    /// The records' retention in seconds, when they expire.
+    retention_s: Option<i64>,
 }
 
 /// The record's cache after this check: the fresh answers added, the executions `changes`
@@ -418,7 +464,7 @@ fn cached_executions(
 /// Decides what to write for `current`, given what was stored. `None`: nothing to write.
 /// Pure, so the claim rules are unit-tested without any service.
 fn plan(
-    pipeline: &str,
+    pipeline: &PipelineRef,
     loaded: &Loaded,
     current: &PipelineState,
     facts: Facts<'_>,
@@ -426,14 +472,17 @@ fn plan(
     lease_ms: i64,
 ) -> Option<Plan> {
     let lease_until = now.saturating_add(lease_ms);
+    let now_s = now / 1000;
+    let expires_at = facts.retention_s.map(|r| now_s.saturating_add(r));
     match loaded {
         Loaded::Missing => Some(Plan {
             record: Record {
-                pipeline: pipeline.to_owned(),
+                pipeline: pipeline.key(),
                 version: first_version(now),
                 snapshot: essentials(current),
                 outbox: Vec::new(),
                 executions: Vec::new(),
+                expires_at,
             },
             expected: Expected::Absent,
             publish: Vec::new(),
@@ -447,12 +496,13 @@ fn plan(
             let publish = take_over_expired(&mut outbox, now, lease_until);
             Some(Plan {
                 record: Record {
-                    pipeline: pipeline.to_owned(),
+                    pipeline: pipeline.key(),
                     // Moving on from the old version (or the clock) keeps message ids unique.
                     version: version.map_or_else(|| first_version(now), |v| v + 1),
                     snapshot: essentials(current),
                     outbox,
                     executions: Vec::new(),
+                    expires_at,
                 },
                 expected: version.map_or(Expected::UnreadableVersion, Expected::Version),
                 publish,
@@ -464,17 +514,29 @@ fn plan(
             let changes = facts.changes;
             let mut outbox = stored.outbox.clone();
             let mut publish = take_over_expired(&mut outbox, now, lease_until);
-            if changes.is_empty() && publish.is_empty() {
+            // A quiet record is written again only when half its retention has gone, so a
+            // watched pipeline's record never expires and quiet ticks still write nothing.
+            let stale = facts.retention_s.is_some_and(|r| {
+                stored
+                    .expires_at
+                    .is_none_or(|at| at < now_s.saturating_add(r / 2))
+            });
+            if changes.is_empty() && publish.is_empty() && !stale {
                 return None;
             }
             let version = stored.version + 1;
             let executions = cached_executions(&stored.executions, facts.fresh, &changes);
+            // A pipeline elsewhere links to its own region's console and account.
+            let elsewhere = pipeline
+                .location
+                .as_ref()
+                .and_then(|l| Console::new(&l.region, Some(&l.account)));
             let context = Context {
-                console: facts.console,
+                console: elsewhere.as_ref().or(facts.console),
                 executions: &executions,
             };
-            let id_prefix = format!("{pipeline}/{version}");
-            for message in messages(pipeline, &changes, &context, &id_prefix) {
+            let id_prefix = format!("{}/{version}", pipeline.key());
+            for message in messages(&pipeline.name, &changes, &context, &id_prefix) {
                 outbox.push(Pending {
                     message: message.clone(),
                     lease_until,
@@ -483,11 +545,12 @@ fn plan(
             }
             Some(Plan {
                 record: Record {
-                    pipeline: pipeline.to_owned(),
+                    pipeline: pipeline.key(),
                     version,
                     snapshot: next_snapshot(&stored.snapshot, current, &changes),
                     outbox,
                     executions,
+                    expires_at,
                 },
                 expected: Expected::Version(stored.version),
                 publish,

@@ -13,11 +13,14 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
 
+use pipewatch::aws::sqs::SqsShardQueue;
 use pipewatch::aws::{CodePipelineSource, DynamoStore, SnsNotifier};
 use pipewatch::error::NotifyError;
-use pipewatch::ports::{Notifier, SnapshotStore};
+use pipewatch::lambda::Function;
+use pipewatch::ports::{Notifier, PipelineSource, SnapshotStore};
 use pipewatch::render::content::Console;
 use pipewatch::render::message::Message;
+use pipewatch::select::{Home, PipelineRef, Selection};
 use pipewatch::snapshot::Loaded;
 use pipewatch::tick::{Settings, TickSummary, Watcher};
 use support::fake_codepipeline::{FakeCodePipeline, Fault as PipelineFault};
@@ -47,10 +50,7 @@ impl Harness {
     }
 
     fn source(&self) -> CodePipelineSource {
-        let config = aws_sdk_codepipeline::config::Builder::from(&self.config)
-            .endpoint_url(self.fake.url())
-            .build();
-        CodePipelineSource::new(aws_sdk_codepipeline::Client::from_conf(config))
+        self.fake.source(&self.config)
     }
 
     fn store(&self) -> DynamoStore {
@@ -100,6 +100,7 @@ impl Harness {
                 lease,
                 max_concurrency: 4,
                 console: Console::new("eu-west-1", Some("123456789012")),
+                retention: None,
             },
         }
     }
@@ -157,7 +158,7 @@ impl Harness {
     ) -> Vec<String> {
         let pipelines = names(prefix, count);
         self.serve_run(&pipelines, 0);
-        let summary = watcher.run_tick(&pipelines).await;
+        let summary = watcher.tick(&pipelines).await;
         assert_eq!(summary.writes, count, "{summary:?}");
         pipelines
     }
@@ -181,6 +182,18 @@ impl Harness {
             Loaded::Found(record) => record,
             other => panic!("{pipeline}: {other:?}"),
         }
+    }
+}
+
+/// Ticks over pipelines named at home, as most tests watch them.
+trait TickByName {
+    async fn tick(&self, names: &[String]) -> TickSummary;
+}
+
+impl<P: PipelineSource, S: SnapshotStore, N: Notifier> TickByName for Watcher<P, S, N> {
+    async fn tick(&self, names: &[String]) -> TickSummary {
+        let pipelines: Vec<PipelineRef> = names.iter().map(PipelineRef::home).collect();
+        self.run_tick(&pipelines).await
     }
 }
 
@@ -210,7 +223,7 @@ async fn a_recorded_release_is_announced_step_by_step_after_a_silent_baseline() 
     let states = scenario("release-failure-retry");
 
     harness.fake.set_state(&states[0]);
-    let first = watcher.run_tick(&pipelines).await;
+    let first = watcher.tick(&pipelines).await;
     assert_eq!(
         (first.changes, first.messages_published, first.writes),
         (0, 0, 1)
@@ -226,7 +239,7 @@ async fn a_recorded_release_is_announced_step_by_step_after_a_silent_baseline() 
         let after = pipewatch::state::PipelineState::from_json(pair[1].as_bytes()).unwrap();
         expected_changes.push(pipewatch::diff::diff(&before, &after).len());
         harness.fake.set_state(&pair[1]);
-        let summary = watcher.run_tick(&pipelines).await;
+        let summary = watcher.tick(&pipelines).await;
         assert!(summary.failed.is_empty(), "{summary:?}");
         assert_eq!(summary.messages_pending, 0);
     }
@@ -274,7 +287,7 @@ async fn a_release_is_enriched_once_per_execution_and_every_message_shows_the_co
     let mut enriched = 0;
     for state in &states {
         harness.fake.set_state(state);
-        let summary = watcher.run_tick(&pipelines).await;
+        let summary = watcher.tick(&pipelines).await;
         assert!(summary.failed.is_empty(), "{summary:?}");
         assert_eq!(summary.enrichment_failures, 0);
         enriched += summary.enriched;
@@ -342,11 +355,11 @@ async fn a_failed_enrichment_never_delays_a_notification_and_is_asked_again_late
     let pipelines = vec!["web-app-release".to_owned()];
     let states = harness.serve_release_executions();
     harness.fake.set_state(&states[0]);
-    watcher.run_tick(&pipelines).await;
+    watcher.tick(&pipelines).await;
 
     harness.fake.fail_next_executions(1, PipelineFault::Denied);
     harness.fake.set_state(&states[1]);
-    let denied = watcher.run_tick(&pipelines).await;
+    let denied = watcher.tick(&pipelines).await;
     assert!(denied.failed.is_empty(), "{denied:?}");
     assert_eq!(
         (denied.messages_published, denied.enrichment_failures),
@@ -361,7 +374,7 @@ async fn a_failed_enrichment_never_delays_a_notification_and_is_asked_again_late
     );
 
     harness.fake.set_state(&states[2]);
-    let later = watcher.run_tick(&pipelines).await;
+    let later = watcher.tick(&pipelines).await;
     assert_eq!((later.enriched, later.enrichment_failures), (1, 0));
     let with = harness.inbox.drain().await;
     assert_eq!(with[0].body["executions"][0]["enriched"], true);
@@ -395,7 +408,7 @@ async fn a_record_written_by_0_1_0_is_read_without_a_rebaseline_and_its_pending_
     harness.fake.set_state(&states[3]);
     let summary = harness
         .watcher()
-        .run_tick(&["web-app-release".to_owned()])
+        .tick(&["web-app-release".to_owned()])
         .await;
     assert!(summary.failed.is_empty(), "{summary:?}");
     assert_eq!(summary.rebaselined, 0);
@@ -429,7 +442,7 @@ async fn quiet_ticks_make_no_write() {
     let pipelines = harness.baselined(&watcher, "quiet", 3).await;
     let version = number(&harness.item(&pipelines[0]).await, "version");
     for _ in 0..3 {
-        let summary = watcher.run_tick(&pipelines).await;
+        let summary = watcher.tick(&pipelines).await;
         assert_eq!(
             (summary.writes, summary.changes, summary.pipelines_checked),
             (0, 0, 3)
@@ -458,7 +471,7 @@ async fn overlapping_ticks_announce_every_change_exactly_once() {
             .map(|_| {
                 let harness = std::sync::Arc::clone(&harness);
                 let pipelines = pipelines.clone();
-                tokio::spawn(async move { harness.watcher().run_tick(&pipelines).await })
+                tokio::spawn(async move { harness.watcher().tick(&pipelines).await })
             })
             .collect();
         for tick in ticks {
@@ -506,7 +519,7 @@ async fn sns_failing_for_several_ticks_loses_nothing_and_keeps_ids() {
     let (proxy, watcher) = harness.with_sns_proxy(Duration::from_mins(1));
     let pipelines = vec!["flaky".to_owned()];
     harness.fake.set_state(&run_state("flaky", 0));
-    watcher.run_tick(&pipelines).await;
+    watcher.tick(&pipelines).await;
 
     // Three ticks of outage: throttled, then 500s while claiming a change each, then
     // throttled again with nothing new, only the retries of what is pending.
@@ -520,7 +533,7 @@ async fn sns_failing_for_several_ticks_loses_nothing_and_keeps_ids() {
         if let Some(run) = run {
             harness.fake.set_state(&run_state("flaky", run));
         }
-        let summary = watcher.run_tick(&pipelines).await;
+        let summary = watcher.tick(&pipelines).await;
         assert_eq!(summary.failed.len(), 1, "{summary:?}");
         assert!(
             summary.failed[0].error.contains("not published"),
@@ -540,7 +553,7 @@ async fn sns_failing_for_several_ticks_loses_nothing_and_keeps_ids() {
     assert!(harness.inbox.drain().await.is_empty());
 
     proxy.heal();
-    let summary = watcher.run_tick(&pipelines).await;
+    let summary = watcher.tick(&pipelines).await;
     assert!(summary.failed.is_empty(), "{summary:?}");
     assert_eq!(
         (summary.messages_published, summary.messages_pending),
@@ -570,12 +583,12 @@ async fn a_tick_killed_between_claim_and_publish_is_completed_after_its_lease() 
     let (proxy, watcher) = harness.with_sns_proxy(lease);
     let pipelines = vec!["crashy".to_owned()];
     harness.fake.set_state(&run_state("crashy", 0));
-    watcher.run_tick(&pipelines).await;
+    watcher.tick(&pipelines).await;
 
     // SNS never answers; the tick is killed (its future dropped) while publishing.
     proxy.always(Fault::Hang);
     harness.fake.set_state(&run_state("crashy", 1));
-    kill_when(watcher.run_tick(&pipelines), || proxy.faulted() > 0).await;
+    kill_when(watcher.tick(&pipelines), || proxy.faulted() > 0).await;
     let claimed = harness.stored("crashy").await;
     assert_eq!(
         claimed.outbox.len(),
@@ -585,7 +598,7 @@ async fn a_tick_killed_between_claim_and_publish_is_completed_after_its_lease() 
     proxy.heal();
 
     // Within the lease, another tick leaves the message to its (dead) owner.
-    let early = watcher.run_tick(&pipelines).await;
+    let early = watcher.tick(&pipelines).await;
     assert_eq!(
         (
             early.messages_published,
@@ -597,7 +610,7 @@ async fn a_tick_killed_between_claim_and_publish_is_completed_after_its_lease() 
     assert!(harness.inbox.drain().await.is_empty());
 
     tokio::time::sleep(lease).await;
-    let late = watcher.run_tick(&pipelines).await;
+    let late = watcher.tick(&pipelines).await;
     assert_eq!(
         (late.messages_published, late.messages_pending),
         (1, 0),
@@ -652,15 +665,15 @@ async fn a_crash_after_publishing_redelivers_once_with_the_same_id() {
     let pipelines = vec!["twice".to_owned()];
     harness.fake.set_state(&run_state("twice", 0));
     harness.fake.set_execution(&execution_of("twice-execution"));
-    healthy.run_tick(&pipelines).await;
+    healthy.tick(&pipelines).await;
 
     harness.fake.set_state(&run_state("twice", 1));
-    kill_when(dying.run_tick(&pipelines), || {
+    kill_when(dying.tick(&pipelines), || {
         dying.notifier.published.load(Ordering::SeqCst)
     })
     .await;
     tokio::time::sleep(lease).await;
-    let summary = healthy.run_tick(&pipelines).await;
+    let summary = healthy.tick(&pipelines).await;
     assert_eq!(summary.messages_published, 1);
 
     let delivered = harness.inbox.drain().await;
@@ -701,7 +714,7 @@ async fn dynamodb_throttled_or_unavailable_fails_the_tick_cleanly_and_the_next_c
     harness.serve_run(&pipelines, 1);
 
     proxy.always(Fault::dynamodb_throttling());
-    let throttled = watcher.run_tick(&pipelines).await;
+    let throttled = watcher.tick(&pipelines).await;
     assert_eq!(throttled.failed.len(), 2, "{throttled:?}");
     assert!(
         throttled.failed[0].error.contains("BatchGetItem failed"),
@@ -719,7 +732,7 @@ async fn dynamodb_throttled_or_unavailable_fails_the_tick_cleanly_and_the_next_c
         harness.notifier(),
         Duration::from_mins(1),
     );
-    let down = unreachable.run_tick(&pipelines).await;
+    let down = unreachable.tick(&pipelines).await;
     assert_eq!(down.failed.len(), 2, "{down:?}");
     assert_eq!(down.messages_published, 0);
     assert!(
@@ -728,7 +741,7 @@ async fn dynamodb_throttled_or_unavailable_fails_the_tick_cleanly_and_the_next_c
     );
 
     proxy.heal();
-    let recovered = watcher.run_tick(&pipelines).await;
+    let recovered = watcher.tick(&pipelines).await;
     assert!(recovered.failed.is_empty(), "{recovered:?}");
     let delivered = harness.inbox.drain().await;
     assert_eq!(delivered.len(), 2, "each pipeline's change, once");
@@ -775,7 +788,7 @@ async fn an_unreadable_snapshot_is_rebaselined_with_a_warning_never_a_crash() {
             .await
             .unwrap();
     }
-    let summary = watcher.run_tick(&pipelines).await;
+    let summary = watcher.tick(&pipelines).await;
     assert!(summary.failed.is_empty(), "{summary:?}");
     assert_eq!((summary.rebaselined, summary.changes), (3, 0));
     assert!(
@@ -790,7 +803,7 @@ async fn an_unreadable_snapshot_is_rebaselined_with_a_warning_never_a_crash() {
         );
         harness.fake.set_state(&run_state(pipeline, 2));
     }
-    let next = watcher.run_tick(&pipelines).await;
+    let next = watcher.tick(&pipelines).await;
     assert_eq!((next.changes, next.messages_published), (3, 3));
 }
 
@@ -798,12 +811,25 @@ async fn an_unreadable_snapshot_is_rebaselined_with_a_warning_never_a_crash() {
 async fn a_missing_pipeline_fails_alone_and_the_invocation_names_it() {
     let harness = Harness::new().await;
     let watcher = harness.watcher();
-    let pipelines = vec!["alpha".to_owned(), "ghost".to_owned(), "omega".to_owned()];
+    let pipelines = ["alpha".to_owned(), "ghost".to_owned(), "omega".to_owned()];
     let existing = ["alpha".to_owned(), "omega".to_owned()];
     harness.serve_run(&existing, 0);
-    let _ = pipewatch::lambda::handle(&watcher, &pipelines, &json!({})).await;
+    let function = Function::new(
+        watcher,
+        Selection::parse(&pipelines.join(",")).unwrap(),
+        Home {
+            partition: "aws".into(),
+            region: "eu-west-1".into(),
+            account: Some("123456789012".into()),
+        },
+        Duration::from_mins(5),
+        None::<SqsShardQueue>,
+        500,
+    );
+    let _ = function.handle(&json!({}), None).await;
     harness.serve_run(&existing, 1);
-    let error = pipewatch::lambda::handle(&watcher, &pipelines, &json!({}))
+    let error = function
+        .handle(&json!({}), None)
         .await
         .expect_err("ghost does not exist");
     let message = error.to_string();
@@ -827,7 +853,7 @@ async fn codepipeline_throttling_is_retried_and_only_persistent_failure_fails_th
     let pipelines = vec!["busy-api".to_owned()];
     harness.fake.set_state(&run_state("busy-api", 0));
     harness.fake.fail_next(2, PipelineFault::Throttle);
-    let summary = watcher.run_tick(&pipelines).await;
+    let summary = watcher.tick(&pipelines).await;
     assert!(summary.failed.is_empty(), "{summary:?}");
     assert_eq!(
         harness.fake.calls("busy-api"),
@@ -836,7 +862,7 @@ async fn codepipeline_throttling_is_retried_and_only_persistent_failure_fails_th
     );
 
     harness.fake.fail_next(20, PipelineFault::ServerError);
-    let summary = watcher.run_tick(&pipelines).await;
+    let summary = watcher.tick(&pipelines).await;
     assert_eq!(summary.failed.len(), 1);
     assert!(
         summary.failed[0].error.contains("GetPipelineState failed"),
@@ -852,13 +878,13 @@ async fn snapshots_of_many_pipelines_are_read_in_batches() {
     let started = std::time::Instant::now();
     let pipelines = harness.baselined(&watcher, "fleet", 120).await;
     let baseline_ms = started.elapsed().as_millis();
-    let quiet = watcher.run_tick(&pipelines).await;
+    let quiet = watcher.tick(&pipelines).await;
     assert_eq!(
         (quiet.pipelines_checked, quiet.writes, quiet.changes),
         (120, 0, 0)
     );
     harness.fake.set_state(&run_state(&pipelines[117], 1));
-    let one = watcher.run_tick(&pipelines).await;
+    let one = watcher.tick(&pipelines).await;
     assert_eq!((one.changes, one.messages_published, one.writes), (1, 1, 2));
     println!(
         "120 pipelines: baseline tick {baseline_ms} ms, quiet tick {} ms with 0 writes",
@@ -886,7 +912,7 @@ async fn unprocessed_batch_keys_are_retried_not_taken_for_new_pipelines() {
                      "UnprocessedKeys": {&harness.table: {"Keys": keys, "ConsistentRead": true}}})
         .to_string(),
     });
-    let summary = watcher.run_tick(&pipelines).await;
+    let summary = watcher.tick(&pipelines).await;
     assert!(summary.failed.is_empty(), "{summary:?}");
     assert_eq!((summary.writes, summary.changes), (0, 0));
     assert_eq!(
@@ -905,12 +931,12 @@ async fn approval_tokens_reach_neither_dynamodb_nor_sns() {
     assert!(states[1].contains(token));
     let pipelines = vec!["infra-prod".to_owned()];
     harness.fake.set_state(&states[0]);
-    watcher.run_tick(&pipelines).await;
+    watcher.tick(&pipelines).await;
 
     // Keep the approval's message in the outbox for a while, to inspect it there too.
     proxy.always(Fault::sns_throttling());
     harness.fake.set_state(&states[1]);
-    watcher.run_tick(&pipelines).await;
+    watcher.tick(&pipelines).await;
     let item = harness.item("infra-prod").await;
     let mut stored = String::new();
     for attribute in ["snapshot", "outbox"] {
@@ -927,7 +953,7 @@ async fn approval_tokens_reach_neither_dynamodb_nor_sns() {
     assert!(!stored.contains(token));
 
     proxy.heal();
-    watcher.run_tick(&pipelines).await;
+    watcher.tick(&pipelines).await;
     let delivered = harness.inbox.drain().await;
     assert_eq!(delivered.len(), 1);
     assert!(

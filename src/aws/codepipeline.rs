@@ -1,7 +1,11 @@
 //! The pipeline source on AWS: `GetPipelineState` and `GetPipelineExecution`, converted
-//! field by field into [`crate::state`] types at this boundary. Used by the Lambda and the
-//! CLI alike.
+//! field by field into [`crate::state`] types at this boundary, and `ListPipelines` for
+//! patterns. Used by the Lambda and the CLI alike.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_config::retry::RetryConfig;
 use aws_sdk_codepipeline::Client;
 use aws_sdk_codepipeline::operation::get_pipeline_execution::GetPipelineExecutionError;
 use aws_sdk_codepipeline::operation::get_pipeline_state::{
@@ -9,9 +13,12 @@ use aws_sdk_codepipeline::operation::get_pipeline_state::{
 };
 use aws_sdk_codepipeline::primitives::DateTime;
 use aws_sdk_codepipeline::types as sdk;
+use tokio::sync::Mutex;
 
+use crate::aws::clients::Clients;
 use crate::error::SourceError;
-use crate::ports::PipelineSource;
+use crate::ports::{PipelineDirectory, PipelineSource};
+use crate::select::{Location, PipelineRef};
 use crate::state::{
     ActionExecution, ActionState, ArtifactRevision, ConditionExecution, ConditionState,
     ErrorDetails, ExecutionTrigger, PipelineExecution, PipelineState, RetryStageMetadata, Revision,
@@ -19,25 +26,49 @@ use crate::state::{
     Status, Timestamp, TransitionState,
 };
 
-/// Reads pipeline state with a CodePipeline client (its retries and timeouts included).
-#[derive(Debug, Clone)]
+/// Reads pipelines with CodePipeline clients, one per account and region, each built on
+/// first use and kept (with its connections and, for another account, the role's
+/// credentials) across ticks.
+#[derive(Debug)]
 pub struct CodePipelineSource {
-    client: Client,
+    clients: Arc<Clients>,
+    built: Mutex<HashMap<Option<Location>, Client>>,
 }
 
 impl CodePipelineSource {
-    pub fn new(client: Client) -> Self {
-        Self { client }
+    pub fn new(clients: Arc<Clients>) -> Self {
+        Self {
+            clients,
+            built: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The client for `location`. Adaptive retries: on throttling the client also slows
+    /// its own sending rate, so a tick over many pipelines backs off as a whole instead
+    /// of each call retrying blindly.
+    async fn client(&self, location: Option<&Location>) -> Client {
+        let key = location.cloned();
+        if let Some(client) = self.built.lock().await.get(&key) {
+            return client.clone();
+        }
+        let config = self.clients.config(location).await;
+        let client = Client::from_conf(
+            aws_sdk_codepipeline::config::Builder::from(&*config)
+                .retry_config(RetryConfig::adaptive())
+                .build(),
+        );
+        self.built.lock().await.insert(key, client.clone());
+        client
     }
 }
 
 impl PipelineSource for CodePipelineSource {
-    async fn get_state(&self, pipeline: &str) -> Result<PipelineState, SourceError> {
+    async fn get_state(&self, pipeline: &PipelineRef) -> Result<PipelineState, SourceError> {
         const OPERATION: &str = "GetPipelineState";
-        let output = self
-            .client
+        let client = self.client(pipeline.location.as_ref()).await;
+        let output = client
             .get_pipeline_state()
-            .name(pipeline)
+            .name(&pipeline.name)
             .send()
             .await
             .map_err(|error| match error.as_service_error() {
@@ -57,14 +88,14 @@ impl PipelineSource for CodePipelineSource {
 
     async fn get_execution(
         &self,
-        pipeline: &str,
+        pipeline: &PipelineRef,
         execution_id: &str,
     ) -> Result<PipelineExecution, SourceError> {
         const OPERATION: &str = "GetPipelineExecution";
-        let output = self
-            .client
+        let client = self.client(pipeline.location.as_ref()).await;
+        let output = client
             .get_pipeline_execution()
-            .pipeline_name(pipeline)
+            .pipeline_name(&pipeline.name)
             .pipeline_execution_id(execution_id)
             .send()
             .await
@@ -87,6 +118,38 @@ impl PipelineSource for CodePipelineSource {
                 source: "the response has no pipelineExecution".into(),
             })?;
         Ok(convert_execution(execution, execution_id))
+    }
+}
+
+impl PipelineDirectory for CodePipelineSource {
+    async fn list_pipelines(
+        &self,
+        location: Option<&Location>,
+    ) -> Result<Vec<String>, SourceError> {
+        let client = self.client(location).await;
+        let mut names = Vec::new();
+        let mut pages = client.list_pipelines().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|error| SourceError::Api {
+                operation: "ListPipelines",
+                source: error.into(),
+            })?;
+            names.extend(
+                page.pipelines()
+                    .iter()
+                    .filter_map(|p| p.name().map(str::to_owned)),
+            );
+        }
+        Ok(names)
+    }
+
+    async fn tagged_pipelines(
+        &self,
+        location: Option<&Location>,
+        tags: &[(String, String)],
+    ) -> Result<Vec<String>, SourceError> {
+        let config = self.clients.config(location).await;
+        crate::aws::tagging::tagged_pipelines(&config, tags).await
     }
 }
 

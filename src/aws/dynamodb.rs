@@ -10,6 +10,7 @@
 //! | `executions` | B    | the commits and triggers of recent executions, JSON, deflated (absent when empty) |
 //! | `pending`    | N    | how many messages the outbox holds, for people looking at the table |
 //! | `updated_at` | S    | when the item was last written (RFC 3339), for people too |
+//! | `expires_at` | N    | epoch seconds; the table's TTL attribute: a record no tick wrote for the retention period goes |
 //!
 //! Deflating keeps a 2,500-action pipeline (CodePipeline's own limit is 50 stages of
 //! 50 actions) well under DynamoDB's 400 KB item limit; [`MAX_STORED_BYTES`] guards the rest.
@@ -34,6 +35,9 @@ use crate::state::{PipelineState, Timestamp};
 
 /// The table's partition key attribute (the template declares the same).
 pub const KEY: &str = "pipeline";
+
+/// The table's TTL attribute (the template declares the same).
+pub const EXPIRES_AT: &str = "expires_at";
 
 /// BatchGetItem's limit per call.
 const BATCH_SIZE: usize = 100;
@@ -200,6 +204,12 @@ pub fn encode(
         ),
         ("updated_at".to_owned(), AttributeValue::S(now.to_string())),
     ]);
+    if let Some(expires_at) = record.expires_at {
+        item.insert(
+            EXPIRES_AT.to_owned(),
+            AttributeValue::N(expires_at.to_string()),
+        );
+    }
     let mut stored = snapshot.len();
     item.insert(
         "snapshot".to_owned(),
@@ -285,12 +295,17 @@ pub fn decode(item: &HashMap<String, AttributeValue>) -> Loaded {
         .and_then(|value| blob(value).ok())
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .unwrap_or_default();
+    let expires_at = match item.get(EXPIRES_AT) {
+        Some(AttributeValue::N(n)) => n.parse().ok(),
+        _ => None,
+    };
     Loaded::Found(Record {
         pipeline,
         version,
         snapshot,
         outbox,
         executions,
+        expires_at,
     })
 }
 
@@ -358,6 +373,7 @@ mod tests {
                     lease_until: 5,
                 })
                 .collect(),
+            expires_at: Some(1_900_000_000),
             executions: (0..outbox.min(1))
                 .map(|_| {
                     crate::state::PipelineExecution::from_json(
@@ -475,6 +491,7 @@ mod tests {
             snapshot: crate::diff::essentials(&state),
             outbox: Vec::new(),
             executions: Vec::new(),
+            expires_at: None,
         };
         let item = encode(&record, now()).unwrap();
         let AttributeValue::B(blob) = &item["snapshot"] else {

@@ -1,10 +1,13 @@
 //! The adapters the Lambda uses: each turns one AWS service into one port, converting
 //! between SDK and domain types at this boundary and nowhere else.
 
+pub mod clients;
 pub mod codepipeline;
 pub mod dynamodb;
 pub mod secrets;
 pub mod sns;
+pub mod sqs;
+pub mod tagging;
 
 use std::time::Duration;
 

@@ -7,7 +7,7 @@ use aws_lambda_events::sns::SnsEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
 
 use pipewatch::config::ForwarderConfig;
-use pipewatch::forward::{Destination, Format, deadline_from_epoch_ms, destination};
+use pipewatch::forward::{DEFAULT_TIME, Destination, Format, deadline_from_epoch_ms, destination};
 use pipewatch::webhook::HttpsWebhook;
 
 #[tokio::main]
@@ -42,7 +42,8 @@ async fn run() -> Result<(), lambda_runtime::Error> {
     let webhook = HttpsWebhook::new()?;
     let (webhook, destinations) = (&webhook, destinations.as_slice());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SnsEvent>| async move {
-        let deadline = deadline_from_epoch_ms(event.context.deadline);
+        let deadline = deadline_from_epoch_ms(event.context.deadline)
+            .unwrap_or_else(|| std::time::Instant::now() + DEFAULT_TIME);
         let forwarded =
             pipewatch::forward::forward(webhook, destinations, &event.payload, deadline).await?;
         tracing::info!(

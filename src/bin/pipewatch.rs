@@ -8,13 +8,16 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use std::sync::Arc;
+
 use pipewatch::aws::CodePipelineSource;
-use pipewatch::config::check_pipeline_name;
+use pipewatch::aws::clients::{Clients, RoleSettings};
 use pipewatch::local::{FileStore, StdoutNotifier};
 use pipewatch::render::content::{Console, Content};
 use pipewatch::render::record::ChangeRecord;
 use pipewatch::render::{chatbot, email, slack, teams, text};
 use pipewatch::replay::Recording;
+use pipewatch::select::{Discovery, Home, PipelineRef, Selection, parse_tags, resolve};
 use pipewatch::tick::{Settings, TickSummary, Watcher, describe_failures};
 
 #[derive(Parser)]
@@ -71,9 +74,19 @@ enum Command {
 
 #[derive(Args)]
 struct Live {
-    /// A pipeline to check (repeat for several).
-    #[arg(long = "pipeline", value_name = "NAME", required = true, value_parser = pipeline_name)]
+    /// A pipeline to check: a name, a pattern (`release-*`, `*`) or a pipeline ARN for
+    /// another region or account (repeat for several).
+    #[arg(long = "pipeline", value_name = "NAME|PATTERN|ARN", required = true, value_parser = pipeline_entry)]
     pipelines: Vec<String>,
+    /// Only pipelines carrying this tag (repeat: all of them).
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = tag)]
+    tags: Vec<(String, String)>,
+    /// The role assumed in other accounts.
+    #[arg(long, value_name = "NAME", default_value = pipewatch::aws::clients::DEFAULT_ROLE_NAME)]
+    role_name: String,
+    /// The external id the role's trust policy asks for, if any.
+    #[arg(long, value_name = "ID")]
+    external_id: Option<String>,
     #[arg(
         long,
         value_name = "DIR",
@@ -82,8 +95,16 @@ struct Live {
     state_dir: Option<PathBuf>,
 }
 
-fn pipeline_name(name: &str) -> Result<String, String> {
-    check_pipeline_name(name).map(|()| name.to_owned())
+fn pipeline_entry(entry: &str) -> Result<String, String> {
+    Selection::parse(entry).map(|_| entry.to_owned())
+}
+
+fn tag(pair: &str) -> Result<(String, String), String> {
+    let mut tags = parse_tags(pair)?;
+    match (tags.pop(), tags.is_empty()) {
+        (Some(tag), true) => Ok(tag),
+        _ => Err(format!("{pair:?} is not one KEY=VALUE")),
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -190,19 +211,32 @@ async fn check(live: &Live, interval: Option<Duration>) -> anyhow::Result<()> {
         .state_dir
         .clone()
         .unwrap_or_else(FileStore::default_dir);
+    let selection = Selection {
+        tags: live.tags.clone(),
+        ..Selection::parse(&live.pipelines.join(",")).map_err(anyhow::Error::msg)?
+    };
+    let home = home(&sdk, &region, &selection).await?;
+    let role = RoleSettings {
+        name: live.role_name.clone(),
+        external_id: live.external_id.clone(),
+    };
+    let clients = Arc::new(Clients::new(sdk.clone(), home.account.clone(), role));
     let watcher = Watcher {
-        source: CodePipelineSource::new(aws_sdk_codepipeline::Client::new(&sdk)),
+        source: CodePipelineSource::new(clients),
         store: FileStore::new(dir),
         notifier: StdoutNotifier,
         settings: Settings {
             // One process owns the folder: a lease only matters after a crash.
             lease: Duration::from_mins(1),
             max_concurrency: 8,
-            console: Console::new(&region, None),
+            console: Console::new(&region, home.account.as_deref()),
+            retention: None,
         },
     };
+    let mut discovery = Discovery::new(DISCOVERY);
     let Some(interval) = interval else {
-        return report(&watcher.run_tick(&live.pipelines).await);
+        let pipelines = watched(&watcher, &selection, &home, &mut discovery).await?;
+        return report(&watcher.run_tick(&pipelines).await);
     };
     // Listening starts before the first tick and lasts across ticks, so a stop asked for
     // mid-tick is kept until the tick ends: a claim or a publish is never cut short.
@@ -210,7 +244,13 @@ async fn check(live: &Live, interval: Option<Duration>) -> anyhow::Result<()> {
     // On a terminal, one short line per tick shows that watch is alive.
     let alive = io::stderr().is_terminal();
     loop {
-        let summary = watcher.run_tick(&live.pipelines).await;
+        let summary = match watched(&watcher, &selection, &home, &mut discovery).await {
+            Ok(pipelines) => watcher.run_tick(&pipelines).await,
+            Err(e) => {
+                eprintln!("pipewatch: error: {e:#}");
+                TickSummary::default()
+            }
+        };
         if alive {
             eprintln!("{}", tick_line(&summary, interval));
         }
@@ -223,6 +263,49 @@ async fn check(live: &Live, interval: Option<Duration>) -> anyhow::Result<()> {
             () = tokio::time::sleep(interval) => {}
         }
     }
+}
+
+/// How long `watch` keeps a resolved selection before listing again.
+const DISCOVERY: Duration = Duration::from_mins(5);
+
+/// The pipelines the selection names now, listed again once the cache is stale.
+async fn watched(
+    watcher: &Watcher<CodePipelineSource, FileStore, StdoutNotifier>,
+    selection: &Selection,
+    home: &Home,
+    discovery: &mut Discovery,
+) -> anyhow::Result<Vec<PipelineRef>> {
+    if let Some(pipelines) = discovery.fresh() {
+        return Ok(pipelines.to_vec());
+    }
+    let pipelines = resolve(selection, home, &watcher.source).await?;
+    discovery.remember(pipelines.clone());
+    Ok(pipelines)
+}
+
+/// Home: the region the SDK found, and (only when an ARN needs it, to tell which accounts
+/// are other) the caller's account.
+async fn home(
+    sdk: &aws_config::SdkConfig,
+    region: &str,
+    selection: &Selection,
+) -> anyhow::Result<Home> {
+    let account = if selection.entries.iter().any(|e| e.location.is_some()) {
+        let identity = aws_sdk_sts::Client::new(sdk)
+            .get_caller_identity()
+            .send()
+            .await
+            .context("asking STS which account these credentials are in")?;
+        identity.account().map(str::to_owned)
+    } else {
+        None
+    };
+    let console = Console::new(region, None);
+    Ok(Home {
+        partition: console.map_or("aws", |c| c.partition()).to_owned(),
+        region: region.to_owned(),
+        account,
+    })
 }
 
 /// Ctrl-C, and on Unix also SIGTERM (how service managers and `kill` ask a process to

@@ -50,8 +50,10 @@ impl FileStore {
     }
 
     fn path(&self, pipeline: &str) -> PathBuf {
-        // Pipeline names are [A-Za-z0-9.@_-]+; the suffix keeps "." and ".." harmless.
-        self.dir.join(format!("{pipeline}.snapshot.json"))
+        // Keys are pipeline names ([A-Za-z0-9.@_-]+) or ARNs, whose `:` becomes `%3A` (no
+        // name holds `%`, so no two keys meet); the suffix keeps "." and ".." harmless.
+        let file = pipeline.replace(':', "%3A");
+        self.dir.join(format!("{file}.snapshot.json"))
     }
 
     fn read(&self, pipeline: &str) -> Result<Loaded, StoreError> {
@@ -68,6 +70,7 @@ impl FileStore {
                 snapshot: file.snapshot,
                 outbox: file.outbox,
                 executions: file.executions,
+                expires_at: None,
             }),
             Ok(file) => Loaded::Unreadable {
                 version: Some(file.version),

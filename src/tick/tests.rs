@@ -23,8 +23,16 @@ fn decide(loaded: &Loaded, current: &PipelineState) -> Option<Plan> {
         changes: changes_since(loaded, current),
         fresh: &[],
         console: None,
+        retention_s: None,
     };
-    plan("web", loaded, current, facts, NOW, LEASE)
+    plan(
+        &crate::select::PipelineRef::home("web"),
+        loaded,
+        current,
+        facts,
+        NOW,
+        LEASE,
+    )
 }
 
 fn stored(status: &str, outbox: Vec<Pending>) -> Loaded {
@@ -34,6 +42,7 @@ fn stored(status: &str, outbox: Vec<Pending>) -> Loaded {
         snapshot: essentials(&observation(status)),
         outbox,
         executions: Vec::new(),
+        expires_at: None,
     })
 }
 
@@ -151,4 +160,75 @@ fn an_unreadable_record_is_rebaselined_keeping_its_outbox_and_version_line() {
     let plan = decide(&hopeless, &observation("Failed")).unwrap();
     assert_eq!(plan.expected, Expected::UnreadableVersion);
     assert_eq!(plan.record.version, first_version(NOW));
+}
+
+/// The plan with records expiring `retention_s` after each write.
+fn decide_with_retention(
+    loaded: &Loaded,
+    current: &PipelineState,
+    retention_s: i64,
+) -> Option<Plan> {
+    let facts = Facts {
+        changes: changes_since(loaded, current),
+        fresh: &[],
+        console: None,
+        retention_s: Some(retention_s),
+    };
+    plan(
+        &crate::select::PipelineRef::home("web"),
+        loaded,
+        current,
+        facts,
+        NOW,
+        LEASE,
+    )
+}
+
+fn stored_expiring(expires_at: Option<i64>) -> Loaded {
+    let Loaded::Found(mut record) = stored("InProgress", vec![]) else {
+        unreachable!()
+    };
+    record.expires_at = expires_at;
+    Loaded::Found(record)
+}
+
+#[test]
+fn every_write_pushes_the_expiry_forward() {
+    const DAY: i64 = 86_400;
+    let plan =
+        decide_with_retention(&Loaded::Missing, &observation("InProgress"), 90 * DAY).unwrap();
+    assert_eq!(plan.record.expires_at, Some(NOW / 1000 + 90 * DAY));
+    let changed = decide_with_retention(
+        &stored_expiring(Some(NOW / 1000 + 80 * DAY)),
+        &observation("Failed"),
+        90 * DAY,
+    )
+    .unwrap();
+    assert_eq!(changed.record.expires_at, Some(NOW / 1000 + 90 * DAY));
+}
+
+#[test]
+fn a_quiet_record_is_written_again_only_once_half_its_retention_has_gone() {
+    const DAY: i64 = 86_400;
+    let fresh = stored_expiring(Some(NOW / 1000 + 80 * DAY));
+    assert!(
+        decide_with_retention(&fresh, &observation("InProgress"), 90 * DAY).is_none(),
+        "a quiet tick writes nothing"
+    );
+    for stale in [
+        stored_expiring(Some(NOW / 1000 + 40 * DAY)),
+        stored_expiring(None),
+    ] {
+        let touch = decide_with_retention(&stale, &observation("InProgress"), 90 * DAY).unwrap();
+        assert_eq!(touch.changes, 0);
+        assert!(touch.publish.is_empty());
+        assert_eq!(touch.expected, Expected::Version(41));
+        assert_eq!(touch.record.expires_at, Some(NOW / 1000 + 90 * DAY));
+        let Loaded::Found(before) = &stale else {
+            unreachable!()
+        };
+        assert_eq!(touch.record.snapshot, before.snapshot, "nothing else moves");
+    }
+    // Without a retention (the CLI's folder) nothing is ever written for expiry.
+    assert!(decide(&stored_expiring(None), &observation("InProgress")).is_none());
 }

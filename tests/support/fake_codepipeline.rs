@@ -18,6 +18,9 @@ const GET_STATE: &str = "CodePipeline_20150709.GetPipelineState";
 const GET_EXECUTION: &str = "CodePipeline_20150709.GetPipelineExecution";
 const JSON: &str = "application/x-amz-json-1.1";
 
+/// The account the tests' own credentials are in: moto's default account.
+pub const HOME_ACCOUNT: &str = "123456789012";
+
 /// An injected failure.
 #[derive(Debug, Clone, Copy)]
 pub enum Fault {
@@ -58,6 +61,19 @@ impl FakeCodePipeline {
     /// The endpoint to give the SDK (`AWS_ENDPOINT_URL_CODEPIPELINE`).
     pub fn url(&self) -> String {
         self.server.url()
+    }
+
+    /// The real CodePipeline source, talking to this fake, for an account that is the
+    /// home one (`123456789012`, moto's).
+    pub fn source(&self, config: &aws_config::SdkConfig) -> pipewatch::aws::CodePipelineSource {
+        let config = config.to_builder().endpoint_url(self.url()).build();
+        pipewatch::aws::CodePipelineSource::new(std::sync::Arc::new(
+            pipewatch::aws::clients::Clients::new(
+                config,
+                Some(HOME_ACCOUNT.to_owned()),
+                pipewatch::aws::clients::RoleSettings::default(),
+            ),
+        ))
     }
 
     /// Serves `state` (a GetPipelineState response, JSON) for its pipeline from now on.
