@@ -17,9 +17,9 @@ fi
 log "sam validate --lint"
 sam validate --lint --region us-east-1
 log "cfn-lint"
-cfn-lint template.yaml
+cfn-lint template.yaml templates/reader-role.yaml
 log "checkov"
-checkov --file template.yaml --framework cloudformation --quiet --compact --skip-download
+checkov --file template.yaml --file templates/reader-role.yaml --framework cloudformation --quiet --compact --skip-download
 
 # SAM looks for cargo-lambda's output under ./target/lambda whatever CARGO_TARGET_DIR
 # says, so a shared target dir (as CI uses) is linked there instead.

@@ -421,3 +421,39 @@ async fn with_the_default_parameters_alarms_reach_the_email_subscriber_through_t
         "the alarm topic's subscriber gets it"
     );
 }
+
+/// The reader role deployed in other accounts (`templates/reader-role.yaml`) allows
+/// exactly the calls the watcher makes there: reading and finding pipelines.
+#[test]
+fn the_reader_role_allows_exactly_the_calls_the_watcher_makes_in_other_accounts() {
+    let text =
+        std::fs::read_to_string(format!("{MANIFEST_DIR}/templates/reader-role.yaml")).unwrap();
+    let template: Value = serde_norway::from_str(&text).unwrap();
+    let role = &template["Resources"]["ReaderRole"]["Properties"];
+    let granted: BTreeSet<String> = role["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .flat_map(|statement| match &statement["Action"] {
+            Value::String(action) => vec![action.clone()],
+            Value::Sequence(actions) => actions
+                .iter()
+                .map(|a| a.as_str().unwrap().to_owned())
+                .collect(),
+            other => panic!("unexpected Action {other:?}"),
+        })
+        .collect();
+    let needed: BTreeSet<String> = operations_the_code_calls(&["codepipeline.rs", "tagging.rs"])
+        .iter()
+        .map(|(s, o)| iam_action(s, o))
+        .collect();
+    assert_eq!(granted, needed);
+    // Trusted by the watcher's role only.
+    let trust = &role["AssumeRolePolicyDocument"]["Statement"][0];
+    assert!(is_ref(&trust["Principal"]["AWS"], "WatcherRoleArn"));
+    let default_name = template["Parameters"]["RoleName"]["Default"].as_str();
+    assert_eq!(
+        default_name,
+        Some(pipewatch::aws::clients::DEFAULT_ROLE_NAME)
+    );
+}
