@@ -1,183 +1,253 @@
-//! What one tick costs: wall time and calls per AWS service, for a stack's worth of
-//! pipelines (20, the template's maximum), on quiet ticks and on ticks where every
-//! pipeline changed; and the process's peak memory. Run with `./scripts/bench.sh`, which
-//! starts DynamoDB Local and moto. Calls are counted by proxies in front of the emulators.
+//! What a tick costs at any scale: the built `pipewatch-lambda` on cargo-lambda's Runtime
+//! API, against a wire-level CodePipeline fake answering every call after 50 ms (as AWS
+//! roughly does), DynamoDB Local and moto, behind proxies that count calls. For N = 1 to
+//! 2,000 pipelines and 8 or 64 at once: a quiet tick's wall time (the tick's own
+//! `duration_ms`) next to the concurrency bound ⌈N/C⌉·50 ms, the function's CPU per
+//! pipeline (from `/proc`), its peak memory, and the calls a quiet and a changed tick make
+//! by API. Also checks that the fake is not the bottleneck.
 //!
-//! The figures feed the template's memory and timeout and the README's cost estimate.
+//! `./scripts/bench.sh` runs it (it starts the emulators); `cargo test` runs a small
+//! version as a smoke test. BENCHMARKS.md holds the figures.
+
+// Counts shown as ratios and rates in a printed table: f64's 52 bits are plenty.
+#![allow(clippy::cast_precision_loss)]
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use pipewatch::aws::{CodePipelineSource, DynamoStore, SnsNotifier};
-use pipewatch::select::PipelineRef;
-use pipewatch::tick::{Settings, TickSummary, Watcher};
+use serde_json::Value;
 use support::fake_codepipeline::FakeCodePipeline;
 use support::fault_proxy::FaultProxy;
-use support::fixtures::{scenario, scenario_executions};
+use support::fixtures::scenario;
+use support::lambda::Lambda;
 use support::services::{Inbox, create_table, require, sdk_config};
 
-const PIPELINES: usize = 20;
-const QUIET_TICKS: usize = 30;
+/// What every fake call waits, as a round trip to AWS, in milliseconds.
+const LATENCY_MS: u64 = 50;
 
 #[tokio::main]
 async fn main() {
+    // `cargo bench` passes --bench; `cargo test` runs this as a quick smoke test.
+    let full = std::env::args().any(|a| a == "--bench");
+    let (sizes, concurrencies, quiet_ticks): (&[usize], &[usize], usize) = if full {
+        (&[1, 20, 100, 500, 2000], &[8, 64], 5)
+    } else {
+        (&[1, 20], &[8], 1)
+    };
     let config = sdk_config().await;
-    let table = create_table(&aws_sdk_dynamodb::Client::new(&config)).await;
-    let inbox = Inbox::create(&config).await;
-    let fake = FakeCodePipeline::start();
+    let fake = FakeCodePipeline::start_keep_alive();
+    let capacity = fake_capacity(&fake);
+    println!(
+        "the fake answers {capacity:.0} requests/s with no latency (8 clients, keep-alive): above what any tick below asks"
+    );
+    fake.set_latency(Duration::from_millis(LATENCY_MS));
     let dynamodb = FaultProxy::start(&require("AWS_ENDPOINT_URL_DYNAMODB"));
     let sns = FaultProxy::start(&require("AWS_ENDPOINT_URL_SNS"));
+    let release = scenario("release-failure-retry");
 
-    let watcher = Watcher {
-        source: fake.source(&config),
-        store: DynamoStore::new(
-            aws_sdk_dynamodb::Client::from_conf(
-                aws_sdk_dynamodb::config::Builder::from(&config)
-                    .endpoint_url(dynamodb.url())
-                    .build(),
-            ),
-            &table,
-        ),
-        notifier: SnsNotifier::new(
-            aws_sdk_sns::Client::from_conf(
-                aws_sdk_sns::config::Builder::from(&config)
-                    .endpoint_url(sns.url())
-                    .build(),
-            ),
-            &inbox.topic_arn,
-        ),
-        settings: Settings {
-            lease: Duration::from_mins(2),
-            max_concurrency: 8,
-            console: None,
-            retention: None,
-        },
-    };
-
-    // Each pipeline is the recorded release, renamed: 3 stages, 4 actions.
-    let states = scenario("release-failure-retry");
-    let names: Vec<String> = (0..PIPELINES).map(|i| format!("release-{i:02}")).collect();
-    let set_step = |step: usize| {
-        for name in &names {
-            fake.set_state(&states[step].replace("web-app-release", name));
+    println!(
+        "\n{:>5} {:>3} {:>10} {:>10} {:>6} {:>12} {:>13} {:>8}",
+        "N", "C", "quiet ms", "bound ms", "ratio", "sequential", "CPU/pipeline", "peak RSS"
+    );
+    for &concurrency in concurrencies {
+        for &n in sizes {
+            // A prefix of its own per run: earlier runs' pipelines stay in the fake unseen.
+            let prefix = format!("c{concurrency}n{n}-");
+            let names: Vec<String> = (0..n).map(|i| format!("{prefix}{i:04}")).collect();
+            for name in &names {
+                fake.set_state(&release[2].replace("web-app-release", name));
+            }
+            let table = create_table(&aws_sdk_dynamodb::Client::new(&config)).await;
+            let inbox = Inbox::create(&config).await;
+            let function = start(&fake, &dynamodb, &sns, &table, &inbox, &prefix, concurrency);
+            let _baseline = tick(&function);
+            let _warm = tick(&function);
+            let cpu_before = cpu_seconds(function.pid());
+            let calls_before = calls(&fake, &dynamodb, &sns);
+            let mut durations: Vec<u64> = (0..quiet_ticks)
+                .map(|_| tick(&function)["duration_ms"].as_u64().unwrap())
+                .collect();
+            let quiet_calls = per_tick(calls(&fake, &dynamodb, &sns), calls_before, quiet_ticks);
+            let cpu = cpu_seconds(function.pid()) - cpu_before;
+            durations.sort_unstable();
+            let median = durations[durations.len() / 2];
+            let bound = n.div_ceil(concurrency) as u64 * LATENCY_MS;
+            let cpu_per = cpu / (quiet_ticks * n) as f64 * 1000.0;
+            println!(
+                "{n:>5} {concurrency:>3} {median:>10} {bound:>10} {:>6.2} {:>12} {:>10.3} ms {:>5} MB",
+                median as f64 / bound as f64,
+                format!("{} ms", n as u64 * LATENCY_MS),
+                cpu_per,
+                peak_rss_kb(function.pid()) / 1024
+            );
+            if concurrency == concurrencies[0] && n == *sizes.last().unwrap() {
+                // Every pipeline changes, in a new execution: what a busy tick costs.
+                for name in &names {
+                    fake.set_state(&release[3].replace("web-app-release", name));
+                }
+                for execution in support::fixtures::scenario_executions("release-failure-retry") {
+                    fake.set_execution(&execution);
+                }
+                let before = calls(&fake, &dynamodb, &sns);
+                let changed = tick(&function);
+                let changed_calls = per_tick(calls(&fake, &dynamodb, &sns), before, 1);
+                println!(
+                    "\ncalls per tick over {n} pipelines (minimum in brackets):\n  quiet:   {}\n  changed: {} ({} changes, {} messages)",
+                    describe(&quiet_calls, n, false),
+                    describe(&changed_calls, n, true),
+                    changed["changes"],
+                    changed["messages_published"]
+                );
+                println!(
+                    "(the changed tick shares one execution id across pipelines, so each pipeline's record asks for it once)\n"
+                );
+            }
         }
-    };
-
-    // The pipelines share the release's execution id; each pipeline's record caches it.
-    for execution in scenario_executions("release-failure-retry") {
-        fake.set_execution(&execution);
     }
-
-    println!("one tick over {PIPELINES} pipelines (local emulators; AWS adds its latency)");
-    println!(
-        "{:<28} {:>9} {:>16} {:>20} {:>9} {:>5}",
-        "tick", "ms", "GetPipelineState", "GetPipelineExecution", "DynamoDB", "SNS"
-    );
-    set_step(0);
-    measure(
-        "first (baselines)",
-        &watcher,
-        &names,
-        &fake,
-        &dynamodb,
-        &sns,
-    )
-    .await;
-    let mut quiet = Vec::new();
-    for _ in 0..QUIET_TICKS {
-        quiet.push(tick_costs(&watcher, &names, &fake, &dynamodb, &sns).await);
-    }
-    quiet.sort_by_key(|costs| costs.ms);
-    let median = &quiet[QUIET_TICKS / 2];
-    print_row(&format!("quiet (median of {QUIET_TICKS})"), median);
-    for step in 1..states.len() {
-        set_step(step);
-        measure(
-            &format!("all changed (step {step})"),
-            &watcher,
-            &names,
-            &fake,
-            &dynamodb,
-            &sns,
-        )
-        .await;
-    }
-    println!(
-        "peak resident memory of this process: {} MB",
-        peak_rss_kb() / 1024
-    );
 }
 
-/// One tick's wall time and calls per API.
-struct Costs {
-    ms: u128,
-    get_state: usize,
-    get_execution: usize,
-    dynamodb: usize,
-    sns: usize,
-}
-
-async fn tick_costs(
-    watcher: &Watcher<CodePipelineSource, DynamoStore, SnsNotifier>,
-    names: &[String],
+/// The function process for one run, configured as the template configures it.
+fn start(
     fake: &FakeCodePipeline,
     dynamodb: &FaultProxy,
     sns: &FaultProxy,
-) -> Costs {
-    let before = (
-        calls(fake, names),
-        fake.all_execution_calls(),
+    table: &str,
+    inbox: &Inbox,
+    prefix: &str,
+    concurrency: usize,
+) -> Lambda {
+    let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("bench-{prefix}.log"));
+    Lambda::start(
+        env!("CARGO_BIN_EXE_pipewatch-lambda"),
+        &[
+            ("PIPELINES", format!("{prefix}*")),
+            ("TABLE_NAME", table.to_owned()),
+            ("TOPIC_ARN", inbox.topic_arn.clone()),
+            ("MAX_CONCURRENCY", concurrency.to_string()),
+            ("SHARD_SIZE", "10000".to_owned()),
+            ("DISCOVERY_SECONDS", "3600".to_owned()),
+            ("LOG_LEVEL", "warn".to_owned()),
+            ("AWS_ENDPOINT_URL_CODEPIPELINE", fake.url()),
+            ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.url()),
+            ("AWS_ENDPOINT_URL_SNS", sns.url()),
+        ],
+        log,
+    )
+}
+
+fn tick(function: &Lambda) -> Value {
+    let summary = function.summary("scheduled-event.json");
+    assert_eq!(summary["errors"], 0, "{summary}");
+    summary
+}
+
+/// Calls so far by API: `GetPipelineState`, `GetPipelineExecution`, `ListPipelines`,
+/// DynamoDB, SNS.
+fn calls(fake: &FakeCodePipeline, dynamodb: &FaultProxy, sns: &FaultProxy) -> [usize; 5] {
+    [
+        fake.operations("GetPipelineState"),
+        fake.operations("GetPipelineExecution"),
+        fake.operations("ListPipelines"),
         dynamodb.forwarded(),
         sns.forwarded(),
-    );
-    let started = Instant::now();
-    let pipelines: Vec<PipelineRef> = names.iter().map(PipelineRef::home).collect();
-    let summary: TickSummary = watcher.run_tick(&pipelines).await;
-    let ms = started.elapsed().as_millis();
-    assert!(summary.failed.is_empty(), "{summary:?}");
-    Costs {
-        ms,
-        get_state: calls(fake, names) - before.0,
-        get_execution: fake.all_execution_calls() - before.1,
-        dynamodb: dynamodb.forwarded() - before.2,
-        sns: sns.forwarded() - before.3,
-    }
+    ]
 }
 
-fn print_row(label: &str, costs: &Costs) {
-    println!(
-        "{label:<28} {:>9} {:>16} {:>20} {:>9} {:>5}",
-        costs.ms, costs.get_state, costs.get_execution, costs.dynamodb, costs.sns
-    );
+fn per_tick(after: [usize; 5], before: [usize; 5], ticks: usize) -> [usize; 5] {
+    std::array::from_fn(|i| (after[i] - before[i]) / ticks)
 }
 
-/// Runs one tick and prints its costs as a table row.
-async fn measure(
-    label: &str,
-    watcher: &Watcher<CodePipelineSource, DynamoStore, SnsNotifier>,
-    names: &[String],
-    fake: &FakeCodePipeline,
-    dynamodb: &FaultProxy,
-    sns: &FaultProxy,
-) {
-    print_row(
-        label,
-        &tick_costs(watcher, names, fake, dynamodb, sns).await,
-    );
+fn describe(calls: &[usize; 5], n: usize, changed: bool) -> String {
+    let batch_gets = n.div_ceil(100);
+    let (dynamodb_min, sns_min) = if changed {
+        (
+            format!("{batch_gets} BatchGetItem + {n} claims + {n} acknowledgements"),
+            format!("{}", n.div_ceil(10)),
+        )
+    } else {
+        (format!("{batch_gets} BatchGetItem"), "0".to_owned())
+    };
+    format!(
+        "GetPipelineState {} [{n}], GetPipelineExecution {} [{}], ListPipelines {} [0 between discoveries], DynamoDB {} [{dynamodb_min}], SNS {} [{sns_min}]",
+        calls[0],
+        calls[1],
+        if changed {
+            "1 per new execution per pipeline"
+        } else {
+            "0"
+        },
+        calls[2],
+        calls[3],
+        calls[4]
+    )
 }
 
-fn calls(fake: &FakeCodePipeline, names: &[String]) -> usize {
-    names.iter().map(|n| fake.calls(n)).sum()
+/// The process's user and system CPU time so far, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // After the command name in parentheses: state is field 3, utime 14, stime 15.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0 // USER_HZ
 }
 
-/// `VmHWM`: the most resident memory this process has had.
-fn peak_rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+/// `VmHWM`: the most resident memory the process has had.
+fn peak_rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()
         .find_map(|line| line.strip_prefix("VmHWM:"))
         .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// Requests a second the fake answers with no latency: 8 threads, each on one kept-alive
+/// connection, asking `GetPipelineState` of an unknown pipeline.
+fn fake_capacity(fake: &FakeCodePipeline) -> f64 {
+    const PER_THREAD: usize = 2_000;
+    let address = fake.url().trim_start_matches("http://").to_owned();
+    let started = Instant::now();
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let address = address.clone();
+            std::thread::spawn(move || {
+                let stream = TcpStream::connect(&address).unwrap();
+                // As the SDK's client does: no Nagle delay on small requests.
+                stream.set_nodelay(true).unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut writer = stream;
+                let body = r#"{"name":"capacity"}"#;
+                let request = format!(
+                    "POST / HTTP/1.1\r\nHost: fake\r\nX-Amz-Target: CodePipeline_20150709.GetPipelineState\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                for _ in 0..PER_THREAD {
+                    // One write per request, as one packet.
+                    writer.write_all(request.as_bytes()).unwrap();
+                    let mut length = 0;
+                    loop {
+                        let mut line = String::new();
+                        reader.read_line(&mut line).unwrap();
+                        if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            length = value.trim().parse().unwrap();
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    std::io::Read::read_exact(&mut reader, &mut body).unwrap();
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    (8 * PER_THREAD) as f64 / started.elapsed().as_secs_f64()
 }

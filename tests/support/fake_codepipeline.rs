@@ -69,12 +69,27 @@ pub struct FakeCodePipeline {
 
 impl FakeCodePipeline {
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// A fake that keeps connections alive, as AWS does: for benchmarks, so the client
+    /// measured does not pay a connection per request the real service would not cost.
+    pub fn start_keep_alive() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(keep_alive: bool) -> Self {
         let script = Arc::new(Mutex::new(Script {
             page_size: 100,
             ..Script::default()
         }));
         let shared = Arc::clone(&script);
-        let server = Server::start(move |request| answer(&shared, request));
+        let handler = move |request: &Request| answer(&shared, request);
+        let server = if keep_alive {
+            Server::start_keep_alive(handler)
+        } else {
+            Server::start(handler)
+        };
         Self { script, server }
     }
 

@@ -1,5 +1,6 @@
 //! A tiny HTTP/1.1 server for the test fakes: one request per connection (every reply
-//! says `Connection: close`, so the SDK never reuses a socket we are about to drop).
+//! says `Connection: close`, so the SDK never reuses a socket we are about to drop), or,
+//! for a fake that must outpace a benchmark, connections kept alive as AWS keeps them.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -65,6 +66,19 @@ pub struct Server {
 
 impl Server {
     pub fn start(handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> Self {
+        Self::serve_with(handler, false)
+    }
+
+    /// Like [`Server::start`], keeping each connection open for the client's next request
+    /// (until it closes): no connection per request to slow a benchmark's client.
+    pub fn start_keep_alive(handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> Self {
+        Self::serve_with(handler, true)
+    }
+
+    fn serve_with(
+        handler: impl Fn(&Request) -> Reply + Send + Sync + 'static,
+        keep_alive: bool,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
@@ -78,7 +92,7 @@ impl Server {
                 let Ok(stream) = stream else { continue };
                 let handler = Arc::clone(&handler);
                 let stopping = Arc::clone(&stopping);
-                thread::spawn(move || serve(stream, handler.as_ref(), &stopping));
+                thread::spawn(move || serve(stream, handler.as_ref(), &stopping, keep_alive));
             }
         });
         Self { addr, stop }
@@ -101,36 +115,49 @@ fn serve(
     stream: TcpStream,
     handler: &(dyn Fn(&Request) -> Reply + Send + Sync),
     stop: &AtomicBool,
+    keep_alive: bool,
 ) {
+    let _ = stream.set_nodelay(true);
     let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let Some(request) = read_request(&mut reader) else {
-        return;
-    };
     let mut stream = stream;
-    match handler(&request) {
-        Reply::Respond {
-            status,
-            content_type,
-            body,
-        } => {
-            let head = format!(
-                "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nx-amzn-RequestId: test-request\r\nConnection: close\r\n\r\n",
-                reason(status),
-                body.len()
-            );
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(&body);
-        }
-        Reply::Raw(bytes) => {
-            let _ = stream.write_all(&with_connection_close(&bytes));
-        }
-        Reply::Hang => {
-            while !stop.load(Ordering::SeqCst) {
-                thread::sleep(Duration::from_millis(50));
+    while let Some(request) = read_request(&mut reader) {
+        let again = keep_alive
+            && !request
+                .header("connection")
+                .is_some_and(|c| c.eq_ignore_ascii_case("close"));
+        match handler(&request) {
+            Reply::Respond {
+                status,
+                content_type,
+                body,
+            } => {
+                let connection = if again { "keep-alive" } else { "close" };
+                let head = format!(
+                    "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nx-amzn-RequestId: test-request\r\nConnection: {connection}\r\n\r\n",
+                    reason(status),
+                    body.len()
+                );
+                let mut response = head.into_bytes();
+                response.extend_from_slice(&body);
+                let _ = stream.write_all(&response);
+            }
+            Reply::Raw(bytes) => {
+                let _ = stream.write_all(&with_connection_close(&bytes));
+                let _ = stream.flush();
+                return;
+            }
+            Reply::Hang => {
+                while !stop.load(Ordering::SeqCst) {
+                    thread::sleep(Duration::from_millis(50));
+                }
+                return;
             }
         }
+        let _ = stream.flush();
+        if !again {
+            return;
+        }
     }
-    let _ = stream.flush();
 }
 
 fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {

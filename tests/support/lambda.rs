@@ -125,4 +125,9 @@ impl Lambda {
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap()
     }
+
+    /// The function process's id, to read its CPU time and memory from `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.function.0.id()
+    }
 }
