@@ -34,11 +34,16 @@ const LATENCY_MS: u64 = 50;
 async fn main() {
     // `cargo bench` passes --bench; `cargo test` runs this as a quick smoke test.
     let full = std::env::args().any(|a| a == "--bench");
-    let (sizes, concurrencies, quiet_ticks): (&[usize], &[usize], usize) = if full {
-        (&[1, 20, 100, 500, 2000], &[8, 64], 5)
+    let (sizes, concurrencies, quiet_ticks) = if full {
+        (vec![1, 20, 100, 500, 2000], vec![8, 64], 5)
     } else {
-        (&[1, 20], &[8], 1)
+        (vec![1, 20], vec![8], 1)
     };
+    // One size for a closer look (a profiler attached to the function, say):
+    // BENCH_SIZES=2000 BENCH_CONCURRENCY=8 BENCH_QUIET_TICKS=30 cargo bench --bench tick
+    let sizes = list_from_env("BENCH_SIZES").unwrap_or(sizes);
+    let concurrencies = list_from_env("BENCH_CONCURRENCY").unwrap_or(concurrencies);
+    let quiet_ticks = list_from_env("BENCH_QUIET_TICKS").map_or(quiet_ticks, |t| t[0]);
     let config = sdk_config().await;
     let fake = FakeCodePipeline::start_keep_alive();
     let capacity = fake_capacity(&fake);
@@ -54,8 +59,8 @@ async fn main() {
         "\n{:>5} {:>3} {:>10} {:>10} {:>6} {:>12} {:>13} {:>8}",
         "N", "C", "quiet ms", "bound ms", "ratio", "sequential", "CPU/pipeline", "peak RSS"
     );
-    for &concurrency in concurrencies {
-        for &n in sizes {
+    for &concurrency in &concurrencies {
+        for &n in &sizes {
             // A prefix of its own per run: earlier runs' pipelines stay in the fake unseen.
             let prefix = format!("c{concurrency}n{n}-");
             let names: Vec<String> = (0..n).map(|i| format!("{prefix}{i:04}")).collect();
@@ -111,6 +116,20 @@ async fn main() {
     }
 }
 
+/// A comma-separated list of numbers from the environment, if set.
+fn list_from_env(name: &str) -> Option<Vec<usize>> {
+    let value = std::env::var(name).ok()?;
+    let list = value
+        .split(',')
+        .map(|n| {
+            n.trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("{name}: {value:?} is not a list of numbers"))
+        })
+        .collect();
+    Some(list)
+}
+
 /// The function process for one run, configured as the template configures it.
 fn start(
     fake: &FakeCodePipeline,
@@ -164,10 +183,12 @@ fn per_tick(after: [usize; 5], before: [usize; 5], ticks: usize) -> [usize; 5] {
 
 fn describe(calls: &[usize; 5], n: usize, changed: bool) -> String {
     let batch_gets = n.div_ceil(100);
+    // Messages are published per pipeline, as its claim is won: ⌈messages/10⌉ PublishBatch
+    // for each changed pipeline (one message each here).
     let (dynamodb_min, sns_min) = if changed {
         (
             format!("{batch_gets} BatchGetItem + {n} claims + {n} acknowledgements"),
-            format!("{}", n.div_ceil(10)),
+            format!("{n} PublishBatch"),
         )
     } else {
         (format!("{batch_gets} BatchGetItem"), "0".to_owned())

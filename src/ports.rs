@@ -49,7 +49,8 @@ pub trait PipelineDirectory: Sync {
 /// Where each pipeline's [`Record`] is kept.
 pub trait SnapshotStore: Sync {
     /// Loads many records at once, by key ([`PipelineRef::key`]); records missing from the
-    /// answer are [`Loaded::Missing`].
+    /// answer are [`Loaded::Missing`]. May be eventually consistent (a record a moment
+    /// old): the claim's conditional write still decides, see [`crate::tick`].
     fn load_many(
         &self,
         pipelines: &[String],

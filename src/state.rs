@@ -355,8 +355,8 @@ impl PipelineState {
         Ok(state)
     }
 
-    /// The checks serde cannot express.
-    fn validate(&self) -> Result<(), ParseError> {
+    /// The checks serde cannot express: a name, and unique stage and action names.
+    pub fn validate(&self) -> Result<(), ParseError> {
         if self.pipeline_name.is_empty() {
             return Err(ParseError::EmptyPipelineName);
         }

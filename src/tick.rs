@@ -3,10 +3,17 @@
 //!
 //! For each pipeline:
 //!
-//! 1. **Load, then observe.** The stored record is read (strongly consistent; for the whole
-//!    tick at once with `load_many`) *before* `GetPipelineState` is called. So if nobody
-//!    writes in between, the snapshot we diff against predates our observation, and a slow
-//!    tick can never report the pipeline moving backwards.
+//! 1. **Load, then observe.** The stored record is read (for the whole tick at once with
+//!    `load_many`) *before* `GetPipelineState` is called, so the snapshot we diff against
+//!    predates our observation, and a slow tick can never report the pipeline moving
+//!    backwards. That read is eventually consistent (half the read units of a strong one),
+//!    which is safe because a record read that way can only be *older* than the latest,
+//!    never newer, and the claim below is conditional on the version read: an old record
+//!    makes the diff find changes another tick already claimed, the claim then loses, and
+//!    the check reloads strongly and decides again. It cannot make a change be missed
+//!    either: the newest snapshot stays stored until a claim against it wins. At worst an
+//!    old read delays a takeover of expired messages by a tick. `tests/tick.rs` runs
+//!    overlapping ticks whose reads lag a whole tick behind: nothing doubled, nothing lost.
 //! 2. **Enrich.** For the pipeline executions the changes mention, `GetPipelineExecution`
 //!    tells which commits they run and what started them. Each execution is asked once: the
 //!    answer is cached in the record, so later changes of the same execution, a lost race
@@ -96,6 +103,9 @@ pub struct PipelineReport {
     pub rebaselined: bool,
     /// Conditional writes this check made (0 on a quiet tick).
     pub writes: usize,
+    /// Claims lost to another tick's write (or made against an old read), after which the
+    /// record was reloaded and the check decided again.
+    pub conflicts: usize,
     /// `GetPipelineExecution` calls that answered, and that failed.
     pub enriched: usize,
     pub enrichment_failures: usize,
@@ -117,6 +127,8 @@ pub struct TickSummary {
     pub messages_pending: usize,
     pub rebaselined: usize,
     pub writes: usize,
+    /// Claims lost and decided again (see [`PipelineReport::conflicts`]).
+    pub conflicts: usize,
     /// `GetPipelineExecution` calls that answered, and that failed (their messages went
     /// out without commits).
     pub enriched: usize,
@@ -208,6 +220,7 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier> Watcher<P, S, N> {
                     summary.messages_pending += report.pending;
                     summary.rebaselined += usize::from(report.rebaselined);
                     summary.writes += report.writes;
+                    summary.conflicts += report.conflicts;
                     summary.enriched += report.enriched;
                     summary.enrichment_failures += report.enrichment_failures;
                 }
@@ -255,7 +268,10 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier> Watcher<P, S, N> {
                 return Ok(report);
             };
             match self.store.save(&plan.record, plan.expected).await? {
-                Saved::Conflict => loaded = self.store.load(&pipeline.key()).await?,
+                Saved::Conflict => {
+                    report.conflicts += 1;
+                    loaded = self.store.load(&pipeline.key()).await?;
+                }
                 Saved::Written => {
                     report.writes += 1;
                     report.changes = plan.changes;

@@ -457,12 +457,32 @@ async fn quiet_ticks_make_no_write() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn overlapping_ticks_announce_every_change_exactly_once() {
+    let conflicts = overlapping_ticks(None).await;
+    assert!(conflicts > 0, "the ticks did overlap");
+}
+
+/// Batch reads are eventually consistent: the claim must still decide alone, even when
+/// every read is a whole tick old.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn overlapping_ticks_reading_old_records_still_announce_every_change_exactly_once() {
+    let proxy = FaultProxy::start(&support::services::require("AWS_ENDPOINT_URL_DYNAMODB"));
+    proxy.lag_batch_reads();
+    overlapping_ticks(Some(&proxy)).await;
+    assert!(proxy.stale_answers() > 0, "some reads were old");
+}
+
+/// Eight ticks at once over ten pipelines for six rounds of new runs, their DynamoDB calls
+/// through `proxy` if given; asserts every run announced exactly once, returns the claims
+/// lost and decided again.
+async fn overlapping_ticks(proxy: Option<&FaultProxy>) -> usize {
     const TICKS: usize = 8;
     const PIPELINES: usize = 10;
     const ROUNDS: usize = 6;
     let harness = std::sync::Arc::new(Harness::new().await);
+    let store_url = proxy.map(FaultProxy::url);
     let pipelines = names("busy", PIPELINES);
     let mut conflicts_or_quiet = 0;
+    let mut conflicts = 0;
     for round in 0..=ROUNDS {
         for pipeline in &pipelines {
             harness.fake.set_state(&run_state(pipeline, round));
@@ -471,13 +491,27 @@ async fn overlapping_ticks_announce_every_change_exactly_once() {
             .map(|_| {
                 let harness = std::sync::Arc::clone(&harness);
                 let pipelines = pipelines.clone();
-                tokio::spawn(async move { harness.watcher().tick(&pipelines).await })
+                let store_url = store_url.clone();
+                tokio::spawn(async move {
+                    match store_url {
+                        None => harness.watcher().tick(&pipelines).await,
+                        Some(url) => {
+                            let watcher = harness.watcher_with(
+                                harness.store_via(&url),
+                                harness.notifier(),
+                                Duration::from_mins(1),
+                            );
+                            watcher.tick(&pipelines).await
+                        }
+                    }
+                })
             })
             .collect();
         for tick in ticks {
             let summary: TickSummary = tick.await.unwrap();
             assert!(summary.failed.is_empty(), "{summary:?}");
             conflicts_or_quiet += PIPELINES - summary.changes.min(PIPELINES);
+            conflicts += summary.conflicts;
         }
     }
     let delivered = harness.inbox.drain().await;
@@ -499,7 +533,12 @@ async fn overlapping_ticks_announce_every_change_exactly_once() {
         .filter(|id| !announced.contains_key(*id))
         .count();
     println!(
-        "concurrency: {TICKS} ticks at once x {ROUNDS} rounds x {PIPELINES} pipelines: {} changes, {} messages, {duplicated} duplicated, {lost} lost ({conflicts_or_quiet} pipeline checks found nothing left to claim)",
+        "concurrency ({}): {TICKS} ticks at once x {ROUNDS} rounds x {PIPELINES} pipelines: {} changes, {} messages, {duplicated} duplicated, {lost} lost ({conflicts_or_quiet} pipeline checks found nothing left to claim, {conflicts} claims lost and decided again)",
+        if proxy.is_some() {
+            "reads a tick old"
+        } else {
+            "fresh reads"
+        },
         expected.len(),
         delivered.len()
     );
@@ -511,6 +550,7 @@ async fn overlapping_ticks_announce_every_change_exactly_once() {
         expected.len(),
         "nothing announced that did not happen"
     );
+    conflicts
 }
 
 #[tokio::test]

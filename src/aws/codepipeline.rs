@@ -203,9 +203,9 @@ pub fn convert(output: &GetPipelineStateOutput) -> Result<PipelineState, String>
             .map(stage)
             .collect::<Result<_, _>>()?,
     };
-    // The same uniqueness checks as for files: names are the diff's keys.
-    let json = serde_json::to_vec(&state).map_err(|e| e.to_string())?;
-    PipelineState::from_json(&json).map_err(|e| crate::error::chain(&e))
+    // The same checks as for files (unique names: they are the diff's keys).
+    state.validate().map_err(|e| crate::error::chain(&e))?;
+    Ok(state)
 }
 
 fn stage(stage: &sdk::StageState) -> Result<StageState, String> {

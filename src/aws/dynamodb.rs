@@ -75,7 +75,8 @@ impl SnapshotStore for DynamoStore {
         for chunk in pipelines.chunks(BATCH_SIZE) {
             let mut request = KeysAndAttributes::builder()
                 .set_keys(Some(chunk.iter().map(|p| Self::key(p)).collect()))
-                .consistent_read(true)
+                // Half the read units of a strong read; why that is safe: crate::tick.
+                .consistent_read(false)
                 .build()
                 .map_err(|e| store_error("BatchGetItem", e))?;
             // UnprocessedKeys are normal under throttling: retry them with a growing pause.

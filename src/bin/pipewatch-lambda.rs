@@ -18,7 +18,10 @@ use pipewatch::render::content::Console;
 use pipewatch::select::Home;
 use pipewatch::tick::{Settings, Watcher};
 
-#[tokio::main]
+/// One thread: a Lambda function has at most a few vCPUs, and a fraction of one at the
+/// usual memory sizes. Waiting on the network is all a tick does in parallel, and handing
+/// tasks between worker threads cost a quarter of a quiet tick's CPU (BENCHMARKS.md).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     match Box::pin(run()).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -289,7 +289,20 @@ fn answer(script: &Mutex<Script>, request: &Request) -> Reply {
             Some(GET_RESOURCES) => "GetResources",
             _ => "unknown",
         };
+        // Every request counts, answered or faulted.
         *script.operations.entry(operation).or_default() += 1;
+        if let Some(name) = body["name"]
+            .as_str()
+            .filter(|_| operation == "GetPipelineState")
+        {
+            *script.calls.entry(name.to_owned()).or_default() += 1;
+        }
+        if let Some(id) = body["pipelineExecutionId"]
+            .as_str()
+            .filter(|_| operation == "GetPipelineExecution")
+        {
+            *script.execution_calls.entry(id.to_owned()).or_default() += 1;
+        }
         let throttled = over_rate_limit(&mut script);
         if throttled {
             script.throttled += 1;
@@ -368,11 +381,7 @@ fn get_state(script: &Mutex<Script>, region: &str, body: &serde_json::Value) -> 
     let Some(name) = body["name"].as_str().map(str::to_owned) else {
         return error(400, "ValidationException", "name is required");
     };
-    let state = {
-        let mut script = script.lock().unwrap();
-        *script.calls.entry(name.clone()).or_default() += 1;
-        state_in(&script, region, &name)
-    };
+    let state = state_in(&script.lock().unwrap(), region, &name);
     match state {
         None => error(
             400,
@@ -394,11 +403,7 @@ fn get_execution(script: &Mutex<Script>, body: &serde_json::Value) -> Reply {
             "pipelineName and pipelineExecutionId are required",
         );
     };
-    let execution = {
-        let mut script = script.lock().unwrap();
-        *script.execution_calls.entry(id.clone()).or_default() += 1;
-        script.executions.get(&id).cloned()
-    };
+    let execution = script.lock().unwrap().executions.get(&id).cloned();
     match execution {
         None => error(
             400,

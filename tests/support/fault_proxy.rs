@@ -1,8 +1,9 @@
 //! An HTTP proxy in front of a real emulator that can answer with failures instead:
-//! SNS throttling, DynamoDB throttling, 500s, or no answer at all. The SDK client points at
-//! the proxy; everything not faulted reaches DynamoDB Local or moto unchanged.
+//! SNS throttling, DynamoDB throttling, 500s, or no answer at all; or play a lagging
+//! DynamoDB replica for eventually consistent reads. The SDK client points at the proxy;
+//! everything not faulted reaches DynamoDB Local or moto unchanged.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use super::http::{Reply, Request, Server, forward};
@@ -54,6 +55,10 @@ struct Plan {
     otherwise: Fault,
     faulted: usize,
     forwarded: usize,
+    /// Lagging replica: the last answer to each eventually consistent `BatchGetItem`
+    /// request body, given to the next identical request instead of the fresh one.
+    stale: Option<HashMap<Vec<u8>, Vec<u8>>>,
+    stale_answers: usize,
 }
 
 pub struct FaultProxy {
@@ -68,6 +73,8 @@ impl FaultProxy {
             otherwise: Fault::Forward,
             faulted: 0,
             forwarded: 0,
+            stale: None,
+            stale_answers: 0,
         }));
         let shared = Arc::clone(&plan);
         let upstream = upstream.to_owned();
@@ -86,7 +93,7 @@ impl FaultProxy {
             };
             match fault {
                 Fault::Forward => match forward(&upstream, request) {
-                    Ok(bytes) => Reply::Raw(bytes),
+                    Ok(bytes) => Reply::Raw(lag(&shared, request, bytes)),
                     Err(e) => Reply::Respond {
                         status: 502,
                         content_type: "text/plain",
@@ -134,8 +141,45 @@ impl FaultProxy {
         self.always(Fault::Forward);
     }
 
+    /// From now on, an eventually consistent `BatchGetItem` is answered with what the
+    /// emulator said to the previous identical request (a replica a whole request behind,
+    /// far more than DynamoDB's usual lag of a second); the first one, fresh.
+    pub fn lag_batch_reads(&self) {
+        self.plan.lock().unwrap().stale = Some(HashMap::new());
+    }
+
+    /// `BatchGetItem` requests answered with an older answer so far.
+    pub fn stale_answers(&self) -> usize {
+        self.plan.lock().unwrap().stale_answers
+    }
+
     /// Requests answered with a fault so far.
     pub fn faulted(&self) -> usize {
         self.plan.lock().unwrap().faulted
+    }
+}
+
+/// What a lagging replica answers to `request`, given the emulator's fresh answer.
+fn lag(plan: &Mutex<Plan>, request: &Request, fresh: Vec<u8>) -> Vec<u8> {
+    let batch_read = request.header("x-amz-target") == Some("DynamoDB_20120810.BatchGetItem")
+        && !String::from_utf8_lossy(&request.body).contains("\"ConsistentRead\":true");
+    let mut plan = plan.lock().unwrap();
+    let Plan {
+        stale: Some(answers),
+        stale_answers,
+        ..
+    } = &mut *plan
+    else {
+        return fresh;
+    };
+    if !batch_read {
+        return fresh;
+    }
+    match answers.insert(request.body.clone(), fresh.clone()) {
+        Some(older) => {
+            *stale_answers += 1;
+            older
+        }
+        None => fresh,
     }
 }
