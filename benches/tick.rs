@@ -4,7 +4,8 @@
 //! 2,000 pipelines and 8 or 64 at once: a quiet tick's wall time (the tick's own
 //! `duration_ms`) next to the concurrency bound ⌈N/C⌉·50 ms, the function's CPU per
 //! pipeline (from `/proc`), its peak memory, and the calls a quiet and a changed tick make
-//! by API. Also checks that the fake is not the bottleneck.
+//! by API. Also checks that the fake is not the bottleneck, and measures cold start
+//! against a Python + boto3 program in the same run.
 //!
 //! `./scripts/bench.sh` runs it (it starts the emulators); `cargo test` runs a small
 //! version as a smoke test. BENCHMARKS.md holds the figures.
@@ -18,12 +19,17 @@ mod support;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
+use pipewatch::ports::PipelineSource;
+use pipewatch::select::PipelineRef;
 use serde_json::Value;
 use support::fake_codepipeline::FakeCodePipeline;
 use support::fault_proxy::FaultProxy;
 use support::fixtures::scenario;
+use support::http::{Reply, Request, Server};
 use support::lambda::Lambda;
 use support::services::{Inbox, create_table, require, sdk_config};
 
@@ -44,12 +50,22 @@ async fn main() {
     let sizes = list_from_env("BENCH_SIZES").unwrap_or(sizes);
     let concurrencies = list_from_env("BENCH_CONCURRENCY").unwrap_or(concurrencies);
     let quiet_ticks = list_from_env("BENCH_QUIET_TICKS").map_or(quiet_ticks, |t| t[0]);
+    cold_start(if full { 15 } else { 1 });
     let config = sdk_config().await;
     let fake = FakeCodePipeline::start_keep_alive();
     let capacity = fake_capacity(&fake);
     println!(
         "the fake answers {capacity:.0} requests/s with no latency (8 clients, keep-alive): above what any tick below asks"
     );
+    for latency in [Duration::ZERO, Duration::from_millis(LATENCY_MS)] {
+        fake.set_latency(latency);
+        let calls = if full { 1_600 } else { 40 };
+        let (sdk_call, through_source) = sdk_floor(&fake, &config, calls);
+        println!(
+            "CPU of one GetPipelineState, 8 at once, {} ms latency: the SDK's call alone {sdk_call:.3} ms; through pipewatch's source (with the conversion) {through_source:.3} ms",
+            latency.as_millis()
+        );
+    }
     fake.set_latency(Duration::from_millis(LATENCY_MS));
     let dynamodb = FaultProxy::start(&require("AWS_ENDPOINT_URL_DYNAMODB"));
     let sns = FaultProxy::start(&require("AWS_ENDPOINT_URL_SNS"));
@@ -114,6 +130,138 @@ async fn main() {
             }
         }
     }
+}
+
+/// Cold start, process start to its first `/runtime/invocation/next`, for the function and
+/// for a Python + boto3 program building the same clients (`cold_start_boto3.py`), taking
+/// turns `runs` times; prints the medians.
+fn cold_start(runs: usize) {
+    let python = require("PIPEWATCH_PYTHON");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/cold_start_boto3.py");
+    let mut rust = Vec::new();
+    let mut boto3 = Vec::new();
+    for _ in 0..runs {
+        rust.push(until_first_poll(&mut Command::new(env!(
+            "CARGO_BIN_EXE_pipewatch-lambda"
+        ))));
+        boto3.push(until_first_poll(Command::new(&python).arg(&script)));
+    }
+    let median = |times: &mut Vec<Duration>| {
+        times.sort_unstable();
+        times[times.len() / 2].as_secs_f64() * 1000.0
+    };
+    println!(
+        "cold start, process start to first /runtime/invocation/next (median of {runs}): pipewatch-lambda {:.1} ms, Python + boto3 {:.1} ms",
+        median(&mut rust),
+        median(&mut boto3)
+    );
+}
+
+/// How long `program` takes from its start to its first poll of a Runtime API.
+fn until_first_poll(program: &mut Command) -> Duration {
+    let (polled, first_poll) = std::sync::mpsc::channel();
+    let api = Server::start(move |request: &Request| {
+        if request.path.ends_with("/runtime/invocation/next") {
+            let _ = polled.send(Instant::now());
+        }
+        Reply::Hang
+    });
+    let started = Instant::now();
+    let mut child = program
+        .env(
+            "AWS_LAMBDA_RUNTIME_API",
+            api.url().trim_start_matches("http://"),
+        )
+        // As Lambda sets them (boto3 reads only the second region variable).
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_LAMBDA_FUNCTION_NAME", "pipewatch")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "bench")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+        .env("PIPELINES", "bench-*")
+        .env("TABLE_NAME", "bench")
+        .env("TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:bench")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let at = first_poll
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the program never polled the Runtime API");
+    let _ = child.kill();
+    let _ = child.wait();
+    at - started
+}
+
+/// The CPU one `GetPipelineState` costs the client, in milliseconds: the SDK's own call,
+/// then through pipewatch's source (the call and the conversion into `state` types). Run
+/// on a thread of its own with a one-thread runtime, as the function runs, so the thread's
+/// CPU time is the client's alone (the fake answers on other threads).
+fn sdk_floor(fake: &FakeCodePipeline, config: &aws_config::SdkConfig, calls: usize) -> (f64, f64) {
+    let release = scenario("release-failure-retry");
+    fake.set_state(&release[2].replace("web-app-release", "floor"));
+    let pipeline = PipelineRef::home("floor");
+    let config = config.clone();
+    let fake_url = fake.url();
+    let source = fake.source(&config);
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async {
+                    let client = aws_sdk_codepipeline::Client::from_conf(
+                        aws_sdk_codepipeline::config::Builder::from(&config)
+                            .endpoint_url(&fake_url)
+                            .retry_config(aws_config::retry::RetryConfig::adaptive())
+                            .build(),
+                    );
+                    let sdk = per_call_cpu(calls, || {
+                        let client = client.clone();
+                        async move {
+                            client
+                                .get_pipeline_state()
+                                .name("floor")
+                                .send()
+                                .await
+                                .unwrap();
+                        }
+                    })
+                    .await;
+                    let ours = per_call_cpu(calls, || async {
+                        source.get_state(&pipeline).await.unwrap();
+                    })
+                    .await;
+                    (sdk, ours)
+                })
+            })
+            .join()
+            .unwrap()
+    })
+}
+
+/// Milliseconds of this thread's CPU per `call`, over `calls` calls 8 at a time (after
+/// 200 to warm up). The clock counts in 10 ms steps: 1,600 calls make it exact to a few %.
+async fn per_call_cpu<F: Future<Output = ()>>(calls: usize, call: impl Fn() -> F) -> f64 {
+    futures_util::stream::iter((0..200).map(|_| call()))
+        .buffer_unordered(8)
+        .collect::<Vec<()>>()
+        .await;
+    let before = thread_cpu_seconds();
+    futures_util::stream::iter((0..calls).map(|_| call()))
+        .buffer_unordered(8)
+        .collect::<Vec<()>>()
+        .await;
+    (thread_cpu_seconds() - before) / calls as f64 * 1000.0
+}
+
+/// This thread's user and system CPU time so far, in seconds.
+fn thread_cpu_seconds() -> f64 {
+    cpu_from_stat(&std::fs::read_to_string("/proc/thread-self/stat").unwrap())
 }
 
 /// A comma-separated list of numbers from the environment, if set.
@@ -210,7 +358,11 @@ fn describe(calls: &[usize; 5], n: usize, changed: bool) -> String {
 
 /// The process's user and system CPU time so far, in seconds.
 fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    cpu_from_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap())
+}
+
+/// User and system CPU seconds from a `/proc/…/stat` line.
+fn cpu_from_stat(stat: &str) -> f64 {
     // After the command name in parentheses: state is field 3, utime 14, stime 15.
     let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
     let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();

@@ -109,6 +109,8 @@ start_services() {
     unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
     export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
     export PIPEWATCH_CARGO_LAMBDA="$VENV/bin/cargo-lambda"
+    # The venv's Python has boto3 (with moto): the cold-start benchmark compares with it.
+    export PIPEWATCH_PYTHON="$VENV/bin/python"
 }
 
 stop_services() {
