@@ -70,6 +70,10 @@ async fn main() {
     let dynamodb = FaultProxy::start(&require("AWS_ENDPOINT_URL_DYNAMODB"));
     let sns = FaultProxy::start(&require("AWS_ENDPOINT_URL_SNS"));
     let release = scenario("release-failure-retry");
+    println!(
+        "one BatchGetItem of 100 keys to DynamoDB Local: {:.1} ms (median of 20); every tick waits for one before its first GetPipelineState, which the bound leaves out",
+        batch_get_ms(&config).await
+    );
 
     println!(
         "\n{:>5} {:>3} {:>10} {:>10} {:>6} {:>12} {:>13} {:>8}",
@@ -118,11 +122,12 @@ async fn main() {
                 let changed = tick(&function);
                 let changed_calls = per_tick(calls(&fake, &dynamodb, &sns), before, 1);
                 println!(
-                    "\ncalls per tick over {n} pipelines (minimum in brackets):\n  quiet:   {}\n  changed: {} ({} changes, {} messages)",
+                    "\ncalls per tick over {n} pipelines (minimum in brackets):\n  quiet:   {}\n  changed: {} ({} changes, {} messages, {} ms)",
                     describe(&quiet_calls, n, false),
                     describe(&changed_calls, n, true),
                     changed["changes"],
-                    changed["messages_published"]
+                    changed["messages_published"],
+                    changed["duration_ms"]
                 );
                 println!(
                     "(the changed tick shares one execution id across pipelines, so each pipeline's record asks for it once)\n"
@@ -245,7 +250,7 @@ fn sdk_floor(fake: &FakeCodePipeline, config: &aws_config::SdkConfig, calls: usi
 }
 
 /// Milliseconds of this thread's CPU per `call`, over `calls` calls 8 at a time (after
-/// 200 to warm up). The clock counts in 10 ms steps: 1,600 calls make it exact to a few %.
+/// 200 to warm up).
 async fn per_call_cpu<F: Future<Output = ()>>(calls: usize, call: impl Fn() -> F) -> f64 {
     futures_util::stream::iter((0..200).map(|_| call()))
         .buffer_unordered(8)
@@ -259,9 +264,27 @@ async fn per_call_cpu<F: Future<Output = ()>>(calls: usize, call: impl Fn() -> F
     (thread_cpu_seconds() - before) / calls as f64 * 1000.0
 }
 
-/// This thread's user and system CPU time so far, in seconds.
+/// This thread's CPU time so far, in seconds.
 fn thread_cpu_seconds() -> f64 {
-    cpu_from_stat(&std::fs::read_to_string("/proc/thread-self/stat").unwrap())
+    schedstat_seconds(&std::fs::read_to_string("/proc/thread-self/schedstat").unwrap())
+}
+
+/// How long one `BatchGetItem` of 100 keys takes, in milliseconds (median of 20).
+async fn batch_get_ms(config: &aws_config::SdkConfig) -> f64 {
+    let client = aws_sdk_dynamodb::Client::new(config);
+    let table = create_table(&client).await;
+    let store = pipewatch::aws::DynamoStore::new(client, &table);
+    let keys: Vec<String> = (0..100).map(|i| format!("absent-{i}")).collect();
+    let mut times = Vec::new();
+    for _ in 0..21 {
+        let started = Instant::now();
+        pipewatch::ports::SnapshotStore::load_many(&store, &keys)
+            .await
+            .unwrap();
+        times.push(started.elapsed());
+    }
+    times.sort_unstable();
+    times[10].as_secs_f64() * 1000.0
 }
 
 /// A comma-separated list of numbers from the environment, if set.
@@ -356,17 +379,20 @@ fn describe(calls: &[usize; 5], n: usize, changed: bool) -> String {
     )
 }
 
-/// The process's user and system CPU time so far, in seconds.
+/// The CPU time the process's threads have run so far, in seconds, to the nanosecond
+/// (`/proc/…/stat` counts in 10 ms steps, too coarse for a small tick).
 fn cpu_seconds(pid: u32) -> f64 {
-    cpu_from_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap())
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
+        .map(|schedstat| schedstat_seconds(&schedstat))
+        .sum()
 }
 
-/// User and system CPU seconds from a `/proc/…/stat` line.
-fn cpu_from_stat(stat: &str) -> f64 {
-    // After the command name in parentheses: state is field 3, utime 14, stime 15.
-    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    ticks / 100.0 // USER_HZ
+/// The first field of a `schedstat` file: nanoseconds on the CPU.
+fn schedstat_seconds(schedstat: &str) -> f64 {
+    let nanoseconds: f64 = schedstat.split(' ').next().unwrap().parse().unwrap();
+    nanoseconds / 1e9
 }
 
 /// `VmHWM`: the most resident memory the process has had.
