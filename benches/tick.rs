@@ -90,7 +90,9 @@ async fn main() {
             let table = create_table(&aws_sdk_dynamodb::Client::new(&config)).await;
             let inbox = Inbox::create(&config).await;
             let function = start(&fake, &dynamodb, &sns, &table, &inbox, &prefix, concurrency);
+            let listed_before = fake.operations("ListPipelines");
             let _baseline = tick(&function);
+            let listings = fake.operations("ListPipelines") - listed_before;
             let _warm = tick(&function);
             let cpu_before = cpu_seconds(function.pid());
             let calls_before = calls(&fake, &dynamodb, &sns);
@@ -128,6 +130,10 @@ async fn main() {
                     changed["changes"],
                     changed["messages_published"],
                     changed["duration_ms"]
+                );
+                println!(
+                    "  discovery (the first tick): ListPipelines {listings} [{}: 1,000 names a page]",
+                    n.div_ceil(1000)
                 );
                 println!(
                     "(the changed tick shares one execution id across pipelines, so each pipeline's record asks for it once)\n"
@@ -211,7 +217,7 @@ fn sdk_floor(fake: &FakeCodePipeline, config: &aws_config::SdkConfig, calls: usi
     let config = config.clone();
     let fake_url = fake.url();
     let source = fake.source(&config);
-    std::thread::scope(|scope| {
+    let measured = std::thread::scope(|scope| {
         scope
             .spawn(|| {
                 let runtime = tokio::runtime::Builder::new_current_thread()
@@ -246,7 +252,10 @@ fn sdk_floor(fake: &FakeCodePipeline, config: &aws_config::SdkConfig, calls: usi
             })
             .join()
             .unwrap()
-    })
+    });
+    // Gone before the ticks, whose listings count pages.
+    fake.remove("floor");
+    measured
 }
 
 /// Milliseconds of this thread's CPU per `call`, over `calls` calls 8 at a time (after

@@ -128,7 +128,12 @@ impl PipelineDirectory for CodePipelineSource {
     ) -> Result<Vec<String>, SourceError> {
         let client = self.client(location).await;
         let mut names = Vec::new();
-        let mut pages = client.list_pipelines().into_paginator().send();
+        // The most a page may hold: 1,000 pipelines a call instead of the default 100.
+        let mut pages = client
+            .list_pipelines()
+            .max_results(1_000)
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|error| SourceError::Api {
                 operation: "ListPipelines",

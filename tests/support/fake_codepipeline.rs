@@ -80,7 +80,7 @@ impl FakeCodePipeline {
 
     fn start_with(keep_alive: bool) -> Self {
         let script = Arc::new(Mutex::new(Script {
-            page_size: 100,
+            page_size: 1_000,
             ..Script::default()
         }));
         let shared = Arc::clone(&script);
@@ -422,7 +422,11 @@ fn list_pipelines(script: &Mutex<Script>, region: &str, body: &serde_json::Value
         .as_str()
         .and_then(|t| t.parse().ok())
         .unwrap_or(0);
-    let end = (start + script.page_size).min(names.len());
+    // As AWS: `maxResults` names at most (default 100), up to the page size (at most 1,000).
+    let asked = body["maxResults"]
+        .as_u64()
+        .map_or(100, |m| usize::try_from(m).unwrap_or(usize::MAX));
+    let end = (start + asked.min(script.page_size)).min(names.len());
     let pipelines: Vec<serde_json::Value> = names[start.min(end)..end]
         .iter()
         .map(|name| serde_json::json!({"name": name, "version": 1, "pipelineType": "V2"}))
