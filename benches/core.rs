@@ -65,10 +65,11 @@ fn read_a_stored_record(bencher: divan::Bencher) {
     let record = Record {
         pipeline: "monolith".into(),
         version: 7,
-        snapshot: essentials(&large(0)),
+        snapshot: Some(essentials(&large(0))),
         outbox: Vec::new(),
         executions: Vec::new(),
         expires_at: None,
+        health: pipewatch::snapshot::Health::default(),
     };
     let item =
         pipewatch::aws::dynamodb::encode(&record, pipewatch::state::Timestamp::now()).unwrap();

@@ -194,6 +194,10 @@ fn until_first_poll(program: &mut Command) -> Duration {
         .env("PIPELINES", "bench-*")
         .env("TABLE_NAME", "bench")
         .env("TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:bench")
+        .env(
+            "DEAD_LETTER_QUEUE_URL",
+            "https://sqs.us-east-1.amazonaws.com/123456789012/bench",
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -327,6 +331,7 @@ fn start(
             ("PIPELINES", format!("{prefix}*")),
             ("TABLE_NAME", table.to_owned()),
             ("TOPIC_ARN", inbox.topic_arn.clone()),
+            ("DEAD_LETTER_QUEUE_URL", inbox.dead_letter_url.clone()),
             ("MAX_CONCURRENCY", concurrency.to_string()),
             ("SHARD_SIZE", "10000".to_owned()),
             ("DISCOVERY_SECONDS", "3600".to_owned()),

@@ -37,6 +37,18 @@ pub struct Config {
     /// `LEASE_SECONDS`: how long a tick owns the messages it claimed before another tick
     /// may publish them (default 120; keep it above the function's timeout).
     pub lease: Duration,
+    /// `DEAD_LETTER_QUEUE_URL`: the SQS queue for messages SNS refused for good, or
+    /// `MAX_PUBLISH_ATTEMPTS` times, or that an outbox past its bound let go.
+    pub dead_letter_queue_url: String,
+    /// `MAX_PUBLISH_ATTEMPTS`: refused publishes before a message is dead-lettered
+    /// (default 10).
+    pub max_publish_attempts: u32,
+    /// `REPORT_FAILURES_AFTER`: failed reads of a pipeline in a row before one "cannot
+    /// read" message is published (default 5).
+    pub report_failures_after: u32,
+    /// `METRICS_NAMESPACE`: the CloudWatch namespace of the tick's metrics (default
+    /// `pipewatch`).
+    pub metrics_namespace: String,
     /// `LOG_LEVEL`: a `tracing` filter such as `info` or `pipewatch=debug` (default `info`).
     pub log_level: String,
 }
@@ -54,6 +66,8 @@ pub const DEFAULT_LEASE_SECONDS: u64 = 120;
 pub const DEFAULT_DISCOVERY_SECONDS: u64 = 300;
 pub const DEFAULT_SHARD_SIZE: u64 = 500;
 pub const DEFAULT_RETENTION_DAYS: u64 = 90;
+pub const DEFAULT_REPORT_FAILURES_AFTER: u64 = 5;
+pub const DEFAULT_METRICS_NAMESPACE: &str = "pipewatch";
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -128,6 +142,7 @@ impl Config {
             1..=64,
         )?;
         let lease = number(&lookup, "LEASE_SECONDS", DEFAULT_LEASE_SECONDS, 1..=3600)?;
+        let delivery = Delivery::from_lookup(&lookup)?;
         let log_level = log_level(&lookup)?;
         Ok(Self {
             selection,
@@ -140,6 +155,10 @@ impl Config {
             topic_arn,
             max_concurrency: usize::try_from(max_concurrency).unwrap_or(DEFAULT_MAX_CONCURRENCY),
             lease: Duration::from_secs(lease),
+            dead_letter_queue_url: delivery.dead_letter_queue_url,
+            max_publish_attempts: delivery.max_publish_attempts,
+            report_failures_after: delivery.report_failures_after,
+            metrics_namespace: delivery.metrics_namespace,
             log_level,
         })
     }
@@ -154,6 +173,57 @@ impl Config {
     /// The partition the topic (and so the stack) lives in: `aws`, `aws-cn`, ...
     pub fn topic_partition(&self) -> &str {
         self.topic_arn.split(':').nth(1).unwrap_or("aws")
+    }
+}
+
+/// The settings of what happens when things go wrong: dead letters, failure reports,
+/// metrics.
+struct Delivery {
+    dead_letter_queue_url: String,
+    max_publish_attempts: u32,
+    report_failures_after: u32,
+    metrics_namespace: String,
+}
+
+impl Delivery {
+    fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let dead_letter_queue_url = required(lookup, "DEAD_LETTER_QUEUE_URL")?;
+        if !(dead_letter_queue_url.starts_with("https://")
+            || dead_letter_queue_url.starts_with("http://"))
+        {
+            return Err(ConfigError {
+                name: "DEAD_LETTER_QUEUE_URL",
+                problem: format!("must be an SQS queue URL, not {dead_letter_queue_url:?}"),
+            });
+        }
+        let max_publish_attempts = number(
+            lookup,
+            "MAX_PUBLISH_ATTEMPTS",
+            u64::from(crate::snapshot::MAX_PUBLISH_ATTEMPTS),
+            1..=1000,
+        )?;
+        let report_failures_after = number(
+            lookup,
+            "REPORT_FAILURES_AFTER",
+            DEFAULT_REPORT_FAILURES_AFTER,
+            1..=10_000,
+        )?;
+        let metrics_namespace = value(lookup, "METRICS_NAMESPACE")
+            .unwrap_or_else(|| DEFAULT_METRICS_NAMESPACE.to_owned());
+        if metrics_namespace.len() > 255 || metrics_namespace.starts_with("AWS/") {
+            return Err(ConfigError {
+                name: "METRICS_NAMESPACE",
+                problem: format!(
+                    "must be a CloudWatch namespace of at most 255 characters, not under AWS/: {metrics_namespace:?}"
+                ),
+            });
+        }
+        Ok(Self {
+            dead_letter_queue_url,
+            max_publish_attempts: u32::try_from(max_publish_attempts).unwrap_or(u32::MAX),
+            report_failures_after: u32::try_from(report_failures_after).unwrap_or(u32::MAX),
+            metrics_namespace,
+        })
     }
 }
 
@@ -301,6 +371,10 @@ mod tests {
             ("PIPELINES", " web-app , infra-prod,web-app,"),
             ("TABLE_NAME", "pipewatch-snapshots"),
             ("TOPIC_ARN", TOPIC),
+            (
+                "DEAD_LETTER_QUEUE_URL",
+                "https://sqs.eu-west-1.amazonaws.com/123456789012/pipewatch-dead-letters",
+            ),
         ]
     }
 
@@ -345,10 +419,14 @@ mod tests {
         assert_eq!(config.retention, Duration::from_hours(90 * 24));
         assert_eq!(config.max_concurrency, DEFAULT_MAX_CONCURRENCY);
         assert_eq!(config.lease, Duration::from_secs(DEFAULT_LEASE_SECONDS));
+        assert_eq!(config.max_publish_attempts, 10);
+        assert_eq!(config.report_failures_after, 5);
+        assert_eq!(config.metrics_namespace, "pipewatch");
         assert_eq!(config.log_level, "info");
     }
 
     #[test]
+    #[allow(clippy::too_many_lines)] // one table of cases
     fn every_bad_value_is_named_with_what_is_expected() {
         let cases: &[(&str, Option<&str>, &str)] = &[
             (
@@ -423,6 +501,31 @@ mod tests {
                 "LEASE_SECONDS must be a whole number from 1 to 3600",
             ),
             ("LOG_LEVEL", Some("loud=[["), "LOG_LEVEL must be a level"),
+            (
+                "DEAD_LETTER_QUEUE_URL",
+                None,
+                "DEAD_LETTER_QUEUE_URL is not set",
+            ),
+            (
+                "DEAD_LETTER_QUEUE_URL",
+                Some("dead-letters"),
+                "DEAD_LETTER_QUEUE_URL must be an SQS queue URL",
+            ),
+            (
+                "MAX_PUBLISH_ATTEMPTS",
+                Some("0"),
+                "MAX_PUBLISH_ATTEMPTS must be a whole number from 1 to 1000",
+            ),
+            (
+                "REPORT_FAILURES_AFTER",
+                Some("0"),
+                "REPORT_FAILURES_AFTER must be a whole number from 1 to 10000",
+            ),
+            (
+                "METRICS_NAMESPACE",
+                Some("AWS/Lambda"),
+                "METRICS_NAMESPACE must be a CloudWatch namespace",
+            ),
         ];
         for (name, value, expected) in cases {
             let mut vars: Vec<(&str, &str)> =

@@ -36,6 +36,16 @@ use crate::state::{
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
+    /// pipewatch itself could not read the pipeline for `failed_checks` checks in a row
+    /// since `since` (`readable: false`, with the last `error`), or reads it again after
+    /// such a streak (`readable: true`). Not found by [`diff`]: the tick decides these, from
+    /// the record's [`crate::snapshot::Health`].
+    Access {
+        readable: bool,
+        failed_checks: u32,
+        since: Option<Timestamp>,
+        error: Option<String>,
+    },
     /// The pipeline's definition was edited.
     PipelineVersion {
         version: Option<i64>,
@@ -137,6 +147,7 @@ pub enum ChangeKind {
     Transition,
     PipelineVersion,
     Condition,
+    Access,
 }
 
 impl ConditionKind {
@@ -158,6 +169,7 @@ impl ChangeKind {
             Self::Transition => "transition",
             Self::PipelineVersion => "pipeline_version",
             Self::Condition => "condition",
+            Self::Access => "access",
         }
     }
 }
@@ -171,13 +183,14 @@ impl Change {
             Self::Stage { .. } => ChangeKind::Stage,
             Self::Condition { .. } => ChangeKind::Condition,
             Self::Action { .. } => ChangeKind::Action,
+            Self::Access { .. } => ChangeKind::Access,
         }
     }
 
-    /// The stage the change happened in; `None` only for a pipeline edit.
+    /// The stage the change happened in; `None` for a pipeline edit or access.
     pub fn stage(&self) -> Option<&str> {
         match self {
-            Self::PipelineVersion { .. } => None,
+            Self::PipelineVersion { .. } | Self::Access { .. } => None,
             Self::Transition { stage, .. }
             | Self::Inbound { stage, .. }
             | Self::Stage { stage, .. }
@@ -223,7 +236,7 @@ impl Change {
     /// The pipeline execution this change is about or belongs to, if any.
     pub fn pipeline_execution_id(&self) -> Option<&str> {
         match self {
-            Self::PipelineVersion { .. } | Self::Transition { .. } => None,
+            Self::PipelineVersion { .. } | Self::Transition { .. } | Self::Access { .. } => None,
             Self::Inbound { execution_id, .. } | Self::Stage { execution_id, .. } => {
                 Some(execution_id)
             }
@@ -241,7 +254,7 @@ impl Change {
     /// The new status, exactly as AWS spells it.
     pub fn status(&self) -> Option<&Status> {
         match self {
-            Self::PipelineVersion { .. } | Self::Transition { .. } => None,
+            Self::PipelineVersion { .. } | Self::Transition { .. } | Self::Access { .. } => None,
             Self::Stage { status, .. } | Self::Condition { status, .. } => Some(status),
             Self::Inbound { status, .. } | Self::Action { status, .. } => status.as_ref(),
         }
@@ -249,7 +262,7 @@ impl Change {
 
     pub fn previous_status(&self) -> Option<&Status> {
         match self {
-            Self::PipelineVersion { .. } | Self::Transition { .. } => None,
+            Self::PipelineVersion { .. } | Self::Transition { .. } | Self::Access { .. } => None,
             Self::Inbound {
                 previous_status, ..
             }

@@ -99,9 +99,12 @@ pub struct StoreError {
 
 /// A message the notifier did not accept.
 #[derive(Debug, thiserror::Error)]
-#[error("publishing message {id} failed")]
+#[error("publishing message {id} failed{}", if *.permanent { " for good" } else { "" })]
 pub struct NotifyError {
     pub id: String,
+    /// The notifier will never take this message as it is (a sender fault: an invalid
+    /// parameter, the topic's key disabled): it is dead-lettered at once, not retried.
+    pub permanent: bool,
     #[source]
     pub source: BoxError,
 }
@@ -115,10 +118,10 @@ pub enum PipelineError {
     Store(#[from] StoreError),
     #[error("its snapshot changed under it {0} times in a row")]
     Contention(u32),
-    #[error("{failed} of its messages were not published; they stay in the outbox")]
-    Publish {
-        failed: usize,
+    #[error("{count} messages could not be dead-lettered; they stay in the outbox")]
+    DeadLetter {
+        count: usize,
         #[source]
-        first: NotifyError,
+        source: BoxError,
     },
 }

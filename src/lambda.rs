@@ -12,6 +12,12 @@
 //! - **an SQS event**: shards from the shard queue, `{"pipelines": ["key", ...]}` each.
 //!
 //! Every path ends in the same tick, so the claim decides ordering and idempotency for all.
+//!
+//! An invocation fails only for pipewatch's own failures (a bad event, the selection, the
+//! shard queue, its table or a contended record). A watched pipeline that cannot be read
+//! is not one: it is counted (`FailedPipelines`), logged with its reason, and announced
+//! once on the topic by the tick, so one deleted pipeline cannot keep the `Errors` alarm
+//! firing with nothing said.
 //! Pipelines are started in a rotating order: when the invocation's deadline is near, the
 //! rest are skipped (not failed) and the next tick in this container starts with them.
 
@@ -23,7 +29,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-use crate::ports::{Notifier, PipelineDirectory, PipelineSource, ShardQueue, SnapshotStore};
+use crate::ports::{
+    DeadLetterQueue, Notifier, PipelineDirectory, PipelineSource, ShardQueue, SnapshotStore,
+};
 use crate::select::{Discovery, Home, PipelineRef, Selection, resolve};
 use crate::tick::{TickSummary, Watcher, describe_failures};
 
@@ -42,6 +50,8 @@ pub enum InvocationError {
         failed: usize,
         total: usize,
         list: String,
+        /// The tick's figures, for its metrics.
+        summary: Box<TickSummary>,
     },
 }
 
@@ -138,8 +148,8 @@ fn kind_of(value: &Value) -> &'static str {
 /// The function: the tick and what decides which pipelines it checks. Built once per cold
 /// start; what it caches (the resolved selection, where the next tick starts) lives as
 /// long as the container.
-pub struct Function<P, S, N, Q> {
-    pub watcher: Watcher<P, S, N>,
+pub struct Function<P, S, N, D, Q> {
+    pub watcher: Watcher<P, S, N, D>,
     pub selection: Selection,
     pub home: Home,
     /// The shard queue, when the template made one.
@@ -151,15 +161,16 @@ pub struct Function<P, S, N, Q> {
     next_start: AtomicUsize,
 }
 
-impl<P, S, N, Q> Function<P, S, N, Q>
+impl<P, S, N, D, Q> Function<P, S, N, D, Q>
 where
     P: PipelineSource + PipelineDirectory,
     S: SnapshotStore,
     N: Notifier,
+    D: DeadLetterQueue,
     Q: ShardQueue,
 {
     pub fn new(
-        watcher: Watcher<P, S, N>,
+        watcher: Watcher<P, S, N, D>,
         selection: Selection,
         home: Home,
         discovery: std::time::Duration,
@@ -268,13 +279,23 @@ where
         self.next_start
             .store((start + total - summary.skipped) % total, Ordering::Relaxed);
         log_summary(&summary);
-        if summary.failed.is_empty() {
+        // A pipeline that cannot be read is the FailedPipelines metric's and its own
+        // message's to tell, not the invocation's: one deleted pipeline would otherwise
+        // keep the Errors alarm firing. pipewatch's own store or notifier failing is.
+        let broken: Vec<_> = summary
+            .failed
+            .iter()
+            .filter(|f| !f.unreadable)
+            .cloned()
+            .collect();
+        if broken.is_empty() {
             Ok(summary)
         } else {
             Err(InvocationError::PipelinesFailed {
-                failed: summary.failed.len(),
+                failed: broken.len(),
                 total,
-                list: describe_failures(&summary.failed),
+                list: describe_failures(&broken),
+                summary: Box::new(summary),
             })
         }
     }
@@ -292,6 +313,10 @@ pub fn log_summary(summary: &TickSummary) {
         writes = summary.writes,
         enriched = summary.enriched,
         enrichment_failures = summary.enrichment_failures,
+        dead_lettered = summary.dead_lettered,
+        publish_failures = summary.publish_failures,
+        oldest_pending_ms = summary.oldest_pending_ms,
+        conflicts = summary.conflicts,
         skipped = summary.skipped,
         shards_sent = summary.shards_sent,
         errors = summary.errors,

@@ -10,7 +10,7 @@ use std::future::Future;
 use crate::error::{BoxError, NotifyError, SourceError, StoreError};
 use crate::render::message::Message;
 use crate::select::{Location, PipelineRef};
-use crate::snapshot::{Expected, Loaded, Record, Saved};
+use crate::snapshot::{DeadLetter, Expected, Loaded, Record, Saved};
 use crate::state::{PipelineExecution, PipelineState};
 use crate::webhook::{PostError, WebhookUrl};
 
@@ -74,6 +74,14 @@ pub trait Notifier: Sync {
         &self,
         messages: &[Message],
     ) -> impl Future<Output = Vec<Result<(), NotifyError>>> + Send;
+}
+
+/// Where messages go that leave the outbox unpublished: refused for good by the
+/// notifier, refused too many times, or the oldest of an outbox over its bound. Each keeps
+/// its id, subject, body and attributes, so it can be redriven to the notifier later.
+pub trait DeadLetterQueue: Sync {
+    /// Stores every letter, or fails (then the messages stay in the outbox).
+    fn send(&self, letters: &[DeadLetter]) -> impl Future<Output = Result<(), BoxError>> + Send;
 }
 
 /// Where a selection too large for one invocation is sent, in shards that the function

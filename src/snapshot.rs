@@ -13,8 +13,11 @@ use crate::state::{PipelineExecution, PipelineState};
 ///
 /// Additions that older versions can ignore keep the number: schema 1 gained the
 /// `executions` cache, and snapshots gained each run's start time and whether an approval
-/// was waiting. A record written before them reads as one with an empty cache and no
-/// known start times (`tests/records/` keeps one of each format ever written).
+/// was waiting; then outbox messages gained their claim time and attempts, and records
+/// their failed-read streak (`health`, and no `snapshot` until a read succeeds). A record
+/// written before them reads as one with an empty cache, no known start times, messages
+/// never attempted, and a healthy pipeline (`tests/records/` keeps one of each format
+/// ever written).
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// How many executions' commits and triggers a record remembers, most recently used last.
@@ -27,8 +30,9 @@ pub struct Record {
     /// Optimistic lock: every write is conditional on the version read, and increments it.
     /// Also the middle part of message ids, so it must never repeat for a pipeline.
     pub version: u64,
-    /// The [`crate::diff::essentials`] of the last observation.
-    pub snapshot: PipelineState,
+    /// The [`crate::diff::essentials`] of the last observation; `None` for a pipeline
+    /// never read yet (only its failed reads are recorded).
+    pub snapshot: Option<PipelineState>,
     /// Claimed messages not yet accepted by the notifier, oldest first.
     pub outbox: Vec<Pending>,
     /// What `GetPipelineExecution` said of recent executions, so each is asked once,
@@ -38,6 +42,32 @@ pub struct Record {
     /// When the record expires (epoch seconds, a DynamoDB TTL): pushed forward as it is
     /// written, so only a pipeline no longer watched lets it lapse. `None`: never.
     pub expires_at: Option<i64>,
+    /// The current streak of checks that could not read the pipeline.
+    pub health: Health,
+}
+
+/// Consecutive checks that could not read a pipeline (`GetPipelineState` failed), and
+/// whether that was announced: one "cannot read" message once the streak reaches the
+/// threshold, one "reading again" when it ends, nothing in between.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// Failed checks in a row; 0 when the last check read the pipeline.
+    pub failures: u32,
+    /// When the streak's first failure happened (epoch milliseconds).
+    #[serde(default)]
+    pub since: i64,
+    /// The last failure's reason, one line.
+    #[serde(default)]
+    pub error: String,
+    /// Whether the "cannot read" message was claimed for this streak.
+    #[serde(default)]
+    pub reported: bool,
+}
+
+impl Health {
+    pub fn is_healthy(&self) -> bool {
+        self.failures == 0 && !self.reported
+    }
 }
 
 /// A claimed message and the lease of the tick that is publishing it.
@@ -47,7 +77,48 @@ pub struct Pending {
     /// Epoch milliseconds until which the tick that leased it may still be publishing it;
     /// after that, any tick may take it over. Zero means "not leased".
     pub lease_until: i64,
+    /// Epoch milliseconds when the message was claimed; 0 in records written before 0.2
+    /// (unknown).
+    #[serde(default)]
+    pub claimed_at: i64,
+    /// Publishes the notifier refused so far; at [`MAX_PUBLISH_ATTEMPTS`] (or at a
+    /// permanent refusal) the message is dead-lettered.
+    #[serde(default)]
+    pub attempts: u32,
 }
+
+/// A message leaving the outbox without being published, and why: it goes to the
+/// dead-letter queue intact (id, subject, body, attributes) to be redriven later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub message: Message,
+    pub reason: String,
+    pub attempts: u32,
+    /// When it was claimed (epoch milliseconds; 0: unknown).
+    pub claimed_at: i64,
+}
+
+impl DeadLetter {
+    pub fn new(pending: &Pending, reason: impl Into<String>) -> Self {
+        Self {
+            message: pending.message.clone(),
+            reason: reason.into(),
+            attempts: pending.attempts,
+            claimed_at: pending.claimed_at,
+        }
+    }
+}
+
+/// How many refused publishes a message gets before it is dead-lettered, unless configured.
+pub const MAX_PUBLISH_ATTEMPTS: u32 = 10;
+
+/// An outbox holds at most this many messages; past it the oldest are dead-lettered.
+pub const MAX_OUTBOX_MESSAGES: usize = 100;
+
+/// ... and at most this many bytes of messages as JSON. Deflating never makes data much
+/// larger, so with the snapshot (under 100 KB deflated for CodePipeline's largest pipeline)
+/// an item stays well under the 350 KB budget whatever the outbox holds.
+pub const MAX_OUTBOX_BYTES: usize = 200_000;
 
 /// What a store found for a pipeline.
 #[derive(Debug, Clone, PartialEq, Eq)]

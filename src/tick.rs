@@ -31,7 +31,22 @@
 //!    (its publisher crashed or timed out) and publishes it again, with the same id. A
 //!    message under a live lease is left alone, so a tick still publishing is not doubled.
 //! 5. **Acknowledge.** Messages the notifier accepted are removed from the outbox; failed
-//!    ones have their lease released so the next tick retries them at once.
+//!    ones have their lease released so the next tick retries them at once. A refused
+//!    publish is not the check's failure: the message waits in the outbox, counted in
+//!    `publish_failures`, `messages_pending` and the oldest pending message's age.
+//!
+//! 6. **Dead-letter what cannot be published.** A message the notifier refuses for good
+//!    (a sender fault), or refuses [`Settings::max_publish_attempts`] times, goes to the
+//!    dead-letter queue and then leaves the outbox. An outbox past its bound
+//!    ([`MAX_OUTBOX_MESSAGES`], [`MAX_OUTBOX_BYTES`]) sends its oldest messages there before
+//!    the claim, so new changes can always be claimed. A message leaves the outbox only
+//!    once the queue holds it: nothing is dropped, and a crash in between leaves a second
+//!    copy with the same id in the queue at worst.
+//!
+//! A pipeline that cannot be read (`GetPipelineState` fails) still has its outbox
+//! published, and its streak of failures counted in the record: the check that makes it
+//! [`Settings::report_failures_after`] claims one "cannot read" message, the first check
+//! that reads it again one "reads again" message, and nothing is written in between.
 //!
 //! Quiet ticks write nothing: no changes and nothing to take over means no write at all.
 //! The first observation of a pipeline is a silent baseline, and so is the observation that
@@ -48,13 +63,16 @@ use futures_util::StreamExt;
 use serde::Serialize;
 
 use crate::diff::{Change, diff, essentials, next_snapshot};
-use crate::error::{PipelineError, StoreError, chain};
-use crate::ports::{Notifier, PipelineSource, SnapshotStore};
+use crate::error::{PipelineError, SourceError, StoreError, chain};
+use crate::ports::{DeadLetterQueue, Notifier, PipelineSource, SnapshotStore};
 use crate::render::content::{Console, Context};
 use crate::render::message::{Message, messages};
 use crate::select::PipelineRef;
-use crate::snapshot::{Expected, Loaded, MAX_CACHED_EXECUTIONS, Pending, Record, Saved};
-use crate::state::{PipelineExecution, PipelineState};
+use crate::snapshot::{
+    DeadLetter, Expected, Health, Loaded, MAX_CACHED_EXECUTIONS, MAX_OUTBOX_BYTES,
+    MAX_OUTBOX_MESSAGES, Pending, Record, Saved,
+};
+use crate::state::{PipelineExecution, PipelineState, Timestamp};
 
 /// How many times one pipeline's claim may lose a race before the tick gives up on it.
 pub const MAX_CLAIM_ATTEMPTS: u32 = 10;
@@ -83,13 +101,18 @@ pub struct Settings {
     /// How long a record lives unwritten before it expires (a DynamoDB TTL); `None`:
     /// records never expire (the CLI's folder).
     pub retention: Option<Duration>,
+    /// Refused publishes after which a message is dead-lettered (at least 1).
+    pub max_publish_attempts: u32,
+    /// Failed reads in a row after which "cannot read" is announced (at least 1).
+    pub report_failures_after: u32,
 }
 
-/// The tick's three outside services and its settings.
-pub struct Watcher<P, S, N> {
+/// The tick's outside services and its settings.
+pub struct Watcher<P, S, N, D> {
     pub source: P,
     pub store: S,
     pub notifier: N,
+    pub dead_letters: D,
     pub settings: Settings,
 }
 
@@ -109,6 +132,12 @@ pub struct PipelineReport {
     /// `GetPipelineExecution` calls that answered, and that failed.
     pub enriched: usize,
     pub enrichment_failures: usize,
+    /// Messages sent to the dead-letter queue.
+    pub dead_lettered: usize,
+    /// Messages the notifier refused this time; they stay in the outbox.
+    pub publish_failures: usize,
+    /// When the oldest message still pending was claimed (epoch milliseconds), if known.
+    pub oldest_pending_at: Option<i64>,
 }
 
 /// A pipeline the tick could not check, and why (the whole cause chain, one line).
@@ -116,6 +145,9 @@ pub struct PipelineReport {
 pub struct FailedPipeline {
     pub pipeline: String,
     pub error: String,
+    /// The pipeline itself could not be read (`GetPipelineState` failed), as opposed to
+    /// pipewatch's own store or notifier failing.
+    pub unreadable: bool,
 }
 
 /// The one-line account of a tick that the Lambda logs.
@@ -133,6 +165,13 @@ pub struct TickSummary {
     /// out without commits).
     pub enriched: usize,
     pub enrichment_failures: usize,
+    /// Messages sent to the dead-letter queue (refused for good, too often, or past the
+    /// outbox's bound).
+    pub dead_lettered: usize,
+    /// Publishes the notifier refused (retried from the outbox).
+    pub publish_failures: usize,
+    /// How long the oldest message still pending has waited, in milliseconds (0: none).
+    pub oldest_pending_ms: u64,
     /// Pipelines not started because the invocation's deadline was near: the last ones of
     /// the tick's order, which the next tick starts with. Not failures.
     pub skipped: usize,
@@ -143,7 +182,7 @@ pub struct TickSummary {
     pub duration_ms: u64,
 }
 
-impl<P: PipelineSource, S: SnapshotStore, N: Notifier> Watcher<P, S, N> {
+impl<P: PipelineSource, S: SnapshotStore, N: Notifier, D: DeadLetterQueue> Watcher<P, S, N, D> {
     /// Checks every pipeline once, at most `max_concurrency` at a time. One pipeline's
     /// failure never stops the others; failures are listed in the summary.
     pub async fn run_tick(&self, pipelines: &[PipelineRef]) -> TickSummary {
@@ -178,6 +217,7 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier> Watcher<P, S, N> {
                     .map(|pipeline| FailedPipeline {
                         pipeline,
                         error: error.clone(),
+                        unreadable: false,
                     })
                     .collect();
                 summary.errors = summary.failed.len();
@@ -198,19 +238,22 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier> Watcher<P, S, N> {
                 let near = deadline
                     .zip(margin)
                     .is_some_and(|(d, margin)| Instant::now() + margin >= d);
+                // What a failed check leaves pending, as far as this tick knows.
+                let before = outbox_of(&loaded).map_or((0, None), |o| (o.len(), oldest(o)));
                 let result = if near {
                     None
                 } else {
                     Some(self.check_pipeline(&pipeline, loaded).await)
                 };
-                (pipeline, result)
+                (pipeline, result, before)
             }
         });
         let results: Vec<_> = futures_util::stream::iter(checks)
             .buffer_unordered(self.settings.max_concurrency.max(1))
             .collect()
             .await;
-        for (pipeline, result) in results {
+        let mut oldest_pending_at: Option<i64> = None;
+        for (pipeline, result, (pending_before, oldest_before)) in results {
             match result {
                 None => summary.skipped += 1,
                 Some(Ok(report)) => {
@@ -223,13 +266,24 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier> Watcher<P, S, N> {
                     summary.conflicts += report.conflicts;
                     summary.enriched += report.enriched;
                     summary.enrichment_failures += report.enrichment_failures;
+                    summary.dead_lettered += report.dead_lettered;
+                    summary.publish_failures += report.publish_failures;
+                    oldest_pending_at = min_some(oldest_pending_at, report.oldest_pending_at);
                 }
-                Some(Err(error)) => summary.failed.push(FailedPipeline {
-                    pipeline: pipeline.key(),
-                    error: chain(&error),
-                }),
+                Some(Err(error)) => {
+                    summary.messages_pending += pending_before;
+                    oldest_pending_at = min_some(oldest_pending_at, oldest_before);
+                    summary.failed.push(FailedPipeline {
+                        pipeline: pipeline.key(),
+                        error: chain(&error),
+                        unreadable: matches!(error, PipelineError::Source(_)),
+                    });
+                }
             }
         }
+        summary.oldest_pending_ms = oldest_pending_at.map_or(0, |at| {
+            u64::try_from(now_ms().saturating_sub(at)).unwrap_or_default()
+        });
         summary.failed.sort_by(|a, b| a.pipeline.cmp(&b.pipeline));
         summary.errors = summary.failed.len();
         summary.duration_ms = elapsed_ms(started);
@@ -248,7 +302,10 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier> Watcher<P, S, N> {
         // Enrichment answers of this check, kept across lost races (`None`: it failed).
         let mut asked: Vec<(String, Option<PipelineExecution>)> = Vec::new();
         for _ in 0..MAX_CLAIM_ATTEMPTS {
-            let current = self.source.get_state(pipeline).await?;
+            let current = match self.source.get_state(pipeline).await {
+                Ok(current) => current,
+                Err(error) => return Err(self.unreadable(pipeline, loaded, error).await),
+            };
             let changes = changes_since(&loaded, &current);
             self.enrich(pipeline, &loaded, &changes, &mut asked, &mut report)
                 .await;
@@ -265,8 +322,11 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier> Watcher<P, S, N> {
             };
             let Some(plan) = plan(pipeline, &loaded, &current, facts, now_ms(), lease_ms) else {
                 report.pending = pending(&loaded);
+                report.oldest_pending_at = outbox_of(&loaded).and_then(oldest);
                 return Ok(report);
             };
+            self.evict(&plan).await?;
+            report.dead_lettered += plan.evict.len();
             match self.store.save(&plan.record, plan.expected).await? {
                 Saved::Conflict => {
                     report.conflicts += 1;
@@ -284,6 +344,81 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier> Watcher<P, S, N> {
             }
         }
         Err(PipelineError::Contention(MAX_CLAIM_ATTEMPTS))
+    }
+
+    /// A check that could not read the pipeline: counts the streak in the record (claiming
+    /// the "cannot read" message when it reaches the threshold) and publishes what the
+    /// outbox holds, then returns the read's error. Recording is best effort: it fails
+    /// or loses a race only to be done by the next check.
+    async fn unreadable(
+        &self,
+        pipeline: &PipelineRef,
+        mut loaded: Loaded,
+        error: SourceError,
+    ) -> PipelineError {
+        let lease_ms = i64::try_from(self.settings.lease.as_millis()).unwrap_or(i64::MAX);
+        let reason = chain(&error);
+        for _ in 0..MAX_CLAIM_ATTEMPTS {
+            let threshold = self.settings.report_failures_after.max(1);
+            let Some(plan) = plan_unreadable(
+                pipeline,
+                &loaded,
+                &reason,
+                threshold,
+                self.settings.console.as_ref(),
+                now_ms(),
+                lease_ms,
+            ) else {
+                break;
+            };
+            if let Err(e) = self.evict(&plan).await {
+                tracing::warn!(%pipeline, error = %chain(&e), "recording a failed read");
+                break;
+            }
+            match self.store.save(&plan.record, plan.expected).await {
+                Ok(Saved::Written) => {
+                    if plan.changes > 0 {
+                        tracing::warn!(%pipeline, error = %reason, "announcing that the pipeline cannot be read");
+                    }
+                    if let Err(e) = self
+                        .publish(pipeline, plan, PipelineReport::default())
+                        .await
+                    {
+                        tracing::warn!(%pipeline, error = %chain(&e), "publishing for an unreadable pipeline");
+                    }
+                    break;
+                }
+                Ok(Saved::Conflict) => match self.store.load(&pipeline.key()).await {
+                    Ok(latest) => loaded = latest,
+                    Err(_) => break,
+                },
+                Err(e) => {
+                    tracing::warn!(%pipeline, error = %chain(&e), "recording a failed read");
+                    break;
+                }
+            }
+        }
+        PipelineError::Source(error)
+    }
+
+    /// Sends what `plan` evicts from the outbox to the dead-letter queue, before the plan
+    /// is written (so a message is never only in neither place).
+    async fn evict(&self, plan: &Plan) -> Result<(), PipelineError> {
+        if plan.evict.is_empty() {
+            return Ok(());
+        }
+        tracing::warn!(
+            pipeline = %plan.record.pipeline,
+            messages = plan.evict.len(),
+            "the outbox is over its bound: dead-lettering its oldest messages"
+        );
+        self.dead_letters
+            .send(&plan.evict)
+            .await
+            .map_err(|source| PipelineError::DeadLetter {
+                count: plan.evict.len(),
+                source,
+            })
     }
 
     /// Asks `GetPipelineExecution` about each execution `changes` mention that neither the
@@ -328,7 +463,8 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier> Watcher<P, S, N> {
         }
     }
 
-    /// Publishes what `plan` leased, then acknowledges the outcome in the store.
+    /// Publishes what `plan` leased, dead-letters what the notifier refused for good (or
+    /// too often), then acknowledges the outcome in the store.
     async fn publish(
         &self,
         pipeline: &PipelineRef,
@@ -337,55 +473,114 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier> Watcher<P, S, N> {
     ) -> Result<PipelineReport, PipelineError> {
         if plan.publish.is_empty() {
             report.pending = plan.record.outbox.len();
+            report.oldest_pending_at = oldest(&plan.record.outbox);
             return Ok(report);
         }
         let outcomes = self.notifier.publish(&plan.publish).await;
-        let mut accepted = HashSet::new();
+        let mut gone = HashSet::new();
         let mut failed = Vec::new();
+        let mut letters = Vec::new();
+        let max_attempts = self.settings.max_publish_attempts.max(1);
         for (message, outcome) in plan.publish.iter().zip(outcomes) {
             match outcome {
                 Ok(()) => {
-                    accepted.insert(message.id.clone());
+                    report.published += 1;
+                    gone.insert(message.id.clone());
                 }
-                Err(error) => failed.push(error),
+                Err(error) => {
+                    let pending = plan
+                        .record
+                        .outbox
+                        .iter()
+                        .find(|p| p.message.id == message.id);
+                    let attempts = pending.map_or(1, |p| p.attempts + 1);
+                    if error.permanent || attempts >= max_attempts {
+                        let mut letter = pending.map_or_else(
+                            || DeadLetter {
+                                message: message.clone(),
+                                reason: String::new(),
+                                attempts,
+                                claimed_at: 0,
+                            },
+                            |p| DeadLetter::new(p, ""),
+                        );
+                        letter.attempts = attempts;
+                        letter.reason = chain(&error);
+                        letters.push(letter);
+                    } else {
+                        failed.push(error);
+                    }
+                }
             }
         }
-        report.published = accepted.len();
+        if !letters.is_empty() {
+            match self.dead_letters.send(&letters).await {
+                Ok(()) => {
+                    for letter in &letters {
+                        tracing::error!(
+                            %pipeline,
+                            id = %letter.message.id,
+                            attempts = letter.attempts,
+                            reason = %letter.reason,
+                            "message dead-lettered"
+                        );
+                        gone.insert(letter.message.id.clone());
+                    }
+                    report.dead_lettered += letters.len();
+                }
+                Err(e) => {
+                    tracing::error!(%pipeline, error = %chain(&*e), "dead-lettering failed; the messages stay in the outbox");
+                    failed.extend(letters.into_iter().map(|l| crate::error::NotifyError {
+                        id: l.message.id,
+                        permanent: true,
+                        source: l.reason.into(),
+                    }));
+                }
+            }
+        }
         let failed_ids: HashSet<String> = failed.iter().map(|e| e.id.clone()).collect();
-        let (left, writes) = self
-            .acknowledge(&pipeline.key(), plan.record, &accepted, &failed_ids)
+        let (left, oldest_at, writes) = self
+            .acknowledge(&pipeline.key(), plan.record, &gone, &failed_ids)
             .await?;
         report.pending = left;
+        report.oldest_pending_at = oldest_at;
         report.writes += writes;
-        match failed.into_iter().next() {
-            None => Ok(report),
-            Some(first) => Err(PipelineError::Publish {
-                failed: failed_ids.len(),
-                first,
-            }),
+        report.publish_failures = failed_ids.len();
+        // Not the check's failure: the messages wait in the outbox, and the pending
+        // figures (and their alarm) tell how long.
+        if let Some(first) = failed.first() {
+            tracing::warn!(
+                %pipeline,
+                failed = failed_ids.len(),
+                error = %chain(first),
+                "messages not published; they stay in the outbox"
+            );
         }
+        Ok(report)
     }
 
-    /// Removes accepted messages from the outbox and releases the lease of failed ones,
-    /// retrying on lost races (other ticks may append to the outbox meanwhile). Returns the
-    /// outbox size after, and the writes made.
+    /// Removes published and dead-lettered messages from the outbox, and counts an
+    /// attempt on failed ones and releases their lease, retrying on lost races (other
+    /// ticks may append to the outbox meanwhile). Returns the outbox size after, when its
+    /// oldest message was claimed, and the writes made.
     async fn acknowledge(
         &self,
         pipeline: &str,
         mut record: Record,
-        accepted: &HashSet<String>,
+        gone: &HashSet<String>,
         failed: &HashSet<String>,
-    ) -> Result<(usize, usize), StoreError> {
+    ) -> Result<(usize, Option<i64>, usize), StoreError> {
         for _ in 0..MAX_CLAIM_ATTEMPTS {
             let mut next = record.clone();
-            next.outbox.retain(|p| !accepted.contains(&p.message.id));
+            next.outbox.retain(|p| !gone.contains(&p.message.id));
             for pending in &mut next.outbox {
                 if failed.contains(&pending.message.id) {
                     pending.lease_until = 0;
+                    pending.attempts = pending.attempts.saturating_add(1);
                 }
             }
             if next.outbox == record.outbox {
-                return Ok((next.outbox.len(), 0));
+                return Ok((next.outbox.len(), oldest(&next.outbox), 0));
             }
             next.version = record.version + 1;
             match self
@@ -393,11 +588,11 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier> Watcher<P, S, N> {
                 .save(&next, Expected::Version(record.version))
                 .await?
             {
-                Saved::Written => return Ok((next.outbox.len(), 1)),
+                Saved::Written => return Ok((next.outbox.len(), oldest(&next.outbox), 1)),
                 Saved::Conflict => match self.store.load(pipeline).await? {
                     Loaded::Found(latest) => record = latest,
                     // Replaced by an unreadable or missing item: nothing left to acknowledge.
-                    Loaded::Missing | Loaded::Unreadable { .. } => return Ok((0, 0)),
+                    Loaded::Missing | Loaded::Unreadable { .. } => return Ok((0, None, 0)),
                 },
             }
         }
@@ -415,6 +610,8 @@ struct Plan {
     record: Record,
     expected: Expected,
     publish: Vec<Message>,
+    /// Messages over the outbox's bound, for the dead-letter queue before the write.
+    evict: Vec<DeadLetter>,
     changes: usize,
     rebaselined: bool,
 }
@@ -423,8 +620,11 @@ struct Plan {
 /// (both are silent baselines).
 fn changes_since(loaded: &Loaded, current: &PipelineState) -> Vec<Change> {
     match loaded {
-        Loaded::Found(stored) => diff(&stored.snapshot, current),
-        Loaded::Missing | Loaded::Unreadable { .. } => Vec::new(),
+        Loaded::Found(Record {
+            snapshot: Some(snapshot),
+            ..
+        }) => diff(snapshot, current),
+        Loaded::Found(_) | Loaded::Missing | Loaded::Unreadable { .. } => Vec::new(),
     }
 }
 
@@ -495,13 +695,15 @@ fn plan(
             record: Record {
                 pipeline: pipeline.key(),
                 version: first_version(now),
-                snapshot: essentials(current),
+                snapshot: Some(essentials(current)),
                 outbox: Vec::new(),
                 executions: Vec::new(),
                 expires_at,
+                health: Health::default(),
             },
             expected: Expected::Absent,
             publish: Vec::new(),
+            evict: Vec::new(),
             changes: 0,
             rebaselined: false,
         }),
@@ -510,24 +712,26 @@ fn plan(
         } => {
             let mut outbox = outbox.clone();
             let publish = take_over_expired(&mut outbox, now, lease_until);
-            Some(Plan {
+            Some(bounded(Plan {
                 record: Record {
                     pipeline: pipeline.key(),
                     // Moving on from the old version (or the clock) keeps message ids unique.
                     version: version.map_or_else(|| first_version(now), |v| v + 1),
-                    snapshot: essentials(current),
+                    snapshot: Some(essentials(current)),
                     outbox,
                     executions: Vec::new(),
                     expires_at,
+                    health: Health::default(),
                 },
                 expected: version.map_or(Expected::UnreadableVersion, Expected::Version),
                 publish,
+                evict: Vec::new(),
                 changes: 0,
                 rebaselined: true,
-            })
+            }))
         }
         Loaded::Found(stored) => {
-            let changes = facts.changes;
+            let mut changes = facts.changes;
             let mut outbox = stored.outbox.clone();
             let mut publish = take_over_expired(&mut outbox, now, lease_until);
             // A quiet record is written again only when half its retention has gone, so a
@@ -537,44 +741,191 @@ fn plan(
                     .expires_at
                     .is_none_or(|at| at < now_s.saturating_add(r / 2))
             });
-            if changes.is_empty() && publish.is_empty() && !stale {
+            if changes.is_empty() && publish.is_empty() && !stale && stored.health.is_healthy() {
                 return None;
             }
             let version = stored.version + 1;
             let executions = cached_executions(&stored.executions, facts.fresh, &changes);
-            // A pipeline elsewhere links to its own region's console and account.
-            let elsewhere = pipeline
-                .location
-                .as_ref()
-                .and_then(|l| Console::new(&l.region, Some(&l.account)));
-            let context = Context {
-                console: elsewhere.as_ref().or(facts.console),
-                executions: &executions,
+            let snapshot = match &stored.snapshot {
+                Some(previous) => next_snapshot(previous, current, &changes),
+                // Read for the first time, after failed reads only: a silent baseline.
+                None => essentials(current),
             };
+            if stored.health.reported {
+                changes.insert(
+                    0,
+                    Change::Access {
+                        readable: true,
+                        failed_checks: stored.health.failures,
+                        since: Timestamp::from_unix_millis(stored.health.since),
+                        error: None,
+                    },
+                );
+            }
             let id_prefix = format!("{}/{version}", pipeline.key());
-            for message in messages(&pipeline.name, &changes, &context, &id_prefix) {
+            for message in announce(pipeline, &changes, &executions, facts.console, &id_prefix) {
                 outbox.push(Pending {
                     message: message.clone(),
                     lease_until,
+                    claimed_at: now,
+                    attempts: 0,
                 });
                 publish.push(message);
             }
-            Some(Plan {
+            Some(bounded(Plan {
                 record: Record {
                     pipeline: pipeline.key(),
                     version,
-                    snapshot: next_snapshot(&stored.snapshot, current, &changes),
+                    snapshot: Some(snapshot),
                     outbox,
                     executions,
                     expires_at,
+                    health: Health::default(),
                 },
                 expected: Expected::Version(stored.version),
                 publish,
+                evict: Vec::new(),
                 changes: changes.len(),
                 rebaselined: false,
-            })
+            }))
         }
     }
+}
+
+/// Decides what to write after a failed read: the streak counted (until it is
+/// announced), the "cannot read" message claimed when it reaches `threshold`, and expired
+/// messages taken over. `None`: nothing to write.
+fn plan_unreadable(
+    pipeline: &PipelineRef,
+    loaded: &Loaded,
+    reason: &str,
+    threshold: u32,
+    console: Option<&Console>,
+    now: i64,
+    lease_ms: i64,
+) -> Option<Plan> {
+    let lease_until = now.saturating_add(lease_ms);
+    let (mut record, expected) = match loaded {
+        // Its outbox is kept by the next successful read; nothing to count against.
+        Loaded::Unreadable { .. } => return None,
+        Loaded::Missing => (
+            Record {
+                pipeline: pipeline.key(),
+                version: first_version(now),
+                snapshot: None,
+                outbox: Vec::new(),
+                executions: Vec::new(),
+                expires_at: None,
+                health: Health::default(),
+            },
+            Expected::Absent,
+        ),
+        Loaded::Found(stored) => {
+            let mut record = stored.clone();
+            record.version += 1;
+            (record, Expected::Version(stored.version))
+        }
+    };
+    let mut publish = take_over_expired(&mut record.outbox, now, lease_until);
+    let mut changes = 0;
+    let health = &mut record.health;
+    let counting = !health.reported;
+    if counting {
+        if health.failures == 0 {
+            health.since = now;
+        }
+        health.failures = health.failures.saturating_add(1);
+        reason.clone_into(&mut health.error);
+        if health.failures >= threshold {
+            health.reported = true;
+            let change = Change::Access {
+                readable: false,
+                failed_checks: health.failures,
+                since: Timestamp::from_unix_millis(health.since),
+                error: Some(reason.to_owned()),
+            };
+            let id_prefix = format!("{}/{}", pipeline.key(), record.version);
+            for message in announce(pipeline, &[change], &[], console, &id_prefix) {
+                record.outbox.push(Pending {
+                    message: message.clone(),
+                    lease_until,
+                    claimed_at: now,
+                    attempts: 0,
+                });
+                publish.push(message);
+                changes += 1;
+            }
+        }
+    } else if publish.is_empty() {
+        // Announced already: nothing in between.
+        return None;
+    }
+    Some(bounded(Plan {
+        record,
+        expected,
+        publish,
+        evict: Vec::new(),
+        changes,
+        rebaselined: false,
+    }))
+}
+
+/// The messages announcing `changes`, linked to the pipeline's own console.
+fn announce(
+    pipeline: &PipelineRef,
+    changes: &[Change],
+    executions: &[PipelineExecution],
+    console: Option<&Console>,
+    id_prefix: &str,
+) -> Vec<Message> {
+    // A pipeline elsewhere links to its own region's console and account.
+    let elsewhere = pipeline
+        .location
+        .as_ref()
+        .and_then(|l| Console::new(&l.region, Some(&l.account)));
+    let context = Context {
+        console: elsewhere.as_ref().or(console),
+        executions,
+    };
+    messages(&pipeline.name, changes, &context, id_prefix)
+}
+
+/// `plan` with its outbox within [`MAX_OUTBOX_MESSAGES`] and [`MAX_OUTBOX_BYTES`]: the
+/// oldest messages past the bound move to `evict` (and out of `publish`). The newest
+/// message always stays, whatever its size.
+fn bounded(mut plan: Plan) -> Plan {
+    let sizes: Vec<usize> = plan
+        .record
+        .outbox
+        .iter()
+        .map(|p| serde_json::to_vec(p).map_or(0, |json| json.len()))
+        .collect();
+    let mut bytes: usize = sizes.iter().sum();
+    let mut count = plan.record.outbox.len();
+    let mut excess = 0;
+    while count > 1 && (count > MAX_OUTBOX_MESSAGES || bytes > MAX_OUTBOX_BYTES) {
+        bytes -= sizes[excess];
+        count -= 1;
+        excess += 1;
+    }
+    if excess == 0 {
+        return plan;
+    }
+    let evicted: Vec<Pending> = plan.record.outbox.drain(..excess).collect();
+    plan.publish
+        .retain(|m| !evicted.iter().any(|p| p.message.id == m.id));
+    plan.evict = evicted
+        .iter()
+        .map(|p| {
+            DeadLetter::new(
+                p,
+                format!(
+                    "the outbox passed its bound ({MAX_OUTBOX_MESSAGES} messages, {MAX_OUTBOX_BYTES} bytes) while the notifier refused them"
+                ),
+            )
+        })
+        .collect();
+    plan
 }
 
 /// Leases every message whose lease has expired to this tick, and returns them.
@@ -590,10 +941,30 @@ fn take_over_expired(outbox: &mut [Pending], now: i64, lease_until: i64) -> Vec<
 }
 
 fn pending(loaded: &Loaded) -> usize {
+    outbox_of(loaded).map_or(0, <[Pending]>::len)
+}
+
+fn outbox_of(loaded: &Loaded) -> Option<&[Pending]> {
     match loaded {
-        Loaded::Found(record) => record.outbox.len(),
-        Loaded::Unreadable { outbox, .. } => outbox.len(),
-        Loaded::Missing => 0,
+        Loaded::Found(record) => Some(&record.outbox),
+        Loaded::Unreadable { outbox, .. } => Some(outbox),
+        Loaded::Missing => None,
+    }
+}
+
+/// When the oldest message of `outbox` with a known claim time was claimed.
+fn oldest(outbox: &[Pending]) -> Option<i64> {
+    outbox
+        .iter()
+        .map(|p| p.claimed_at)
+        .filter(|&at| at > 0)
+        .min()
+}
+
+fn min_some(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

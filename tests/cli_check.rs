@@ -312,3 +312,37 @@ fn watch_without_a_terminal_prints_only_changes() {
         "{output:?}"
     );
 }
+
+#[test]
+fn watch_with_stats_prints_each_ticks_figures_and_its_aws_calls() {
+    let fake = FakeCodePipeline::start();
+    let dir = state_dir();
+    fake.set_state(&scenario("manual-approval")[0]);
+    let child = pipewatch(&fake)
+        .args([
+            "watch",
+            "--stats",
+            "--interval",
+            "100ms",
+            "--pipeline",
+            "infra-prod",
+        ])
+        .arg("--state-dir")
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("three ticks", || fake.calls("infra-prod") >= 3);
+    signal(&child, "-INT");
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(lines.len() >= 3, "{stderr}");
+    for line in &lines {
+        assert!(line.starts_with("stats: 1 checked, 0 changes"), "{line}");
+        // One GetPipelineState per tick, timed by the SDK interceptor.
+        assert!(line.contains("; GetPipelineState 1 calls (avg "), "{line}");
+    }
+}

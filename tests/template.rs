@@ -82,6 +82,9 @@ fn valid(name: &str) -> Option<String> {
         "PIPELINES" => Some("a".into()),
         "TABLE_NAME" => Some("table".into()),
         "TOPIC_ARN" => Some("arn:aws:sns:us-east-1:123456789012:t".into()),
+        "DEAD_LETTER_QUEUE_URL" => {
+            Some("https://sqs.us-east-1.amazonaws.com/123456789012/dead-letters".into())
+        }
         "SLACK_WEBHOOK_SECRET_ARN" => {
             Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:s".into())
         }
@@ -455,5 +458,182 @@ fn the_reader_role_allows_exactly_the_calls_the_watcher_makes_in_other_accounts(
     assert_eq!(
         default_name,
         Some(pipewatch::aws::clients::DEFAULT_ROLE_NAME)
+    );
+}
+
+/// The metric names the watcher emits, read from the table in `src/metrics.rs`'s docs and
+/// checked against the code that records them.
+fn metrics_the_code_emits() -> BTreeSet<String> {
+    let source = std::fs::read_to_string(format!("{MANIFEST_DIR}/src/metrics.rs")).unwrap();
+    let documented: BTreeSet<String> = source
+        .lines()
+        .filter_map(|line| line.strip_prefix("//! | `"))
+        .filter_map(|rest| rest.split('`').next())
+        .map(str::to_owned)
+        .collect();
+    for name in &documented {
+        assert!(
+            source.contains(&format!("!(\"{name}\"")),
+            "{name} is documented and recorded"
+        );
+    }
+    assert!(documented.len() >= 15, "{documented:?}");
+    documented
+}
+
+#[test]
+fn the_operators_alarms_and_dead_letter_queue_match_what_the_code_emits() {
+    let template = template();
+    let emitted = metrics_the_code_emits();
+    let environment = &resource(&template, "WatcherFunction")["Environment"]["Variables"];
+    let namespace = environment["METRICS_NAMESPACE"].as_str().unwrap();
+    assert_eq!(namespace, pipewatch::config::DEFAULT_METRICS_NAMESPACE);
+
+    // The message dead-letter queue: encrypted, kept the longest SQS allows, named to the
+    // function, and the only queue besides the shards' it may send to.
+    let queue = resource(&template, "MessageDeadLetterQueue");
+    assert_eq!(
+        queue["KmsMasterKeyId"].as_str(),
+        Some("alias/aws/sqs"),
+        "encrypted, and not with the key whose failure brings messages here"
+    );
+    assert_eq!(queue["MessageRetentionPeriod"].as_u64(), Some(1_209_600));
+    assert!(is_ref(
+        &environment["DEAD_LETTER_QUEUE_URL"],
+        "MessageDeadLetterQueue"
+    ));
+    let senders: Vec<Vec<Value>> = statements(&template, "WatcherFunction")
+        .into_iter()
+        .filter(|(actions, _)| actions.iter().any(|a| a == "sqs:SendMessage"))
+        .map(|(_, resources)| resources)
+        .collect();
+    assert_eq!(senders.len(), 2, "{senders:?}");
+    assert!(
+        senders
+            .iter()
+            .any(|r| format!("{r:?}").contains("MessageDeadLetterQueue.Arn")),
+        "{senders:?}"
+    );
+
+    // Each alarm on pipewatch's own metrics watches a metric the code emits, in its
+    // namespace, for this function.
+    let alarms = resources_of(&template, "AWS::CloudWatch::Alarm");
+    let ours: Vec<&(&str, &Value)> = alarms
+        .iter()
+        .filter(|(_, a)| a["Properties"]["Namespace"].as_str() == Some(namespace))
+        .collect();
+    let watched: BTreeSet<&str> = ours
+        .iter()
+        .map(|(_, a)| a["Properties"]["MetricName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        watched,
+        BTreeSet::from(["FailedPipelines", "OldestPendingAge", "TicksCompleted"])
+    );
+    for (name, alarm) in &ours {
+        let metric = alarm["Properties"]["MetricName"].as_str().unwrap();
+        assert!(emitted.contains(metric), "{name}: {metric}");
+        assert!(
+            is_ref(&alarm["Properties"]["Dimensions"], "WatcherFunction"),
+            "{name}"
+        );
+        let words = format!("{:?}", alarm["Properties"]["AlarmDescription"]);
+        assert!(words.len() > 150, "{name} says what to do: {words}");
+    }
+    let no_ticks = resource(&template, "NoTicksAlarm");
+    assert_eq!(
+        no_ticks["TreatMissingData"].as_str(),
+        Some("breaching"),
+        "no tick means no data"
+    );
+    let dead_letters = resource(&template, "MessageDeadLettersAlarm");
+    assert!(is_ref(
+        &dead_letters["Dimensions"],
+        "MessageDeadLetterQueue.QueueName"
+    ));
+    assert!(
+        format!("{:?}", dead_letters["AlarmDescription"]).contains("pipewatch redrive"),
+        "it says how to recover"
+    );
+}
+
+#[test]
+fn the_dashboard_shows_every_metric_the_code_emits_and_every_alarm() {
+    let template = template();
+    let emitted = metrics_the_code_emits();
+    let namespace = pipewatch::config::DEFAULT_METRICS_NAMESPACE;
+    // Valid JSON once substituted, every pipewatch metric on it emitted, every alarm on
+    // it defined.
+    let body = &resource(&template, "Dashboard")["DashboardBody"];
+    let Value::Tagged(sub) = body else {
+        panic!("DashboardBody is a !Sub: {body:?}")
+    };
+    let text = sub.value[0].as_str().unwrap();
+    let substituted = text
+        .replace("${AWS::Region}", "eu-west-1")
+        .replace("${Function}", "stack-watcher");
+    let mut json = String::new();
+    let mut rest = substituted.as_str();
+    let mut alarm_refs = Vec::new();
+    while let Some(at) = rest.find("${") {
+        json.push_str(&rest[..at]);
+        let end = rest[at..].find('}').unwrap();
+        let reference = &rest[at + 2..at + end];
+        alarm_refs.push(reference.trim_end_matches(".Arn").to_owned());
+        json.push_str("arn:aws:cloudwatch:eu-west-1:123456789012:alarm:x");
+        rest = &rest[at + end + 1..];
+    }
+    json.push_str(rest);
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&json).expect("the dashboard body is JSON");
+    for alarm in &alarm_refs {
+        assert_eq!(
+            template["Resources"][alarm.as_str()]["Type"].as_str(),
+            Some("AWS::CloudWatch::Alarm"),
+            "{alarm}"
+        );
+    }
+    for alarm in [
+        "NoTicksAlarm",
+        "PendingMessagesAlarm",
+        "FailedPipelinesAlarm",
+        "MessageDeadLettersAlarm",
+    ] {
+        assert!(
+            alarm_refs.iter().any(|a| a == alarm),
+            "{alarm} on the dashboard"
+        );
+    }
+    let mut shown = BTreeSet::new();
+    for widget in dashboard["widgets"].as_array().unwrap() {
+        let mut namespace_now = String::new();
+        for metric in widget["properties"]["metrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let parts = metric.as_array().unwrap();
+            match parts.first().and_then(serde_json::Value::as_str) {
+                Some(".") => {}
+                Some(ns) => ns.clone_into(&mut namespace_now),
+                None => {
+                    // A SEARCH expression names its metric.
+                    let expression = parts[0]["expression"].as_str().unwrap();
+                    let name = expression.split("MetricName=\"").nth(1).unwrap();
+                    shown.insert(name.split('"').next().unwrap().to_owned());
+                    continue;
+                }
+            }
+            if namespace_now == namespace {
+                shown.insert(parts[1].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    let missing: Vec<&String> = emitted.difference(&shown).collect();
+    let unknown: Vec<&String> = shown.difference(&emitted).collect();
+    assert!(unknown.is_empty(), "shown but never emitted: {unknown:?}");
+    assert!(
+        missing.is_empty(),
+        "emitted but not on the dashboard: {missing:?}"
     );
 }

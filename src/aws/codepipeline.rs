@@ -55,6 +55,7 @@ impl CodePipelineSource {
         let client = Client::from_conf(
             aws_sdk_codepipeline::config::Builder::from(&*config)
                 .retry_config(RetryConfig::adaptive())
+                .interceptor(crate::metrics::ApiMetrics)
                 .build(),
         );
         self.built.lock().await.insert(key, client.clone());

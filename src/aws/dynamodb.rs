@@ -5,9 +5,10 @@
 //! | `pipeline`   | S    | the partition key: the pipeline's name |
 //! | `schema`     | N    | [`SCHEMA_VERSION`]; another value is re-baselined |
 //! | `version`    | N    | the optimistic lock every write is conditional on |
-//! | `snapshot`   | B    | the last observation's essentials, JSON, deflated |
+//! | `snapshot`   | B    | the last observation's essentials, JSON, deflated (absent until a read succeeds) |
 //! | `outbox`     | B    | claimed, unpublished messages, JSON, deflated (absent when empty) |
 //! | `executions` | B    | the commits and triggers of recent executions, JSON, deflated (absent when empty) |
+//! | `health`     | S    | JSON: the streak of failed reads and whether it was announced (absent when healthy) |
 //! | `pending`    | N    | how many messages the outbox holds, for people looking at the table |
 //! | `updated_at` | S    | when the item was last written (RFC 3339), for people too |
 //! | `expires_at` | N    | epoch seconds; the table's TTL attribute: a record no tick wrote for the retention period goes |
@@ -30,7 +31,7 @@ use flate2::write::DeflateEncoder;
 
 use crate::error::StoreError;
 use crate::ports::SnapshotStore;
-use crate::snapshot::{Expected, Loaded, Pending, Record, SCHEMA_VERSION, Saved};
+use crate::snapshot::{Expected, Health, Loaded, Pending, Record, SCHEMA_VERSION, Saved};
 use crate::state::{PipelineState, Timestamp};
 
 /// The table's partition key attribute (the template declares the same).
@@ -187,8 +188,6 @@ pub fn encode(
         operation: "encoding the snapshot item",
         source: detail.into(),
     };
-    let snapshot =
-        deflate(&serde_json::to_vec(&record.snapshot).map_err(|e| too_large(e.to_string()))?);
     let mut item = HashMap::from([
         (KEY.to_owned(), AttributeValue::S(record.pipeline.clone())),
         (
@@ -211,11 +210,21 @@ pub fn encode(
             AttributeValue::N(expires_at.to_string()),
         );
     }
-    let mut stored = snapshot.len();
-    item.insert(
-        "snapshot".to_owned(),
-        AttributeValue::B(Blob::new(snapshot)),
-    );
+    let mut stored = 0;
+    if let Some(snapshot) = &record.snapshot {
+        let snapshot =
+            deflate(&serde_json::to_vec(snapshot).map_err(|e| too_large(e.to_string()))?);
+        stored += snapshot.len();
+        item.insert(
+            "snapshot".to_owned(),
+            AttributeValue::B(Blob::new(snapshot)),
+        );
+    }
+    if !record.health.is_healthy() {
+        let health = serde_json::to_string(&record.health).map_err(|e| too_large(e.to_string()))?;
+        stored += health.len();
+        item.insert("health".to_owned(), AttributeValue::S(health));
+    }
     if !record.outbox.is_empty() {
         let outbox =
             deflate(&serde_json::to_vec(&record.outbox).map_err(|e| too_large(e.to_string()))?);
@@ -273,22 +282,33 @@ pub fn decode(item: &HashMap<String, AttributeValue>) -> Loaded {
     if let Some(problem) = outbox_problem {
         return unreadable(problem);
     }
-    let snapshot = item
-        .get("snapshot")
-        .ok_or_else(|| "no snapshot attribute".to_owned())
-        .and_then(blob)
-        .and_then(|bytes| {
+    let health: Option<Health> = match item.get("health") {
+        None => None,
+        Some(AttributeValue::S(json)) => match serde_json::from_str(json) {
+            Ok(health) => Some(health),
+            Err(e) => return unreadable(format!("health: {e}")),
+        },
+        Some(_) => return unreadable("health: not a string attribute".into()),
+    };
+    // Only a record of failed reads may lack a snapshot: it never read the pipeline.
+    let snapshot = match item.get("snapshot") {
+        None if health.is_some() => Ok(None),
+        None => Err("no snapshot attribute".to_owned()),
+        Some(value) => blob(value).and_then(|bytes| {
             PipelineState::from_json(&bytes)
+                .map(Some)
                 .map_err(|e| format!("snapshot: {}", crate::error::chain(&e)))
-        });
+        }),
+    };
     let (snapshot, version) = match (snapshot, version) {
         (Ok(snapshot), Some(version)) => (snapshot, version),
         (Err(problem), _) => return unreadable(problem),
         (Ok(_), None) => return unreadable("no readable version".into()),
     };
-    let pipeline = match item.get(KEY) {
-        Some(AttributeValue::S(p)) => p.clone(),
-        _ => snapshot.pipeline_name.clone(),
+    let pipeline = match (item.get(KEY), &snapshot) {
+        (Some(AttributeValue::S(p)), _) => p.clone(),
+        (_, Some(snapshot)) => snapshot.pipeline_name.clone(),
+        (_, None) => return unreadable("no pipeline key".into()),
     };
     // A cache is only a cache: one that does not read is dropped, not fatal.
     let executions = item
@@ -307,6 +327,7 @@ pub fn decode(item: &HashMap<String, AttributeValue>) -> Loaded {
         outbox,
         executions,
         expires_at,
+        health: health.unwrap_or_default(),
     })
 }
 
@@ -361,7 +382,7 @@ mod tests {
         Record {
             pipeline: "web-app-release".into(),
             version: 12,
-            snapshot: crate::diff::essentials(&state),
+            snapshot: Some(crate::diff::essentials(&state)),
             outbox: (0..outbox)
                 .map(|i| Pending {
                     message: messages(
@@ -372,9 +393,12 @@ mod tests {
                     )
                         .remove(0),
                     lease_until: 5,
+                    claimed_at: 4,
+                    attempts: u32::try_from(i).unwrap(),
                 })
                 .collect(),
             expires_at: Some(1_900_000_000),
+            health: crate::snapshot::Health::default(),
             executions: (0..outbox.min(1))
                 .map(|_| {
                     crate::state::PipelineExecution::from_json(
@@ -489,16 +513,17 @@ mod tests {
         let record = Record {
             pipeline: "big".into(),
             version: 1,
-            snapshot: crate::diff::essentials(&state),
+            snapshot: Some(crate::diff::essentials(&state)),
             outbox: Vec::new(),
             executions: Vec::new(),
             expires_at: None,
+            health: crate::snapshot::Health::default(),
         };
         let item = encode(&record, now()).unwrap();
         let AttributeValue::B(blob) = &item["snapshot"] else {
             unreachable!()
         };
-        let raw = serde_json::to_vec(&record.snapshot).unwrap().len();
+        let raw = serde_json::to_vec(&record.snapshot.unwrap()).unwrap().len();
         println!(
             "2,500-action snapshot: {raw} bytes as JSON, {} deflated",
             blob.as_ref().len()

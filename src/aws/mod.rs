@@ -3,6 +3,7 @@
 
 pub mod clients;
 pub mod codepipeline;
+pub mod dead_letter_reader;
 pub mod dynamodb;
 pub mod secrets;
 pub mod sns;
@@ -17,6 +18,33 @@ use aws_config::{BehaviorVersion, SdkConfig};
 pub use codepipeline::CodePipelineSource;
 pub use dynamodb::DynamoStore;
 pub use sns::SnsNotifier;
+
+/// A DynamoDB client whose calls are counted and timed ([`crate::metrics::ApiMetrics`]).
+pub fn dynamodb_client(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(sdk)
+            .interceptor(crate::metrics::ApiMetrics)
+            .build(),
+    )
+}
+
+/// An SNS client whose calls are counted and timed.
+pub fn sns_client(sdk: &SdkConfig) -> aws_sdk_sns::Client {
+    aws_sdk_sns::Client::from_conf(
+        aws_sdk_sns::config::Builder::from(sdk)
+            .interceptor(crate::metrics::ApiMetrics)
+            .build(),
+    )
+}
+
+/// An SQS client whose calls are counted and timed.
+pub fn sqs_client(sdk: &SdkConfig) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(sdk)
+            .interceptor(crate::metrics::ApiMetrics)
+            .build(),
+    )
+}
 
 /// The SDK configuration both binaries use: credentials, region and endpoints from the
 /// environment (so `AWS_ENDPOINT_URL_<SERVICE>` points a client at a local emulator), plus

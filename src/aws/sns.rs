@@ -9,11 +9,12 @@
 //! | `pipeline`       | String       | the pipeline's name |
 //! | `severity`       | String       | `failure`, `approval`, `warning` or `info`: the most urgent change's |
 //! | `stage`          | String.Array | the stages the changes happened in |
-//! | `kind`           | String.Array | `action`, `inbound`, `stage`, `transition`, `pipeline_version`, `condition` |
+//! | `kind`           | String.Array | `action`, `inbound`, `stage`, `transition`, `pipeline_version`, `condition`, `access` |
 //! | `status`         | String.Array | the new statuses, as AWS spells them |
 //! | `idempotency_id` | String       | the message's id, the same on every redelivery |
 
 use aws_sdk_sns::Client;
+use aws_sdk_sns::error::ProvideErrorMetadata;
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 
 use crate::error::{BoxError, NotifyError};
@@ -39,10 +40,11 @@ impl SnsNotifier {
         }
     }
 
+    /// Each entry's outcome; an error is `(permanent, why)`.
     async fn publish_batch(
         &self,
         batch: &[(usize, PublishBatchRequestEntry)],
-    ) -> Vec<Result<(), BoxError>> {
+    ) -> Vec<Result<(), (bool, BoxError)>> {
         let entries = batch.iter().map(|(_, entry)| entry.clone()).collect();
         let output = match self
             .client
@@ -55,8 +57,12 @@ impl SnsNotifier {
             Ok(output) => output,
             Err(error) => {
                 // The whole call failed: every entry in it failed for the same reason.
+                let permanent = error.code().is_some_and(refused_for_good);
                 let reason = crate::error::chain(&error);
-                return batch.iter().map(|_| Err(reason.clone().into())).collect();
+                return batch
+                    .iter()
+                    .map(|_| Err((permanent, reason.clone().into())))
+                    .collect();
             }
         };
         batch
@@ -70,19 +76,26 @@ impl SnsNotifier {
                     Ok(())
                 } else if let Some(failure) = output.failed().iter().find(|f| f.id() == entry.id())
                 {
-                    Err(format!(
-                        "{}{}: {}",
-                        failure.code(),
-                        if failure.sender_fault() {
-                            " (sender fault)"
-                        } else {
-                            ""
-                        },
-                        failure.message().unwrap_or("no message")
-                    )
-                    .into())
+                    let permanent = failure.sender_fault() || refused_for_good(failure.code());
+                    Err((
+                        permanent,
+                        format!(
+                            "{}{}: {}",
+                            failure.code(),
+                            if failure.sender_fault() {
+                                " (sender fault)"
+                            } else {
+                                ""
+                            },
+                            failure.message().unwrap_or("no message")
+                        )
+                        .into(),
+                    ))
                 } else {
-                    Err("SNS reported neither success nor failure for this entry".into())
+                    Err((
+                        false,
+                        "SNS reported neither success nor failure for this entry".into(),
+                    ))
                 }
             })
             .collect()
@@ -96,8 +109,9 @@ impl Notifier for SnsNotifier {
         for batch in batches(messages) {
             let outcomes = self.publish_batch(&batch).await;
             for ((index, _), outcome) in batch.into_iter().zip(outcomes) {
-                results[index] = Some(outcome.map_err(|source| NotifyError {
+                results[index] = Some(outcome.map_err(|(permanent, source)| NotifyError {
                     id: messages[index].id.clone(),
+                    permanent,
                     source,
                 }));
             }
@@ -107,6 +121,16 @@ impl Notifier for SnsNotifier {
             .map(|r| r.expect("every message is in exactly one batch"))
             .collect()
     }
+}
+
+/// Whether SNS's error code says the message will never be taken as it is: a parameter
+/// it rejects, or the topic's KMS key unusable. Throttling, internal errors and lost
+/// connections are not: those are retried. (Authorization and a missing topic are not
+/// either: they are the deployment's to fix, and the attempts bound catches them.)
+fn refused_for_good(code: &str) -> bool {
+    code.starts_with("InvalidParameter")
+        || code.starts_with("KMS")
+        || matches!(code, "InvalidMessageContents" | "ValidationError")
 }
 
 /// Groups messages into PublishBatch calls within both limits, keeping their order.

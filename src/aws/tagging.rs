@@ -15,7 +15,11 @@ pub async fn tagged_pipelines(
     config: &SdkConfig,
     tags: &[(String, String)],
 ) -> Result<Vec<String>, SourceError> {
-    let client = Client::new(config);
+    let client = Client::from_conf(
+        aws_sdk_resourcegroupstagging::config::Builder::from(config)
+            .interceptor(crate::metrics::ApiMetrics)
+            .build(),
+    );
     let filters: Vec<TagFilter> = tags
         .iter()
         .map(|(key, value)| TagFilter::builder().key(key).values(value).build())

@@ -9,11 +9,12 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
 use pipewatch::aws::clients::Clients;
-use pipewatch::aws::sqs::SqsShardQueue;
+use pipewatch::aws::sqs::{SqsDeadLetters, SqsShardQueue};
 use pipewatch::aws::{CodePipelineSource, DynamoStore, SnsNotifier};
 use pipewatch::config::Config;
 use pipewatch::forward::deadline_from_epoch_ms;
 use pipewatch::lambda::Function;
+use pipewatch::metrics::Emf;
 use pipewatch::render::content::Console;
 use pipewatch::select::Home;
 use pipewatch::tick::{Settings, Watcher};
@@ -50,21 +51,28 @@ async fn run() -> Result<(), lambda_runtime::Error> {
         home.account.clone(),
         config.role.clone(),
     ));
+    let sqs = pipewatch::aws::sqs_client(&sdk);
     let watcher = Watcher {
         source: CodePipelineSource::new(clients),
-        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name),
-        notifier: SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), &config.topic_arn),
+        store: DynamoStore::new(pipewatch::aws::dynamodb_client(&sdk), &config.table_name),
+        notifier: SnsNotifier::new(pipewatch::aws::sns_client(&sdk), &config.topic_arn),
+        dead_letters: SqsDeadLetters::new(sqs.clone(), &config.dead_letter_queue_url),
         settings: Settings {
             lease: config.lease,
             max_concurrency: config.max_concurrency,
             console: Console::new(&home.region, home.account.as_deref()),
             retention: Some(config.retention),
+            max_publish_attempts: config.max_publish_attempts,
+            report_failures_after: config.report_failures_after,
         },
     };
     let shards = config
         .shard_queue_url
         .as_ref()
-        .map(|url| SqsShardQueue::new(aws_sdk_sqs::Client::new(&sdk), url));
+        .map(|url| SqsShardQueue::new(sqs.clone(), url));
+    let function_name =
+        std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "pipewatch".to_owned());
+    let emf = Emf::init(&config.metrics_namespace, &function_name)?;
     let function = Function::new(
         watcher,
         config.selection,
@@ -73,10 +81,24 @@ async fn run() -> Result<(), lambda_runtime::Error> {
         shards,
         config.shard_size,
     );
-    let function = &function;
+    let (function, emf) = (&function, &emf);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = deadline_from_epoch_ms(event.context.deadline);
-        function.handle(&event.payload, deadline).await
+        let result = function.handle(&event.payload, deadline).await;
+        // Metrics for every tick that ran, failed pipelines or not.
+        let summary = match &result {
+            Ok(summary) => Some(summary),
+            Err(pipewatch::lambda::InvocationError::PipelinesFailed { summary, .. }) => {
+                Some(&**summary)
+            }
+            Err(_) => None,
+        };
+        if let Some(summary) = summary
+            && let Err(e) = emf.emit(summary, std::io::stdout().lock())
+        {
+            tracing::error!(error = %e, "writing the tick's metrics failed");
+        }
+        result
     }))
     .await
 }

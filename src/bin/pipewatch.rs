@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use pipewatch::aws::CodePipelineSource;
 use pipewatch::aws::clients::{Clients, RoleSettings};
-use pipewatch::local::{FileStore, StdoutNotifier};
+use pipewatch::local::{DeadLetterFile, FileStore, StdoutNotifier};
 use pipewatch::render::content::{Console, Content};
 use pipewatch::render::record::ChangeRecord;
 use pipewatch::render::{chatbot, email, slack, teams, text};
@@ -69,6 +69,25 @@ enum Command {
         /// Time between checks, e.g. 30s, 2m.
         #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
         interval: Duration,
+        /// After each check, print the figures the Lambda sends to CloudWatch (pipelines,
+        /// changes, messages, pending, failures, and each AWS API's calls, latency and
+        /// throttles) on standard error.
+        #[arg(long)]
+        stats: bool,
+    },
+    /// Publish the messages of the dead-letter queue to the topic again, once the cause is
+    /// fixed (the topic's key enabled again, a policy repaired).
+    ///
+    /// Each message keeps its id (the `idempotency_id` attribute), so subscribers that drop
+    /// ids they have seen are not shown one twice. A message the topic accepts is deleted
+    /// from the queue; one it refuses stays there. Other messages in the queue are left alone.
+    Redrive {
+        /// The dead-letter queue (the stack's `MessageDeadLetterQueueUrl` output).
+        #[arg(long, value_name = "URL")]
+        queue_url: String,
+        /// The topic to publish to (the stack's `TopicArn` output).
+        #[arg(long, value_name = "ARN")]
+        topic_arn: String,
     },
 }
 
@@ -135,8 +154,16 @@ async fn main() -> ExitCode {
             account,
             files,
         } => replay(format, region, account.as_deref(), &files),
-        Command::Check(live) => check(&live, None).await,
-        Command::Watch { live, interval } => check(&live, Some(interval)).await,
+        Command::Check(live) => check(&live, None, false).await,
+        Command::Watch {
+            live,
+            interval,
+            stats,
+        } => check(&live, Some(interval), stats).await,
+        Command::Redrive {
+            queue_url,
+            topic_arn,
+        } => redrive(&queue_url, &topic_arn).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -204,7 +231,7 @@ fn replay(
 }
 
 /// One tick (`check`), or ticks every `interval` until Ctrl-C (`watch`).
-async fn check(live: &Live, interval: Option<Duration>) -> anyhow::Result<()> {
+async fn check(live: &Live, interval: Option<Duration>, stats: bool) -> anyhow::Result<()> {
     let sdk = pipewatch::aws::load_sdk_config().await;
     let region = require_credentials(&sdk).await?;
     let dir = live
@@ -223,14 +250,19 @@ async fn check(live: &Live, interval: Option<Duration>) -> anyhow::Result<()> {
     let clients = Arc::new(Clients::new(sdk.clone(), home.account.clone(), role));
     let watcher = Watcher {
         source: CodePipelineSource::new(clients),
-        store: FileStore::new(dir),
+        store: FileStore::new(&dir),
         notifier: StdoutNotifier,
+        dead_letters: DeadLetterFile {
+            path: dir.join("dead-letters.jsonl"),
+        },
         settings: Settings {
             // One process owns the folder: a lease only matters after a crash.
             lease: Duration::from_mins(1),
             max_concurrency: 8,
             console: Console::new(&region, home.account.as_deref()),
             retention: None,
+            max_publish_attempts: pipewatch::snapshot::MAX_PUBLISH_ATTEMPTS,
+            report_failures_after: 5,
         },
     };
     let mut discovery = Discovery::new(DISCOVERY);
@@ -254,6 +286,10 @@ async fn check(live: &Live, interval: Option<Duration>) -> anyhow::Result<()> {
         if alive {
             eprintln!("{}", tick_line(&summary, interval));
         }
+        if stats {
+            let calls = pipewatch::metrics::take_api_figures();
+            eprintln!("{}", pipewatch::metrics::stats_line(&summary, &calls));
+        }
         if let Err(e) = report(&summary) {
             eprintln!("pipewatch: error: {e:#}");
         }
@@ -265,12 +301,35 @@ async fn check(live: &Live, interval: Option<Duration>) -> anyhow::Result<()> {
     }
 }
 
+/// `redrive`: the dead-letter queue's messages to the topic again.
+async fn redrive(queue_url: &str, topic_arn: &str) -> anyhow::Result<()> {
+    let sdk = pipewatch::aws::load_sdk_config().await;
+    require_credentials(&sdk).await?;
+    let queue = pipewatch::aws::dead_letter_reader::DeadLetterReader::new(
+        pipewatch::aws::sqs_client(&sdk),
+        queue_url,
+    );
+    let notifier = pipewatch::aws::SnsNotifier::new(pipewatch::aws::sns_client(&sdk), topic_arn);
+    let report = pipewatch::redrive::redrive(&queue, &notifier)
+        .await
+        .map_err(|e| anyhow::anyhow!("redriving {queue_url}: {}", pipewatch::error::chain(&*e)))?;
+    println!("{report}");
+    if report.refused > 0 {
+        anyhow::bail!(
+            "{} messages were refused again and stay in the queue: {}",
+            report.refused,
+            report.first_refusal.unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
 /// How long `watch` keeps a resolved selection before listing again.
 const DISCOVERY: Duration = Duration::from_mins(5);
 
 /// The pipelines the selection names now, listed again once the cache is stale.
 async fn watched(
-    watcher: &Watcher<CodePipelineSource, FileStore, StdoutNotifier>,
+    watcher: &Watcher<CodePipelineSource, FileStore, StdoutNotifier, DeadLetterFile>,
     selection: &Selection,
     home: &Home,
     discovery: &mut Discovery,

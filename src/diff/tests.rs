@@ -40,7 +40,7 @@ fn describe(change: &Change) -> String {
             version,
             previous_version,
         } => format!("{previous_version:?}->{version:?}"),
-        Change::Condition { .. } => String::new(),
+        Change::Condition { .. } | Change::Access { .. } => String::new(),
     };
     format!(
         "{} {target} {}<-{} {id}",

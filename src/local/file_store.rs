@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::StoreError;
 use crate::ports::SnapshotStore;
-use crate::snapshot::{Expected, Loaded, Pending, Record, SCHEMA_VERSION, Saved};
+use crate::snapshot::{Expected, Health, Loaded, Pending, Record, SCHEMA_VERSION, Saved};
 use crate::state::{PipelineExecution, PipelineState};
 
 #[derive(Debug, Clone)]
@@ -25,9 +25,13 @@ pub struct FileStore {
 struct File {
     schema: u32,
     version: u64,
-    snapshot: PipelineState,
+    /// Absent for a pipeline never read yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    snapshot: Option<PipelineState>,
     #[serde(default)]
     outbox: Vec<Pending>,
+    #[serde(default, skip_serializing_if = "Health::is_healthy")]
+    health: Health,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     executions: Vec<PipelineExecution>,
 }
@@ -71,6 +75,7 @@ impl FileStore {
                 outbox: file.outbox,
                 executions: file.executions,
                 expires_at: None,
+                health: file.health,
             }),
             Ok(file) => Loaded::Unreadable {
                 version: Some(file.version),
@@ -124,6 +129,7 @@ impl SnapshotStore for FileStore {
             snapshot: record.snapshot.clone(),
             outbox: record.outbox.clone(),
             executions: record.executions.clone(),
+            health: record.health.clone(),
         };
         let path = self.path(&record.pipeline);
         let temporary = path.with_extension("json.tmp");

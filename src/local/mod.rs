@@ -4,4 +4,4 @@ pub mod file_store;
 pub mod stdout;
 
 pub use file_store::FileStore;
-pub use stdout::StdoutNotifier;
+pub use stdout::{DeadLetterFile, StdoutNotifier};

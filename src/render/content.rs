@@ -62,7 +62,15 @@ impl Severity {
     pub fn of(change: &Change) -> Self {
         use KnownStatus::{Abandoned, Cancelled, Errored, Failed, Stopped, Stopping};
         let status = change.status().and_then(Status::known);
-        if matches!(status, Some(Failed | Errored)) {
+        if matches!(status, Some(Failed | Errored))
+            || matches!(
+                change,
+                Change::Access {
+                    readable: false,
+                    ..
+                }
+            )
+        {
             Self::Failure
         } else if matches!(
             change,
@@ -688,6 +696,13 @@ impl ChangeContent {
             (Detail::Transition { enabled: false, .. }, _) => "🔒",
             (Detail::Transition { .. }, _) => "🔓",
             (Detail::PipelineVersion { .. }, _) => "✏️",
+            (
+                Detail::Access {
+                    readable: false, ..
+                },
+                _,
+            ) => "🚫",
+            (Detail::Access { .. }, _) => "👀",
             (Detail::Inbound {}, _) if status.is_some() => "⏳",
             (Detail::Inbound {}, _) => "➡️",
             (
@@ -763,6 +778,10 @@ fn importance(change: &Change) -> u8 {
         )
     });
     match change {
+        // pipewatch blind to a pipeline outranks anything it saw.
+        Change::Access {
+            readable: false, ..
+        } => 8,
         // A failed action names what broke; its stage's failure only says where.
         Change::Action { .. } if failed => 7,
         _ if failed => 6,
@@ -817,6 +836,10 @@ fn subject_headline(change: &Change) -> String {
         Change::Condition {
             stage, condition, ..
         } => format!("{} conditions of {stage} {status}", condition.as_str()),
+        Change::Access {
+            readable: false, ..
+        } => "pipewatch cannot read it".to_owned(),
+        Change::Access { readable: true, .. } => "pipewatch reads it again".to_owned(),
     }
 }
 
@@ -910,6 +933,20 @@ fn what(change: &Change) -> String {
             },
             text::clean(stage)
         ),
+        Change::Access {
+            readable: false,
+            failed_checks,
+            since,
+            ..
+        } => format!(
+            "pipewatch cannot read the pipeline: {failed_checks} checks in a row failed{}",
+            since.map_or_else(String::new, |t| format!(" since {t}"))
+        ),
+        Change::Access {
+            readable: true,
+            failed_checks,
+            ..
+        } => format!("pipewatch reads the pipeline again, after {failed_checks} failed checks"),
     }
 }
 
@@ -928,6 +965,11 @@ fn why(change: &Change) -> Option<String> {
             ..
         } => reason.clone(),
         Change::Condition { summary, .. } => summary.clone(),
+        Change::Access {
+            readable: false,
+            error,
+            ..
+        } => error.clone(),
         _ => None,
     }?;
     let trimmed = text.trim();

@@ -69,9 +69,18 @@ pub enum Detail {
         execution_type: Option<String>,
     },
     Inbound {},
+    /// pipewatch's own access to the pipeline: lost (`readable: false`) or back.
+    Access {
+        readable: bool,
+        failed_checks: u32,
+        /// RFC 3339: when the streak of failed reads began.
+        since: Option<String>,
+        error: Option<String>,
+    },
 }
 
 impl ChangeRecord {
+    #[allow(clippy::too_many_lines)] // one arm per kind of change
     pub fn new(pipeline: &str, change: &Change) -> Self {
         let owned = |text: &Option<String>| text.clone();
         let (action, execution_id, detail) = match change {
@@ -105,6 +114,21 @@ impl ChangeRecord {
             Change::Inbound { execution_id, .. } => {
                 (None, Some(execution_id.clone()), Detail::Inbound {})
             }
+            Change::Access {
+                readable,
+                failed_checks,
+                since,
+                error,
+            } => (
+                None,
+                None,
+                Detail::Access {
+                    readable: *readable,
+                    failed_checks: *failed_checks,
+                    since: since.map(|t| t.to_string()),
+                    error: owned(error),
+                },
+            ),
             Change::Stage {
                 execution_id,
                 previous_execution_id,
@@ -186,6 +210,7 @@ impl ChangeRecord {
             Detail::Action { .. } => "action",
             Detail::Stage { .. } => "stage",
             Detail::Inbound {} => "inbound",
+            Detail::Access { .. } => "access",
         }
     }
 }

@@ -89,6 +89,16 @@ fn what_happened(change: &Change) -> String {
             colon(summary.as_deref())
         ),
         Change::Action { .. } => action_text(change),
+        Change::Access {
+            readable: false,
+            failed_checks,
+            error,
+            ..
+        } => format!(
+            "pipewatch cannot read the pipeline ({failed_checks} checks in a row){}",
+            colon(error.as_deref())
+        ),
+        Change::Access { readable: true, .. } => "pipewatch reads the pipeline again".to_owned(),
     }
 }
 

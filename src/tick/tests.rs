@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::render::message::Severity;
 
 const NOW: i64 = 1_800_000_000_000;
 const LEASE: i64 = 90_000;
@@ -39,10 +40,11 @@ fn stored(status: &str, outbox: Vec<Pending>) -> Loaded {
     Loaded::Found(Record {
         pipeline: "web".into(),
         version: 41,
-        snapshot: essentials(&observation(status)),
+        snapshot: Some(essentials(&observation(status))),
         outbox,
         executions: Vec::new(),
         expires_at: None,
+        health: Health::default(),
     })
 }
 
@@ -58,6 +60,8 @@ fn pending(id: &str, lease_until: i64) -> Pending {
     Pending {
         message,
         lease_until,
+        claimed_at: NOW - 1,
+        attempts: 0,
     }
 }
 
@@ -67,7 +71,10 @@ fn a_first_sight_is_a_silent_baseline_written_only_if_absent() {
     assert_eq!(plan.expected, Expected::Absent);
     assert!(plan.publish.is_empty());
     assert_eq!(plan.record.version, first_version(NOW));
-    assert_eq!(plan.record.snapshot, essentials(&observation("InProgress")));
+    assert_eq!(
+        plan.record.snapshot,
+        Some(essentials(&observation("InProgress")))
+    );
 }
 
 #[test]
@@ -87,7 +94,10 @@ fn changes_are_claimed_with_their_messages_under_a_lease() {
     assert_eq!(plan.publish[0].id, "web/42/1");
     assert_eq!(plan.record.outbox.len(), 1);
     assert_eq!(plan.record.outbox[0].lease_until, NOW + LEASE);
-    assert_eq!(plan.record.snapshot, essentials(&observation("Failed")));
+    assert_eq!(
+        plan.record.snapshot,
+        Some(essentials(&observation("Failed")))
+    );
 }
 
 #[test]
@@ -231,4 +241,114 @@ fn a_quiet_record_is_written_again_only_once_half_its_retention_has_gone() {
     }
     // Without a retention (the CLI's folder) nothing is ever written for expiry.
     assert!(decide(&stored_expiring(None), &observation("InProgress")).is_none());
+}
+
+/// The plan after a failed read with `loaded` stored, announcing after `threshold`.
+fn decide_unreadable(loaded: &Loaded, threshold: u32) -> Option<Plan> {
+    plan_unreadable(
+        &crate::select::PipelineRef::home("web"),
+        loaded,
+        "observing it: GetPipelineState failed: AccessDeniedException",
+        threshold,
+        None,
+        NOW,
+        LEASE,
+    )
+}
+
+#[test]
+fn failed_reads_are_counted_then_announced_once_then_nothing_until_recovery() {
+    // Never read: a record of failures only, with no snapshot.
+    let first = decide_unreadable(&Loaded::Missing, 3).unwrap();
+    assert_eq!(first.expected, Expected::Absent);
+    assert_eq!(first.record.snapshot, None);
+    assert_eq!(first.record.health.failures, 1);
+    assert!(first.publish.is_empty());
+
+    let second = decide_unreadable(&Loaded::Found(first.record), 3).unwrap();
+    assert_eq!(second.record.health.failures, 2);
+    assert!(second.publish.is_empty());
+
+    let third = decide_unreadable(&Loaded::Found(second.record), 3).unwrap();
+    assert!(third.record.health.reported);
+    assert_eq!(third.publish.len(), 1, "announced at the threshold");
+    let announced = &third.publish[0];
+    assert_eq!(announced.attributes.severity, Severity::Failure);
+    assert_eq!(announced.attributes.kinds, ["access"]);
+    assert!(
+        announced.text.contains("cannot read") && announced.text.contains("AccessDenied"),
+        "{}",
+        announced.text
+    );
+
+    // Announced and published: later failures write nothing.
+    let mut after = third.record;
+    after.outbox.clear();
+    let loaded = Loaded::Found(after.clone());
+    assert!(decide_unreadable(&loaded, 3).is_none());
+
+    // The first successful read: a silent baseline (nothing to diff against) and one
+    // "reads again" message; the streak is over.
+    let back = decide(&loaded, &observation("Failed")).unwrap();
+    assert_eq!(back.record.health, Health::default());
+    assert_eq!(
+        back.record.snapshot,
+        Some(essentials(&observation("Failed")))
+    );
+    assert_eq!(back.publish.len(), 1);
+    assert!(back.publish[0].text.contains("reads the pipeline again"));
+    assert_eq!(back.publish[0].attributes.severity, Severity::Info);
+}
+
+#[test]
+fn a_streak_shorter_than_the_threshold_ends_silently() {
+    let loaded = stored("InProgress", vec![]);
+    let failed = decide_unreadable(&loaded, 3).unwrap();
+    assert_eq!(failed.record.health.failures, 1);
+    assert_eq!(failed.record.version, 42);
+    let back = decide(&Loaded::Found(failed.record), &observation("InProgress")).unwrap();
+    assert!(
+        back.publish.is_empty(),
+        "nothing was announced, nothing to take back"
+    );
+    assert_eq!(back.record.health, Health::default());
+}
+
+#[test]
+fn an_outbox_past_its_bound_evicts_its_oldest_messages_and_keeps_the_new_one() {
+    let outbox: Vec<Pending> = (0..MAX_OUTBOX_MESSAGES)
+        .map(|i| pending(&format!("web/{i}/1"), 0))
+        .collect();
+    let loaded = stored("InProgress", outbox);
+    let plan = decide(&loaded, &observation("Failed")).unwrap();
+    assert_eq!(plan.record.outbox.len(), MAX_OUTBOX_MESSAGES);
+    let evicted: Vec<&str> = plan.evict.iter().map(|l| l.message.id.as_str()).collect();
+    assert_eq!(evicted, ["web/0/1"], "the oldest goes first");
+    assert!(plan.evict[0].reason.contains("bound"));
+    assert_eq!(plan.record.outbox.last().unwrap().message.id, "web/42/1");
+    assert!(
+        !plan.publish.iter().any(|m| m.id == "web/0/1"),
+        "an evicted message is not also published"
+    );
+
+    // By bytes: few but large messages. Three halves of the bound: two must go.
+    let big = |id: &str| {
+        let mut big = pending(id, 0);
+        big.message.body = "x".repeat(MAX_OUTBOX_BYTES / 2);
+        big
+    };
+    let loaded = stored(
+        "InProgress",
+        vec![big("web/1/1"), big("web/2/1"), big("web/3/1")],
+    );
+    let plan = decide(&loaded, &observation("Failed")).unwrap();
+    let evicted: Vec<&str> = plan.evict.iter().map(|l| l.message.id.as_str()).collect();
+    assert_eq!(evicted, ["web/1/1", "web/2/1"]);
+    let ids: Vec<&str> = plan
+        .record
+        .outbox
+        .iter()
+        .map(|p| p.message.id.as_str())
+        .collect();
+    assert_eq!(ids, ["web/3/1", "web/42/1"]);
 }

@@ -41,6 +41,22 @@ impl Fault {
         }
     }
 
+    /// An SNS error for the whole call, as AWS words it (`KMSDisabled`,
+    /// `InvalidParameter`, `AuthorizationError`, ...): sender faults, not retried.
+    pub fn sns_error(code: &str) -> Self {
+        Self::Respond {
+            status: if code == "AuthorizationError" {
+                403
+            } else {
+                400
+            },
+            content_type: "text/xml",
+            body: format!(
+                "<ErrorResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{code} (from the fault proxy)</Message></Error><RequestId>fault</RequestId></ErrorResponse>"
+            ),
+        }
+    }
+
     pub fn server_error() -> Self {
         Self::Respond {
             status: 500,
@@ -51,6 +67,8 @@ impl Fault {
 }
 
 struct Plan {
+    /// Requests whose body contains the text meet the fault, whatever else is planned.
+    rules: Vec<(String, Fault)>,
     queue: VecDeque<Fault>,
     otherwise: Fault,
     faulted: usize,
@@ -69,6 +87,7 @@ pub struct FaultProxy {
 impl FaultProxy {
     pub fn start(upstream: &str) -> Self {
         let plan = Arc::new(Mutex::new(Plan {
+            rules: Vec::new(),
             queue: VecDeque::new(),
             otherwise: Fault::Forward,
             faulted: 0,
@@ -81,10 +100,17 @@ impl FaultProxy {
         let server = Server::start(move |request: &Request| {
             let fault = {
                 let mut plan = shared.lock().unwrap();
-                let fault = plan
-                    .queue
-                    .pop_front()
-                    .unwrap_or_else(|| plan.otherwise.clone());
+                let body = String::from_utf8_lossy(&request.body);
+                let ruled = plan
+                    .rules
+                    .iter()
+                    .find(|(text, _)| body.contains(text.as_str()))
+                    .map(|(_, fault)| fault.clone());
+                let fault = ruled.unwrap_or_else(|| {
+                    plan.queue
+                        .pop_front()
+                        .unwrap_or_else(|| plan.otherwise.clone())
+                });
                 match fault {
                     Fault::Forward => plan.forwarded += 1,
                     _ => plan.faulted += 1,
@@ -124,6 +150,21 @@ impl FaultProxy {
         let mut plan = self.plan.lock().unwrap();
         plan.queue.clear();
         plan.otherwise = fault;
+    }
+
+    /// Every request whose body contains `text` meets `fault` from now on; others are
+    /// handled as planned. (An SNS request names its messages' pipelines.)
+    pub fn when_body_contains(&self, text: &str, fault: Fault) {
+        self.plan
+            .lock()
+            .unwrap()
+            .rules
+            .push((text.to_owned(), fault));
+    }
+
+    /// Removes every rule made with [`FaultProxy::when_body_contains`].
+    pub fn clear_rules(&self) {
+        self.plan.lock().unwrap().rules.clear();
     }
 
     /// The next request meets `fault`; later ones are handled as before.

@@ -69,13 +69,15 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client) -> String {
     name
 }
 
-/// A topic with a queue subscribed to it, to read published messages back.
+/// A topic with a queue subscribed to it, to read published messages back, and a
+/// dead-letter queue beside it.
 pub struct Inbox {
     pub topic_arn: String,
     sns: aws_sdk_sns::Client,
     subscription_arn: String,
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
+    pub dead_letter_url: String,
 }
 
 /// One SNS notification as an SQS subscriber receives it.
@@ -139,13 +141,44 @@ impl Inbox {
             .unwrap()
             .subscription_arn
             .unwrap();
+        let dead_letter_url = sqs
+            .create_queue()
+            .queue_name(format!("{name}-dead-letters"))
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
         Self {
             topic_arn,
             sns,
             subscription_arn,
             sqs,
             queue_url,
+            dead_letter_url,
         }
+    }
+
+    /// The dead-letter queue, as the watcher writes to it.
+    pub fn dead_letters(&self) -> pipewatch::aws::sqs::SqsDeadLetters {
+        pipewatch::aws::sqs::SqsDeadLetters::new(self.sqs.clone(), &self.dead_letter_url)
+    }
+
+    /// The dead-letter queue, as `pipewatch redrive` reads it.
+    pub fn dead_letter_reader(&self) -> pipewatch::aws::dead_letter_reader::DeadLetterReader {
+        pipewatch::aws::dead_letter_reader::DeadLetterReader::new(
+            self.sqs.clone(),
+            &self.dead_letter_url,
+        )
+    }
+
+    /// Every dead letter waiting, removing them.
+    pub async fn drain_dead_letters(&self) -> Vec<pipewatch::snapshot::DeadLetter> {
+        self.receive_all_from(&self.dead_letter_url)
+            .await
+            .iter()
+            .map(|body| serde_json::from_str(body).expect("a dead letter"))
+            .collect()
     }
 
     /// Sets a subscription filter policy on message attributes, as a template would.
@@ -181,13 +214,18 @@ impl Inbox {
 
     /// Every SQS message body (an SNS envelope) waiting, removing them.
     async fn receive_all(&self) -> Vec<String> {
+        self.receive_all_from(&self.queue_url).await
+    }
+
+    /// Every message body waiting in `queue_url`, removing them.
+    async fn receive_all_from(&self, queue_url: &str) -> Vec<String> {
         let mut delivered = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             let output = self
                 .sqs
                 .receive_message()
-                .queue_url(&self.queue_url)
+                .queue_url(queue_url)
                 .max_number_of_messages(10)
                 .send()
                 .await
@@ -200,7 +238,7 @@ impl Inbox {
                 delivered.push(message.body.clone().unwrap());
                 self.sqs
                     .delete_message()
-                    .queue_url(&self.queue_url)
+                    .queue_url(queue_url)
                     .receipt_handle(message.receipt_handle.unwrap())
                     .send()
                     .await

@@ -1,0 +1,318 @@
+//! The tick's figures as CloudWatch metrics, and the per-API call figures behind them.
+//!
+//! After each invocation the Lambda writes its metrics to standard output in CloudWatch's
+//! Embedded Metric Format (EMF), through the `metrics` facade and the maintained
+//! `metrics_cloudwatch_embedded` writer: CloudWatch Logs turns those lines into metrics,
+//! with no `PutMetricData` call and no permission for it. The CLI's `watch --stats` prints
+//! the same figures as one readable line ([`stats_line`]).
+//!
+//! | metric                | unit         | dimensions      | what |
+//! |-----------------------|--------------|-----------------|------|
+//! | `TicksCompleted`      | Count        | Function        | 1 per tick that ran to its end (the "no tick" alarm's signal) |
+//! | `PipelinesChecked`    | Count        | Function        | pipelines observed |
+//! | `Changes`             | Count        | Function        | changes claimed |
+//! | `MessagesPublished`   | Count        | Function        | messages SNS accepted |
+//! | `MessagesPending`     | Count        | Function        | messages left in outboxes |
+//! | `OldestPendingAge`    | Seconds      | Function        | how long the oldest of those has waited |
+//! | `DeadLettered`        | Count        | Function        | messages sent to the dead-letter queue |
+//! | `PublishFailures`     | Count        | Function        | publishes SNS refused (retried from the outbox) |
+//! | `Rebaselined`         | Count        | Function        | unreadable records replaced by a silent baseline |
+//! | `FailedPipelines`     | Count        | Function        | pipelines the tick could not check |
+//! | `Skipped`             | Count        | Function        | pipelines left for the next tick (deadline) |
+//! | `Conflicts`           | Count        | Function        | claims lost to an overlapping tick |
+//! | `EnrichmentFailures`  | Count        | Function        | `GetPipelineExecution` calls that failed |
+//! | `TickDuration`        | Milliseconds | Function        | the tick's wall time |
+//! | `ApiCalls`            | Count        | Function, Api   | attempts per AWS API (`GetPipelineState`, `PutItem`, ...) |
+//! | `ApiThrottles`        | Count        | Function, Api   | attempts the API throttled |
+//! | `ApiLatency`          | Milliseconds | Function, Api   | each attempt's latency (up to 100 samples per API per tick) |
+//!
+//! Dimensions stay low-cardinality: never one per pipeline. Per-API figures come from an
+//! SDK interceptor ([`ApiMetrics`]) on every client, so they count retries and throttles
+//! the code above the SDK never sees.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+
+use crate::tick::TickSummary;
+
+/// Latency samples kept per API between flushes: one EMF value array holds at most 100.
+pub const MAX_SAMPLES: usize = 100;
+
+/// The calls made to one AWS API since the figures were last taken.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ApiFigures {
+    pub calls: u64,
+    pub throttles: u64,
+    pub total_ms: f64,
+    pub max_ms: f64,
+    /// The first [`MAX_SAMPLES`] latencies, in milliseconds.
+    pub samples: Vec<f64>,
+}
+
+static API_FIGURES: Mutex<BTreeMap<String, ApiFigures>> = Mutex::new(BTreeMap::new());
+
+/// Counts one attempt at `api`.
+pub fn record_call(api: &str, latency_ms: f64, throttled: bool) {
+    let mut figures = API_FIGURES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let entry = figures.entry(api.to_owned()).or_default();
+    entry.calls += 1;
+    entry.throttles += u64::from(throttled);
+    entry.total_ms += latency_ms;
+    entry.max_ms = entry.max_ms.max(latency_ms);
+    if entry.samples.len() < MAX_SAMPLES {
+        entry.samples.push(latency_ms);
+    }
+}
+
+/// The figures since the last call, by API; the count starts again at zero.
+pub fn take_api_figures() -> BTreeMap<String, ApiFigures> {
+    std::mem::take(
+        &mut *API_FIGURES
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    )
+}
+
+/// An SDK interceptor that times every attempt and counts the throttled ones, by API.
+/// Added to every client's configuration (see [`crate::aws`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiMetrics;
+
+#[derive(Debug, Clone, Copy)]
+struct AttemptStart(Instant);
+
+impl Storable for AttemptStart {
+    type Storer = StoreReplace<Self>;
+}
+
+impl Intercept for ApiMetrics {
+    fn name(&self) -> &'static str {
+        "pipewatch::ApiMetrics"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        cfg.interceptor_state()
+            .store_put(AttemptStart(Instant::now()));
+        Ok(())
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(AttemptStart(started)) = cfg.load::<AttemptStart>().copied() else {
+            return Ok(());
+        };
+        let api = cfg.load::<Metadata>().map_or("unknown", Metadata::name);
+        let throttled = context.response().is_some_and(|response| {
+            let status = response.status().as_u16();
+            status == 429
+                || (matches!(status, 400 | 503)
+                    && response.body().bytes().is_some_and(names_throttling))
+        });
+        record_call(api, started.elapsed().as_secs_f64() * 1000.0, throttled);
+        Ok(())
+    }
+}
+
+/// Whether an error body names one of the AWS throttling codes (JSON or XML protocols).
+fn names_throttling(body: &[u8]) -> bool {
+    const CODES: [&[u8]; 5] = [
+        b"Throttl",
+        b"ProvisionedThroughputExceeded",
+        b"RequestLimitExceeded",
+        b"TooManyRequests",
+        b"SlowDown",
+    ];
+    CODES
+        .iter()
+        .any(|code| body.windows(code.len()).any(|w| w == *code))
+}
+
+/// The EMF writer, set up once per process (it installs the global `metrics` recorder).
+pub struct Emf {
+    collector: &'static metrics_cloudwatch_embedded::Collector,
+}
+
+impl Emf {
+    /// Metrics under `namespace`, with the dimension `Function` = `function`.
+    pub fn init(namespace: &str, function: &str) -> Result<Self, String> {
+        let collector = metrics_cloudwatch_embedded::Builder::new()
+            .cloudwatch_namespace(namespace.to_owned())
+            .with_dimension("Function", function.to_owned())
+            // A zero is a data point: dashboards show it, and alarms see the tick ran.
+            .emit_zeros(true)
+            .init()
+            .map_err(|e| format!("setting up the metrics writer: {e}"))?;
+        describe();
+        Ok(Self { collector })
+    }
+
+    /// Records one tick's figures (and the calls made since the last flush) and writes
+    /// them to `out` as EMF lines, one per dimension set.
+    pub fn emit(&self, summary: &TickSummary, out: impl std::io::Write) -> std::io::Result<()> {
+        record(summary, &take_api_figures());
+        self.collector.flush(out)
+    }
+}
+
+fn describe() {
+    use metrics::Unit;
+    for name in [
+        "TicksCompleted",
+        "PipelinesChecked",
+        "Changes",
+        "MessagesPublished",
+        "MessagesPending",
+        "DeadLettered",
+        "PublishFailures",
+        "Rebaselined",
+        "FailedPipelines",
+        "Skipped",
+        "Conflicts",
+        "EnrichmentFailures",
+        "ApiCalls",
+        "ApiThrottles",
+    ] {
+        metrics::describe_counter!(name, Unit::Count, "");
+    }
+    metrics::describe_gauge!("OldestPendingAge", Unit::Seconds, "");
+    metrics::describe_gauge!("TickDuration", Unit::Milliseconds, "");
+    metrics::describe_histogram!("ApiLatency", Unit::Milliseconds, "");
+}
+
+fn record(summary: &TickSummary, api: &BTreeMap<String, ApiFigures>) {
+    let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    // A tick that only sent shards checked nothing itself; it still completed.
+    metrics::counter!("TicksCompleted").increment(1);
+    metrics::counter!("PipelinesChecked").increment(count(summary.pipelines_checked));
+    metrics::counter!("Changes").increment(count(summary.changes));
+    metrics::counter!("MessagesPublished").increment(count(summary.messages_published));
+    metrics::counter!("MessagesPending").increment(count(summary.messages_pending));
+    metrics::counter!("DeadLettered").increment(count(summary.dead_lettered));
+    metrics::counter!("PublishFailures").increment(count(summary.publish_failures));
+    metrics::counter!("Rebaselined").increment(count(summary.rebaselined));
+    metrics::counter!("FailedPipelines").increment(count(summary.failed.len()));
+    metrics::counter!("Skipped").increment(count(summary.skipped));
+    metrics::counter!("Conflicts").increment(count(summary.conflicts));
+    metrics::counter!("EnrichmentFailures").increment(count(summary.enrichment_failures));
+    #[allow(clippy::cast_precision_loss)] // milliseconds: exact far past any real age
+    {
+        metrics::gauge!("OldestPendingAge").set(summary.oldest_pending_ms as f64 / 1000.0);
+        metrics::gauge!("TickDuration").set(summary.duration_ms as f64);
+    }
+    for (name, figures) in api {
+        let label = [("Api", name.clone())];
+        metrics::counter!("ApiCalls", &label).increment(figures.calls);
+        metrics::counter!("ApiThrottles", &label).increment(figures.throttles);
+        let latency = metrics::histogram!("ApiLatency", &label);
+        for sample in &figures.samples {
+            latency.record(*sample);
+        }
+    }
+}
+
+/// The tick's figures in one readable line, for `watch --stats`, e.g.
+/// `stats: 3 checked, 1 changes, 1 published, 0 pending, 0 dead-lettered, 0 failed, 412 ms; GetPipelineState 3 calls (avg 120 ms, max 140 ms), 0 throttled`.
+pub fn stats_line(summary: &TickSummary, api: &BTreeMap<String, ApiFigures>) -> String {
+    let mut line = format!(
+        "stats: {} checked, {} changes, {} published, {} pending",
+        summary.pipelines_checked,
+        summary.changes,
+        summary.messages_published,
+        summary.messages_pending
+    );
+    if summary.oldest_pending_ms > 0 {
+        let _ = write!(line, " (oldest {} s)", summary.oldest_pending_ms / 1000);
+    }
+    let _ = write!(
+        line,
+        ", {} dead-lettered, {} failed, {} ms",
+        summary.dead_lettered,
+        summary.failed.len(),
+        summary.duration_ms
+    );
+    let calls: Vec<String> = api
+        .iter()
+        .map(|(name, f)| {
+            #[allow(clippy::cast_precision_loss)]
+            let average = f.total_ms / f.calls.max(1) as f64;
+            format!(
+                "{name} {} calls (avg {average:.0} ms, max {:.0} ms), {} throttled",
+                f.calls, f.max_ms, f.throttles
+            )
+        })
+        .collect();
+    if !calls.is_empty() {
+        line.push_str("; ");
+        line.push_str(&calls.join("; "));
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttling_is_recognised_in_json_and_xml_error_bodies() {
+        assert!(names_throttling(
+            br#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"}"#
+        ));
+        assert!(names_throttling(
+            b"<ErrorResponse><Error><Code>Throttling</Code></Error></ErrorResponse>"
+        ));
+        assert!(names_throttling(br#"{"__type":"ThrottlingException"}"#));
+        assert!(!names_throttling(
+            br#"{"__type":"PipelineNotFoundException"}"#
+        ));
+    }
+
+    #[test]
+    fn the_stats_line_names_every_figure() {
+        let summary = TickSummary {
+            pipelines_checked: 3,
+            changes: 1,
+            messages_published: 1,
+            messages_pending: 2,
+            oldest_pending_ms: 61_000,
+            dead_lettered: 1,
+            duration_ms: 412,
+            ..TickSummary::default()
+        };
+        let api = BTreeMap::from([(
+            "GetPipelineState".to_owned(),
+            ApiFigures {
+                calls: 3,
+                throttles: 1,
+                total_ms: 360.0,
+                max_ms: 140.0,
+                samples: vec![100.0, 120.0, 140.0],
+            },
+        )]);
+        assert_eq!(
+            stats_line(&summary, &api),
+            "stats: 3 checked, 1 changes, 1 published, 2 pending (oldest 61 s), 1 dead-lettered, 0 failed, 412 ms; GetPipelineState 3 calls (avg 120 ms, max 140 ms), 1 throttled"
+        );
+    }
+}
