@@ -26,7 +26,8 @@
 //! | `ApiThrottles`        | Count        | Function, Api   | attempts the API throttled |
 //! | `ApiLatency`          | Milliseconds | Function, Api   | each attempt's latency (up to 100 samples per API per tick) |
 //!
-//! Dimensions stay low-cardinality: never one per pipeline. Per-API figures come from an
+//! A counter is written only when it is not zero (gauges always are), so an hour with
+//! nothing to count costs nothing. Dimensions stay low-cardinality: never one per pipeline. Per-API figures come from an
 //! SDK interceptor ([`ApiMetrics`]) on every client, so they count retries and throttles
 //! the code above the SDK never sees.
 
@@ -160,8 +161,11 @@ impl Emf {
         let collector = metrics_cloudwatch_embedded::Builder::new()
             .cloudwatch_namespace(namespace.to_owned())
             .with_dimension("Function", function.to_owned())
-            // A zero is a data point: dashboards show it, and alarms see the tick ran.
-            .emit_zeros(true)
+            // A counter at zero is left out: CloudWatch bills each metric for every hour it
+            // receives data, and most counters (failures, dead letters, throttles) are zero
+            // for hours on end. `TicksCompleted` is never zero, so the "no tick" alarm
+            // still sees every tick; the others' alarms treat no data as all is well.
+            .emit_zeros(false)
             .init()
             .map_err(|e| format!("setting up the metrics writer: {e}"))?;
         describe();

@@ -338,3 +338,58 @@ fn the_readme_shows_what_the_code_renders_today() {
         assert_eq!(shown, rendered, "update the README's {format} example");
     }
 }
+
+/// pipewatch losing and regaining access to a pipeline (the tick decides these; no replay
+/// shows them), in every channel: what users get, valid, within each channel's limits.
+#[test]
+fn a_pipeline_pipewatch_cannot_read_is_said_in_every_channel() {
+    use pipewatch::diff::Change;
+    use pipewatch::render::email;
+    let since = pipewatch::state::Timestamp::from_unix_millis(1_764_000_000_000);
+    let lost = Change::Access {
+        readable: false,
+        failed_checks: 5,
+        since,
+        error: Some("GetPipelineState failed: AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/pipewatch-watcher/x is not authorized to perform: codepipeline:GetPipelineState".into()),
+    };
+    let back = Change::Access {
+        readable: true,
+        failed_checks: 5,
+        since,
+        error: None,
+    };
+    let console = Console::new("eu-west-1", Some("123456789012"));
+    let links = Context {
+        console: console.as_ref(),
+        executions: &[],
+    };
+    let validator = schema();
+    for (name, change) in [("access-lost", lost), ("access-back", back)] {
+        let message = messages("payments-api", &[change], &links, "payments-api/7").remove(0);
+        let body: Value = serde_json::from_str(&message.body).unwrap();
+        assert_valid(&validator, &body, name);
+        let content = Content::from_body(&message.body).unwrap();
+        let slack = slack::render(&content);
+        assert_slack_limits(&slack, name);
+        let chatbot = chatbot::render(&content);
+        assert_chatbot_limits(&chatbot, name);
+        let shown = [
+            message.text.clone(),
+            pretty(&message.body),
+            email::render(&content),
+            pretty(&chatbot.to_string()),
+            pretty(&slack.to_string()),
+            pretty(&teams::render(&content).to_string()),
+        ]
+        .join("\n---\n");
+        let words = if name == "access-lost" {
+            "cannot read"
+        } else {
+            "reads the pipeline again"
+        };
+        for part in shown.split("\n---\n") {
+            assert!(part.contains(words), "{name}: {part}");
+        }
+        insta::assert_snapshot!(name, shown);
+    }
+}

@@ -313,6 +313,12 @@ async fn throttling_past_codepipelines_rate_is_absorbed_by_adaptive_retries() {
     assert!(summary.failed.is_empty(), "{summary:?}");
     assert_eq!(summary.pipelines_checked, 60);
     assert!(world.fake.throttled() > 0, "the limit was reached");
+    // The SDK interceptor saw each throttled answer (the ApiThrottles metric). Other
+    // tests of this binary run alongside and may add calls, never throttles.
+    let figures = pipewatch::metrics::take_api_figures();
+    let throttles: u64 = figures.values().map(|f| f.throttles).sum();
+    assert_eq!(throttles, world.fake.throttled() as u64, "{figures:?}");
+    assert!(figures["GetPipelineState"].calls >= 60 + throttles.min(1));
     println!(
         "throttling: 60 pipelines at 16 at once against 25 requests/s: {} throttled answers, all checked in {} ms",
         world.fake.throttled(),

@@ -74,11 +74,11 @@ impl PipelineSource for CodePipelineSource {
             .await
             .map_err(|error| match error.as_service_error() {
                 Some(GetPipelineStateError::PipelineNotFoundException(_)) => {
-                    SourceError::PipelineNotFound(error.into())
+                    SourceError::PipelineNotFound(super::describe(&error))
                 }
                 _ => SourceError::Api {
                     operation: OPERATION,
-                    source: error.into(),
+                    source: super::describe(&error),
                 },
             })?;
         convert(&output).map_err(|problem| SourceError::Invalid {
@@ -102,14 +102,14 @@ impl PipelineSource for CodePipelineSource {
             .await
             .map_err(|error| match error.as_service_error() {
                 Some(GetPipelineExecutionError::PipelineExecutionNotFoundException(_)) => {
-                    SourceError::ExecutionNotFound(error.into())
+                    SourceError::ExecutionNotFound(super::describe(&error))
                 }
                 Some(GetPipelineExecutionError::PipelineNotFoundException(_)) => {
-                    SourceError::PipelineNotFound(error.into())
+                    SourceError::PipelineNotFound(super::describe(&error))
                 }
                 _ => SourceError::Api {
                     operation: OPERATION,
-                    source: error.into(),
+                    source: super::describe(&error),
                 },
             })?;
         let execution = output
@@ -138,7 +138,7 @@ impl PipelineDirectory for CodePipelineSource {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|error| SourceError::Api {
                 operation: "ListPipelines",
-                source: error.into(),
+                source: super::describe(&error),
             })?;
             names.extend(
                 page.pipelines()

@@ -19,6 +19,30 @@ pub use codepipeline::CodePipelineSource;
 pub use dynamodb::DynamoStore;
 pub use sns::SnsNotifier;
 
+/// An SDK error in words: the service's code and message when it answered
+/// (`AccessDeniedException: User ... is not authorized to perform ...`), else the whole
+/// chain (a timeout, a refused connection). Log lines, errors and messages quote this.
+pub fn describe<E, R>(
+    error: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
+) -> crate::error::BoxError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match error
+        .as_service_error()
+        .and_then(|e| e.code().map(|code| (code, e.message())))
+    {
+        Some((code, Some(message))) => format!("{code}: {message}").into(),
+        Some((code, None)) => code.to_owned().into(),
+        None => crate::error::chain(error).into(),
+    }
+}
+
 /// A DynamoDB client whose calls are counted and timed ([`crate::metrics::ApiMetrics`]).
 pub fn dynamodb_client(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(

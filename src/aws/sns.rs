@@ -58,7 +58,7 @@ impl SnsNotifier {
             Err(error) => {
                 // The whole call failed: every entry in it failed for the same reason.
                 let permanent = error.code().is_some_and(refused_for_good);
-                let reason = crate::error::chain(&error);
+                let reason = super::describe(&error).to_string();
                 return batch
                     .iter()
                     .map(|_| Err((permanent, reason.clone().into())))

@@ -248,7 +248,7 @@ fn decide_unreadable(loaded: &Loaded, threshold: u32) -> Option<Plan> {
     plan_unreadable(
         &crate::select::PipelineRef::home("web"),
         loaded,
-        "observing it: GetPipelineState failed: AccessDeniedException",
+        "GetPipelineState failed: AccessDeniedException",
         threshold,
         None,
         NOW,
