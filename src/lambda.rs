@@ -10,6 +10,15 @@
 //! - **`{"pipelines": [...]}`**: a schedule's custom input: those entries instead (names,
 //!   patterns or ARNs; tags still apply).
 //! - **an SQS event**: shards from the shard queue, `{"pipelines": ["key", ...]}` each.
+//! - **a CodePipeline event** (`"source": "aws.codepipeline"`: a pipeline, stage or action
+//!   execution state change), straight from an EventBridge rule, or many at once through
+//!   the event queue (SQS records whose bodies are such events). Only the pipelines they
+//!   name are checked, each once however many events name it (a release's burst of
+//!   dozens of events is one check per pipeline), and only if the selection watches
+//!   them; the others are counted as ignored. The event's content is never taken as the
+//!   state: the tick observes, so an event and a scheduled tick racing on one change
+//!   claim it once. A malformed event is logged and counted, not an error: EventBridge
+//!   would only retry it.
 //!
 //! Every path ends in the same tick, so the claim decides ordering and idempotency for all.
 //!
@@ -21,6 +30,7 @@
 //! Pipelines are started in a rotating order: when the invocation's deadline is near, the
 //! rest are skipped (not failed) and the next tick in this container starts with them.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -80,6 +90,44 @@ pub enum Invocation {
     Entries(Selection),
     /// Check these pipelines: shards from the shard queue, all records together.
     Shards(Vec<PipelineRef>),
+    /// Check the pipelines these CodePipeline events name, if watched.
+    Events {
+        events: Vec<PipelineEvent>,
+        /// Events that name no pipeline (logged, then skipped).
+        malformed: usize,
+    },
+}
+
+/// What a CodePipeline event says that pipewatch uses: which pipeline, where. Nothing
+/// else is read from it: the tick observes the pipeline itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineEvent {
+    pub pipeline: String,
+    pub region: String,
+    pub account: String,
+}
+
+impl PipelineEvent {
+    /// A CodePipeline event (`source` `aws.codepipeline`), or why it is not a usable one.
+    fn read(event: &Value) -> Result<Self, String> {
+        let text = |value: &Value, what: &str| {
+            value
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .ok_or_else(|| format!("a CodePipeline event without {what}"))
+        };
+        Ok(Self {
+            pipeline: text(&event["detail"]["pipeline"], "detail.pipeline")?,
+            region: text(&event["region"], "region")?,
+            account: text(&event["account"], "account")?,
+        })
+    }
+}
+
+/// Whether `value` is an EventBridge event from CodePipeline.
+fn from_codepipeline(value: &Value) -> bool {
+    value["source"] == "aws.codepipeline"
 }
 
 /// A schedule's custom input, or a shard.
@@ -106,7 +154,25 @@ impl Invocation {
                 .map_err(|problem| bad(format!("\"pipelines\" {problem}")))?;
             return Ok(Self::Entries(selection));
         }
+        if from_codepipeline(event) {
+            return Ok(match PipelineEvent::read(event) {
+                Ok(event) => Self::Events {
+                    events: vec![event],
+                    malformed: 0,
+                },
+                Err(problem) => {
+                    tracing::warn!(problem, "skipping a malformed CodePipeline event");
+                    Self::Events {
+                        events: Vec::new(),
+                        malformed: 1,
+                    }
+                }
+            });
+        }
         if let Some(records) = object.get("Records").and_then(Value::as_array) {
+            if let Some(events) = Self::queued_events(records) {
+                return Ok(events);
+            }
             let mut pipelines = Vec::new();
             for record in records {
                 if record["eventSource"] != "aws:sqs" {
@@ -131,6 +197,48 @@ impl Invocation {
                 serde_json::from_value(event.clone()).map_err(|e| bad(e.to_string()))?;
         }
         Ok(Self::Schedule)
+    }
+}
+
+impl Invocation {
+    /// The event queue's batch: SQS records whose bodies are CodePipeline events. `None`
+    /// when the batch is not one (shards). A record that is not a usable event is logged
+    /// and counted.
+    fn queued_events(records: &[Value]) -> Option<Self> {
+        let bodies: Vec<Option<Value>> = records
+            .iter()
+            .map(|r| {
+                r["body"]
+                    .as_str()
+                    .and_then(|body| serde_json::from_str(body).ok())
+            })
+            .collect();
+        if !bodies.iter().flatten().any(from_codepipeline) {
+            return None;
+        }
+        let mut events = Vec::new();
+        let mut malformed = 0;
+        for (record, body) in records.iter().zip(bodies) {
+            let read = match body {
+                _ if record["eventSource"] != "aws:sqs" => {
+                    Err("a record that is not from SQS".into())
+                }
+                Some(body) if from_codepipeline(&body) => PipelineEvent::read(&body),
+                _ => Err("a queued message that is not a CodePipeline event".into()),
+            };
+            match read {
+                Ok(event) => events.push(event),
+                Err(problem) => {
+                    tracing::warn!(
+                        problem,
+                        message_id = record["messageId"].as_str().unwrap_or_default(),
+                        "skipping a malformed CodePipeline event"
+                    );
+                    malformed += 1;
+                }
+            }
+        }
+        Some(Self::Events { events, malformed })
     }
 }
 
@@ -211,6 +319,9 @@ where
             Invocation::Shards(pipelines) => {
                 return self.tick(pipelines, deadline).await;
             }
+            Invocation::Events { events, malformed } => {
+                return self.on_events(&events, malformed, deadline).await;
+            }
         };
         if pipelines.len() > self.shard_size
             && let Some(queue) = &self.shards
@@ -235,6 +346,41 @@ where
         );
         discovery.remember(pipelines.clone());
         Ok(pipelines)
+    }
+
+    /// Checks the watched pipelines `events` name, each once.
+    async fn on_events(
+        &self,
+        events: &[PipelineEvent],
+        malformed: usize,
+        deadline: Option<Instant>,
+    ) -> Result<TickSummary, InvocationError> {
+        let watched: HashSet<String> = self.watched().await?.iter().map(PipelineRef::key).collect();
+        let mut named: Vec<PipelineRef> = Vec::new();
+        let mut ignored = 0;
+        for event in events {
+            let pipeline = self
+                .home
+                .pipeline(&event.region, &event.account, &event.pipeline);
+            if !watched.contains(&pipeline.key()) {
+                ignored += 1;
+            } else if !named.contains(&pipeline) {
+                named.push(pipeline);
+            }
+        }
+        if ignored > 0 {
+            tracing::info!(ignored, "events for pipelines the selection does not watch");
+        }
+        let mut summary = if named.is_empty() {
+            TickSummary::default()
+        } else {
+            // No rotation: an event's few pipelines are all checked.
+            self.watcher.run_tick_until(&named, deadline).await
+        };
+        summary.events = events.len() + malformed;
+        summary.events_ignored = ignored + malformed;
+        log_summary(&summary);
+        Self::outcome(summary, named.len())
     }
 
     /// Sends the selection as shards of at most `shard_size` keys.
@@ -279,6 +425,11 @@ where
         self.next_start
             .store((start + total - summary.skipped) % total, Ordering::Relaxed);
         log_summary(&summary);
+        Self::outcome(summary, total)
+    }
+
+    /// The invocation's result for a tick over `total` pipelines.
+    fn outcome(summary: TickSummary, total: usize) -> Result<TickSummary, InvocationError> {
         // A pipeline that cannot be read is the FailedPipelines metric's and its own
         // message's to tell, not the invocation's: one deleted pipeline would otherwise
         // keep the Errors alarm firing. pipewatch's own store or notifier failing is.
@@ -319,6 +470,8 @@ pub fn log_summary(summary: &TickSummary) {
         conflicts = summary.conflicts,
         skipped = summary.skipped,
         shards_sent = summary.shards_sent,
+        events = summary.events,
+        events_ignored = summary.events_ignored,
         errors = summary.errors,
         failed = %failed.join(","),
         duration_ms = summary.duration_ms,
@@ -384,6 +537,52 @@ mod tests {
                 "arn:aws:codepipeline:us-west-2:222233334444:svc-orders"
             ]
         );
+    }
+
+    #[test]
+    fn a_codepipeline_event_names_its_pipeline_directly_or_through_the_queue() {
+        let direct = Invocation::read(&read_event("codepipeline-action-event.json")).unwrap();
+        let web = PipelineEvent {
+            pipeline: "web-app-release".into(),
+            region: "eu-west-1".into(),
+            account: "123456789012".into(),
+        };
+        assert_eq!(
+            direct,
+            Invocation::Events {
+                events: vec![web.clone()],
+                malformed: 0
+            }
+        );
+        let queued = Invocation::read(&read_event("sqs-codepipeline-events.json")).unwrap();
+        let Invocation::Events { events, malformed } = queued else {
+            panic!("{queued:?}")
+        };
+        assert_eq!(malformed, 0);
+        let names: Vec<&str> = events.iter().map(|e| e.pipeline.as_str()).collect();
+        assert_eq!(
+            names,
+            ["web-app-release", "web-app-release", "payments-api"]
+        );
+        assert_eq!(events[0], web);
+    }
+
+    #[test]
+    fn a_malformed_codepipeline_event_is_counted_not_an_error() {
+        let event = json!({"source": "aws.codepipeline", "detail-type": "CodePipeline Action Execution State Change", "detail": {}});
+        assert_eq!(
+            Invocation::read(&event).unwrap(),
+            Invocation::Events {
+                events: vec![],
+                malformed: 1
+            }
+        );
+        let mut batch = read_event("sqs-codepipeline-events.json");
+        batch["Records"][1]["body"] = json!("not json at all");
+        let Invocation::Events { events, malformed } = Invocation::read(&batch).unwrap() else {
+            panic!()
+        };
+        assert_eq!((events.len(), malformed), (2, 1));
     }
 
     #[test]

@@ -68,13 +68,25 @@ pub fn record_call(api: &str, latency_ms: f64, throttled: bool) {
     let mut figures = API_FIGURES
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let entry = figures.entry(api.to_owned()).or_default();
-    entry.calls += 1;
-    entry.throttles += u64::from(throttled);
-    entry.total_ms += latency_ms;
-    entry.max_ms = entry.max_ms.max(latency_ms);
-    if entry.samples.len() < MAX_SAMPLES {
-        entry.samples.push(latency_ms);
+    // No allocation once an API has been seen: this runs for every call.
+    if let Some(entry) = figures.get_mut(api) {
+        entry.add(latency_ms, throttled);
+    } else {
+        let mut entry = ApiFigures::default();
+        entry.add(latency_ms, throttled);
+        figures.insert(api.to_owned(), entry);
+    }
+}
+
+impl ApiFigures {
+    fn add(&mut self, latency_ms: f64, throttled: bool) {
+        self.calls += 1;
+        self.throttles += u64::from(throttled);
+        self.total_ms += latency_ms;
+        self.max_ms = self.max_ms.max(latency_ms);
+        if self.samples.len() < MAX_SAMPLES {
+            self.samples.push(latency_ms);
+        }
     }
 }
 

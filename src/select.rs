@@ -248,6 +248,23 @@ impl Discovery {
     }
 }
 
+impl Home {
+    /// The pipeline `name` in `account` and `region` (as an event names it), the way the
+    /// selection refers to it: by its name at home, by its place elsewhere. Without a known
+    /// home account, the home region is home.
+    pub fn pipeline(&self, region: &str, account: &str, name: &str) -> PipelineRef {
+        let at_home = region == self.region && self.account.as_deref().is_none_or(|a| a == account);
+        PipelineRef {
+            location: (!at_home).then(|| Location {
+                partition: self.partition.clone(),
+                region: region.to_owned(),
+                account: account.to_owned(),
+            }),
+            name: name.to_owned(),
+        }
+    }
+}
+
 /// An ARN at home reads as a home pipeline, so its record keeps the name as its key.
 fn normalise(location: Option<&Location>, home: &Home) -> Option<Location> {
     location.cloned().filter(|l| {

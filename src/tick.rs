@@ -177,6 +177,10 @@ pub struct TickSummary {
     pub skipped: usize,
     /// Shards of the selection sent to the shard queue instead of being checked here.
     pub shards_sent: usize,
+    /// CodePipeline events this invocation received, and of those the ones naming a
+    /// pipeline the selection does not watch, or none (see [`crate::lambda`]).
+    pub events: usize,
+    pub events_ignored: usize,
     pub errors: usize,
     pub failed: Vec<FailedPipeline>,
     pub duration_ms: u64,

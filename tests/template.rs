@@ -28,6 +28,14 @@ const FUNCTIONS: [(&str, &[&str]); 2] = [
     ("ForwarderFunction", &["secrets.rs"]),
 ];
 
+/// What Lambda's poller does with the function's role for the event queue's mapping (SAM
+/// grants the same, unseen, for the shard queue's SQS event): not calls the code makes.
+const EVENT_SOURCE_MAPPING: [&str; 3] = [
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+];
+
 /// Actions that have no resource-level permission, so `*` is the only resource IAM takes.
 const RESOURCE_LESS: [&str; 2] = ["codepipeline:ListPipelines", "tag:GetResources"];
 
@@ -213,7 +221,9 @@ fn each_policy_allows_exactly_the_calls_its_code_makes() {
         let granted: BTreeSet<String> = statements(&template, function)
             .into_iter()
             .flat_map(|(actions, _)| actions)
-            .filter(|action| !action.starts_with("kms:"))
+            .filter(|action| {
+                !action.starts_with("kms:") && !EVENT_SOURCE_MAPPING.contains(&action.as_str())
+            })
             .collect();
         assert_eq!(granted, needed, "{function}: granted vs needed by the code");
     }
@@ -635,5 +645,133 @@ fn the_dashboard_shows_every_metric_the_code_emits_and_every_alarm() {
     assert!(
         missing.is_empty(),
         "emitted but not on the dashboard: {missing:?}"
+    );
+}
+
+/// `!Join [delimiter, [parts]]`, `!Split [delimiter, text]` and `!Ref PipelineNames`, as
+/// `CloudFormation` evaluates them, for `names`.
+fn evaluate(value: &Value, names: &[&str]) -> Value {
+    match value {
+        Value::Tagged(tagged) => match tagged.tag.to_string().as_str() {
+            "!Join" => {
+                let delimiter = tagged.value[0].as_str().unwrap();
+                let parts = evaluate(&tagged.value[1], names);
+                Value::String(
+                    parts
+                        .as_sequence()
+                        .unwrap()
+                        .iter()
+                        .map(|p| evaluate(p, names).as_str().unwrap().to_owned())
+                        .collect::<Vec<_>>()
+                        .join(delimiter),
+                )
+            }
+            "!Split" => {
+                let delimiter = tagged.value[0].as_str().unwrap();
+                let text = evaluate(&tagged.value[1], names);
+                Value::Sequence(
+                    text.as_str()
+                        .unwrap()
+                        .split(delimiter)
+                        .map(|p| Value::String(p.to_owned()))
+                        .collect(),
+                )
+            }
+            "!Ref" if tagged.value.as_str() == Some("PipelineNames") => Value::Sequence(
+                names
+                    .iter()
+                    .map(|n| Value::String((*n).to_owned()))
+                    .collect(),
+            ),
+            other => panic!("cannot evaluate {other}"),
+        },
+        Value::Sequence(items) => {
+            Value::Sequence(items.iter().map(|i| evaluate(i, names)).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+#[test]
+fn codepipeline_events_reach_the_function_through_a_queue_only_the_rule_writes_to() {
+    let template = template();
+    let resources = &template["Resources"];
+    for name in [
+        "EventRule",
+        "EventQueue",
+        "EventQueuePolicy",
+        "EventQueueMapping",
+    ] {
+        assert_eq!(
+            resources[name]["Condition"].as_str(),
+            Some("HasEvents"),
+            "{name}"
+        );
+    }
+    // The rule's pattern, for the names and patterns a user gives.
+    let pattern = evaluate(
+        &resource(&template, "EventRule")["EventPattern"],
+        &["web-app-release", "payments-?", "release-*"],
+    );
+    let pattern: serde_json::Value =
+        serde_json::from_str(pattern.as_str().unwrap()).expect("the pattern is JSON");
+    assert_eq!(pattern["source"], serde_json::json!(["aws.codepipeline"]));
+    assert_eq!(pattern["detail-type"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        pattern["detail"]["pipeline"],
+        serde_json::json!([{"wildcard": "web-app-release"}, {"wildcard": "payments-*"}, {"wildcard": "release-*"}]),
+        "EventBridge's wildcard knows only *: ? widens to it"
+    );
+    assert!(is_ref(
+        &resource(&template, "EventRule")["Targets"],
+        "EventQueue.Arn"
+    ));
+    // Only the rule may send to the queue; only the function's mapping reads it.
+    let statement = &resource(&template, "EventQueuePolicy")["PolicyDocument"]["Statement"][0];
+    assert_eq!(
+        statement["Principal"]["Service"].as_str(),
+        Some("events.amazonaws.com")
+    );
+    assert!(is_ref(
+        &statement["Condition"]["ArnEquals"]["aws:SourceArn"],
+        "EventRule.Arn"
+    ));
+    let queue = resource(&template, "EventQueue");
+    assert!(
+        is_ref(&queue["KmsMasterKeyId"], "NotificationKey"),
+        "encrypted"
+    );
+    let key_policy = format!("{:?}", resource(&template, "NotificationKey")["KeyPolicy"]);
+    assert!(
+        key_policy.contains("events.amazonaws.com"),
+        "EventBridge may use the key"
+    );
+    let mapping = resource(&template, "EventQueueMapping");
+    assert!(is_ref(&mapping["FunctionName"], "WatcherFunction"));
+    assert_eq!(mapping["BatchSize"].as_u64(), Some(100));
+    assert_eq!(mapping["MaximumBatchingWindowInSeconds"].as_u64(), Some(2));
+    let consumed: Vec<Vec<Value>> = statements(&template, "WatcherFunction")
+        .into_iter()
+        .filter(|(actions, _)| {
+            actions
+                .iter()
+                .any(|a| EVENT_SOURCE_MAPPING.contains(&a.as_str()))
+        })
+        .map(|(_, resources)| resources)
+        .collect();
+    assert_eq!(consumed.len(), 1);
+    assert!(
+        format!("{consumed:?}").contains("EventQueue.Arn"),
+        "{consumed:?}"
+    );
+    // With events the schedule is the backstop, and its alarm waits three of its periods.
+    let parameters = &template["Parameters"];
+    assert_eq!(
+        parameters["ScheduleExpression"]["Default"].as_str(),
+        Some("rate(5 minutes)")
+    );
+    assert_eq!(
+        parameters["NoTickAlarmMinutes"]["Default"].as_u64(),
+        Some(15)
     );
 }

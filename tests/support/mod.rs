@@ -9,3 +9,4 @@ pub mod http;
 pub mod lambda;
 pub mod records;
 pub mod services;
+pub mod world;
