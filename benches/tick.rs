@@ -351,22 +351,23 @@ fn tick(function: &Lambda) -> Value {
 }
 
 /// Calls so far by API: `GetPipelineState`, `GetPipelineExecution`, `ListPipelines`,
-/// DynamoDB, SNS.
-fn calls(fake: &FakeCodePipeline, dynamodb: &FaultProxy, sns: &FaultProxy) -> [usize; 5] {
+/// DynamoDB, SNS, `ListActionExecutions`.
+fn calls(fake: &FakeCodePipeline, dynamodb: &FaultProxy, sns: &FaultProxy) -> [usize; 6] {
     [
         fake.operations("GetPipelineState"),
         fake.operations("GetPipelineExecution"),
         fake.operations("ListPipelines"),
         dynamodb.forwarded(),
         sns.forwarded(),
+        fake.operations("ListActionExecutions"),
     ]
 }
 
-fn per_tick(after: [usize; 5], before: [usize; 5], ticks: usize) -> [usize; 5] {
+fn per_tick(after: [usize; 6], before: [usize; 6], ticks: usize) -> [usize; 6] {
     std::array::from_fn(|i| (after[i] - before[i]) / ticks)
 }
 
-fn describe(calls: &[usize; 5], n: usize, changed: bool) -> String {
+fn describe(calls: &[usize; 6], n: usize, changed: bool) -> String {
     let batch_gets = n.div_ceil(100);
     // Messages are published per pipeline, as its claim is won: ⌈messages/10⌉ PublishBatch
     // for each changed pipeline (one message each here).
@@ -379,11 +380,17 @@ fn describe(calls: &[usize; 5], n: usize, changed: bool) -> String {
         (format!("{batch_gets} BatchGetItem"), "0".to_owned())
     };
     format!(
-        "GetPipelineState {} [{n}], GetPipelineExecution {} [{}], ListPipelines {} [0 between discoveries], DynamoDB {} [{dynamodb_min}], SNS {} [{sns_min}]",
+        "GetPipelineState {} [{n}], GetPipelineExecution {} [{}], ListActionExecutions {} [{}], ListPipelines {} [0 between discoveries], DynamoDB {} [{dynamodb_min}], SNS {} [{sns_min}]",
         calls[0],
         calls[1],
         if changed {
             "1 per new execution per pipeline"
+        } else {
+            "0"
+        },
+        calls[5],
+        if changed {
+            "1 per pipeline execution with a new action run"
         } else {
             "0"
         },

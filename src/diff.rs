@@ -113,6 +113,9 @@ pub enum Change {
         finished_at: Option<Timestamp>,
         /// The pipeline execution the stage is running, which this run belongs to.
         pipeline_execution_id: Option<String>,
+        /// Found by recovery ([`crate::recover`]): a run that started and ended, or ended,
+        /// between two observations, which no diff saw.
+        recovered: bool,
     },
 }
 
@@ -478,6 +481,7 @@ fn diff_action(
             .filter(|s| s.is_final())
             .and(now.last_status_change),
         pipeline_execution_id: running.map(str::to_owned),
+        recovered: false,
     })
 }
 

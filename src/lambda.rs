@@ -464,6 +464,8 @@ pub fn log_summary(summary: &TickSummary) {
         writes = summary.writes,
         enriched = summary.enriched,
         enrichment_failures = summary.enrichment_failures,
+        recovered = summary.recovered,
+        recovery_failures = summary.recovery_failures,
         dead_lettered = summary.dead_lettered,
         publish_failures = summary.publish_failures,
         oldest_pending_ms = summary.oldest_pending_ms,

@@ -37,6 +37,7 @@ pub mod lambda;
 pub mod local;
 pub mod metrics;
 pub mod ports;
+pub mod recover;
 pub mod redrive;
 pub mod render;
 pub mod replay;

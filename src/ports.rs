@@ -11,11 +11,12 @@ use crate::error::{BoxError, NotifyError, SourceError, StoreError};
 use crate::render::message::Message;
 use crate::select::{Location, PipelineRef};
 use crate::snapshot::{DeadLetter, Expected, Loaded, Record, Saved};
-use crate::state::{PipelineExecution, PipelineState};
+use crate::state::{ActionRun, PipelineExecution, PipelineState};
 use crate::webhook::{PostError, WebhookUrl};
 
-/// Where observations come from: `GetPipelineState`, and `GetPipelineExecution` for the
-/// commit and trigger of the executions a notification mentions.
+/// Where observations come from: `GetPipelineState`, `GetPipelineExecution` for the
+/// commit and trigger of the executions a notification mentions, and
+/// `ListActionExecutions` for the runs between two observations.
 pub trait PipelineSource: Sync {
     fn get_state(
         &self,
@@ -27,6 +28,14 @@ pub trait PipelineSource: Sync {
         pipeline: &PipelineRef,
         execution_id: &str,
     ) -> impl Future<Output = Result<PipelineExecution, SourceError>> + Send;
+
+    /// The action runs of one pipeline execution, newest first: one page of
+    /// `ListActionExecutions` (up to 100 runs), for recovering runs between observations.
+    fn action_runs(
+        &self,
+        pipeline: &PipelineRef,
+        pipeline_execution_id: &str,
+    ) -> impl Future<Output = Result<Vec<ActionRun>, SourceError>> + Send;
 }
 
 /// Where the watched pipelines are found: `ListPipelines` for patterns, the Resource

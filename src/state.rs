@@ -15,6 +15,7 @@
 //! - **Names are keys.** Change detection matches stages and actions by name, so
 //!   [`PipelineState::from_json`] rejects an observation whose stage or action names repeat.
 
+mod action_run;
 mod execution;
 mod timestamp;
 
@@ -23,6 +24,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+pub use action_run::ActionRun;
 pub use execution::{ArtifactRevision, ExecutionTrigger, PipelineExecution, RollbackMetadata};
 pub use timestamp::Timestamp;
 

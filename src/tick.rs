@@ -14,28 +14,34 @@
 //!    either: the newest snapshot stays stored until a claim against it wins. At worst an
 //!    old read delays a takeover of expired messages by a tick. `tests/tick.rs` runs
 //!    overlapping ticks whose reads lag a whole tick behind: nothing doubled, nothing lost.
-//! 2. **Enrich.** For the pipeline executions the changes mention, `GetPipelineExecution`
+//! 2. **Recover.** When an action shows a new run, `ListActionExecutions` for its
+//!    pipeline execution (one page, asked once per pipeline execution per check, never on
+//!    a quiet tick) tells the runs no observation saw: a failure retried between checks is
+//!    reported, before its retry, as an ordinary change marked `recovered`
+//!    ([`crate::recover`]). A failed answer is logged and counted; the changes go out as
+//!    observed.
+//! 3. **Enrich.** For the pipeline executions the changes mention, `GetPipelineExecution`
 //!    tells which commits they run and what started them. Each execution is asked once: the
 //!    answer is cached in the record, so later changes of the same execution, a lost race
 //!    and redeliveries call nothing. Enrichment happens *before* the claim, so the claimed
 //!    messages are final and every redelivery is byte-identical. A failed enrichment
 //!    (throttled, denied, not found) is logged and counted, and the message goes out
 //!    without the commit: it never delays or loses a notification.
-//! 3. **Claim.** The changes, their rendered messages (the outbox) and the new snapshot are
+//! 4. **Claim.** The changes, their rendered messages (the outbox) and the new snapshot are
 //!    written in one conditional write on the record's version. Only the tick that wins the
 //!    write announces those changes; a tick that loses reloads, observes again and
 //!    re-diffs. Every loss means another tick made progress, so with N overlapping ticks a
 //!    tick wins within N attempts; [`MAX_CLAIM_ATTEMPTS`] bounds the loop.
-//! 4. **Publish under a lease.** Claimed messages carry a lease (`now + lease`). The claiming
+//! 5. **Publish under a lease.** Claimed messages carry a lease (`now + lease`). The claiming
 //!    tick publishes them; any later tick takes over a message whose lease has expired
 //!    (its publisher crashed or timed out) and publishes it again, with the same id. A
 //!    message under a live lease is left alone, so a tick still publishing is not doubled.
-//! 5. **Acknowledge.** Messages the notifier accepted are removed from the outbox; failed
+//! 6. **Acknowledge.** Messages the notifier accepted are removed from the outbox; failed
 //!    ones have their lease released so the next tick retries them at once. A refused
 //!    publish is not the check's failure: the message waits in the outbox, counted in
 //!    `publish_failures`, `messages_pending` and the oldest pending message's age.
 //!
-//! 6. **Dead-letter what cannot be published.** A message the notifier refuses for good
+//! 7. **Dead-letter what cannot be published.** A message the notifier refuses for good
 //!    (a sender fault), or refuses [`Settings::max_publish_attempts`] times, goes to the
 //!    dead-letter queue and then leaves the outbox. An outbox past its bound
 //!    ([`MAX_OUTBOX_MESSAGES`], [`MAX_OUTBOX_BYTES`]) sends its oldest messages there before
@@ -65,6 +71,7 @@ use serde::Serialize;
 use crate::diff::{Change, diff, essentials, next_snapshot};
 use crate::error::{PipelineError, SourceError, StoreError, chain};
 use crate::ports::{DeadLetterQueue, Notifier, PipelineSource, SnapshotStore};
+use crate::recover;
 use crate::render::content::{Console, Context};
 use crate::render::message::{Message, messages};
 use crate::select::PipelineRef;
@@ -72,7 +79,7 @@ use crate::snapshot::{
     DeadLetter, Expected, Health, Loaded, MAX_CACHED_EXECUTIONS, MAX_OUTBOX_BYTES,
     MAX_OUTBOX_MESSAGES, Pending, Record, Saved,
 };
-use crate::state::{PipelineExecution, PipelineState, Timestamp};
+use crate::state::{ActionRun, PipelineExecution, PipelineState, Timestamp};
 
 /// How many times one pipeline's claim may lose a race before the tick gives up on it.
 pub const MAX_CLAIM_ATTEMPTS: u32 = 10;
@@ -132,6 +139,9 @@ pub struct PipelineReport {
     /// `GetPipelineExecution` calls that answered, and that failed.
     pub enriched: usize,
     pub enrichment_failures: usize,
+    /// Runs no observation saw, found with `ListActionExecutions`; the calls that failed.
+    pub recovered: usize,
+    pub recovery_failures: usize,
     /// Messages sent to the dead-letter queue.
     pub dead_lettered: usize,
     /// Messages the notifier refused this time; they stay in the outbox.
@@ -165,6 +175,10 @@ pub struct TickSummary {
     /// out without commits).
     pub enriched: usize,
     pub enrichment_failures: usize,
+    /// Runs no observation saw, reported from `ListActionExecutions`, and the calls that
+    /// failed (their changes went out as observed).
+    pub recovered: usize,
+    pub recovery_failures: usize,
     /// Messages sent to the dead-letter queue (refused for good, too often, or past the
     /// outbox's bound).
     pub dead_lettered: usize,
@@ -272,6 +286,8 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier, D: DeadLetterQueue> Watch
                     summary.enrichment_failures += report.enrichment_failures;
                     summary.dead_lettered += report.dead_lettered;
                     summary.publish_failures += report.publish_failures;
+                    summary.recovered += report.recovered;
+                    summary.recovery_failures += report.recovery_failures;
                     oldest_pending_at = min_some(oldest_pending_at, report.oldest_pending_at);
                 }
                 Some(Err(error)) => {
@@ -305,12 +321,17 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier, D: DeadLetterQueue> Watch
         let mut report = PipelineReport::default();
         // Enrichment answers of this check, kept across lost races (`None`: it failed).
         let mut asked: Vec<(String, Option<PipelineExecution>)> = Vec::new();
+        // Action runs by pipeline execution, likewise asked once per check.
+        let mut listed: Vec<(String, Option<Vec<ActionRun>>)> = Vec::new();
         for _ in 0..MAX_CLAIM_ATTEMPTS {
             let current = match self.source.get_state(pipeline).await {
                 Ok(current) => current,
                 Err(error) => return Err(self.unreadable(pipeline, loaded, error).await),
             };
             let changes = changes_since(&loaded, &current);
+            let changes = self
+                .recover(pipeline, &loaded, changes, &mut listed, &mut report)
+                .await;
             self.enrich(pipeline, &loaded, &changes, &mut asked, &mut report)
                 .await;
             let fresh: Vec<PipelineExecution> =
@@ -423,6 +444,52 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier, D: DeadLetterQueue> Watch
                 count: plan.evict.len(),
                 source,
             })
+    }
+
+    /// `changes` with the runs no observation saw ([`crate::recover`]), asking
+    /// `ListActionExecutions` for each pipeline execution where an action shows a new run
+    /// and this check has not asked yet. A failed call is logged and counted.
+    async fn recover(
+        &self,
+        pipeline: &PipelineRef,
+        loaded: &Loaded,
+        changes: Vec<Change>,
+        listed: &mut Vec<(String, Option<Vec<ActionRun>>)>,
+        report: &mut PipelineReport,
+    ) -> Vec<Change> {
+        let Loaded::Found(Record {
+            snapshot: Some(previous),
+            ..
+        }) = loaded
+        else {
+            return changes;
+        };
+        for id in recover::executions_to_ask(&changes) {
+            if listed.iter().any(|(asked, _)| asked == id) {
+                continue;
+            }
+            match self.source.action_runs(pipeline, id).await {
+                Ok(runs) => listed.push((id.to_owned(), Some(runs))),
+                Err(error) => {
+                    report.recovery_failures += 1;
+                    tracing::warn!(
+                        %pipeline,
+                        execution = id,
+                        error = %chain(&error),
+                        "ListActionExecutions failed; runs between checks are not recovered"
+                    );
+                    listed.push((id.to_owned(), None));
+                }
+            }
+        }
+        let answers: Vec<(String, Vec<ActionRun>)> = listed
+            .iter()
+            .filter_map(|(id, runs)| runs.clone().map(|runs| (id.clone(), runs)))
+            .collect();
+        let before = changes.len();
+        let changes = recover::with_missed_runs(changes, previous, &answers);
+        report.recovered = changes.len() - before;
+        changes
     }
 
     /// Asks `GetPipelineExecution` about each execution `changes` mention that neither the

@@ -20,7 +20,7 @@ use crate::error::SourceError;
 use crate::ports::{PipelineDirectory, PipelineSource};
 use crate::select::{Location, PipelineRef};
 use crate::state::{
-    ActionExecution, ActionState, ArtifactRevision, ConditionExecution, ConditionState,
+    ActionExecution, ActionRun, ActionState, ArtifactRevision, ConditionExecution, ConditionState,
     ErrorDetails, ExecutionTrigger, PipelineExecution, PipelineState, RetryStageMetadata, Revision,
     RollbackMetadata, RuleExecution, RuleState, StageConditionState, StageExecution, StageState,
     Status, Timestamp, TransitionState,
@@ -120,6 +120,72 @@ impl PipelineSource for CodePipelineSource {
             })?;
         Ok(convert_execution(execution, execution_id))
     }
+
+    async fn action_runs(
+        &self,
+        pipeline: &PipelineRef,
+        pipeline_execution_id: &str,
+    ) -> Result<Vec<ActionRun>, SourceError> {
+        self.list_action_runs(pipeline, pipeline_execution_id).await
+    }
+}
+
+impl CodePipelineSource {
+    /// One page of `ListActionExecutions` for a pipeline execution.
+    async fn list_action_runs(
+        &self,
+        pipeline: &PipelineRef,
+        pipeline_execution_id: &str,
+    ) -> Result<Vec<ActionRun>, SourceError> {
+        const OPERATION: &str = "ListActionExecutions";
+        let client = self.client(pipeline.location.as_ref()).await;
+        let filter = aws_sdk_codepipeline::types::ActionExecutionFilter::builder()
+            .pipeline_execution_id(pipeline_execution_id)
+            .build();
+        let output = client
+            .list_action_executions()
+            .pipeline_name(&pipeline.name)
+            .filter(filter)
+            .max_results(100)
+            .send()
+            .await
+            .map_err(|error| match error.as_service_error() {
+                Some(
+                    aws_sdk_codepipeline::operation::list_action_executions::ListActionExecutionsError::PipelineNotFoundException(_),
+                ) => SourceError::PipelineNotFound(super::describe(&error)),
+                _ => SourceError::Api {
+                    operation: OPERATION,
+                    source: super::describe(&error),
+                },
+            })?;
+        Ok(output
+            .action_execution_details()
+            .iter()
+            .filter_map(convert_action_run)
+            .collect())
+    }
+}
+
+/// An `actionExecutionDetails` entry, or `None` without the ids that make it one.
+fn convert_action_run(detail: &sdk::ActionExecutionDetail) -> Option<ActionRun> {
+    let result = detail.output().and_then(|o| o.execution_result());
+    Some(ActionRun {
+        pipeline_execution_id: detail.pipeline_execution_id()?.to_owned(),
+        action_execution_id: detail.action_execution_id()?.to_owned(),
+        stage: detail.stage_name()?.to_owned(),
+        action: detail.action_name()?.to_owned(),
+        status: Status::new(detail.status()?.as_str()),
+        started_at: timestamp(detail.start_time()),
+        updated_at: timestamp(detail.last_update_time()),
+        updated_by: detail.updated_by().map(str::to_owned),
+        summary: result
+            .and_then(|r| r.external_execution_summary())
+            .map(str::to_owned),
+        external_url: result
+            .and_then(|r| r.external_execution_url())
+            .map(str::to_owned),
+        error: result.and_then(|r| r.error_details()).map(error_details),
+    })
 }
 
 impl PipelineDirectory for CodePipelineSource {

@@ -874,6 +874,7 @@ fn what(change: &Change) -> String {
             stage,
             action,
             approval,
+            recovered,
             ..
         } => {
             let name = format!("{}/{}", text::clean(stage), text::clean(action));
@@ -881,6 +882,7 @@ fn what(change: &Change) -> String {
                 Some(Approval::Waiting) => format!("{name} is waiting for approval"),
                 Some(Approval::Approved) => format!("{name} approved"),
                 Some(Approval::Rejected) => format!("{name} rejected"),
+                None if *recovered => format!("{name} {status} (between checks)"),
                 None => format!("{name} {status}"),
             }
         }

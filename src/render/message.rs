@@ -228,6 +228,7 @@ mod tests {
             started_at: None,
             finished_at: None,
             pipeline_execution_id: None,
+            recovered: false,
         }
     }
 

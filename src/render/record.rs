@@ -21,6 +21,9 @@ pub struct ChangeRecord {
     pub status: Option<String>,
     pub previous_status: Option<String>,
     pub execution_id: Option<String>,
+    /// A run found by recovery, which no observation saw: present (`true`) only then.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recovered: bool,
     /// `kind`, and the keys only that kind has.
     #[serde(flatten)]
     pub detail: Detail,
@@ -191,6 +194,13 @@ impl ChangeRecord {
             status: change.status().map(|s| s.as_str().to_owned()),
             previous_status: change.previous_status().map(|s| s.as_str().to_owned()),
             execution_id,
+            recovered: matches!(
+                change,
+                Change::Action {
+                    recovered: true,
+                    ..
+                }
+            ),
             detail,
         }
     }

@@ -112,6 +112,7 @@ fn action_text(change: &Change) -> String {
         error,
         last_updated_by,
         approval,
+        recovered,
         ..
     } = change
     else {
@@ -129,7 +130,7 @@ fn action_text(change: &Change) -> String {
         _ => None,
     };
     format!(
-        "{}/{} {}{}{}{}{}",
+        "{}/{} {}{}{}{}{}{}",
         clean(stage),
         clean(action),
         decided.map_or_else(
@@ -141,6 +142,7 @@ fn action_text(change: &Change) -> String {
         was(previous_status
             .as_ref()
             .filter(|_| change.same_execution() && decided.is_none())),
+        if *recovered { " (between checks)" } else { "" },
         if waiting {
             ", waiting for approval"
         } else {
@@ -214,6 +216,7 @@ mod tests {
             started_at: None,
             finished_at: None,
             pipeline_execution_id: None,
+            recovered: false,
         }
     }
 

@@ -1,5 +1,6 @@
 //! A wire-level CodePipeline: speaks the `awsJson1_1` protocol for `GetPipelineState`,
-//! `GetPipelineExecution` and `ListPipelines` (`X-Amz-Target: CodePipeline_20150709.<Op>`),
+//! `GetPipelineExecution`, `ListPipelines` and `ListActionExecutions` (paginated, newest
+//! first, filtered by pipeline execution) (`X-Amz-Target: CodePipeline_20150709.<Op>`),
 //! and the Resource Groups Tagging API's `GetResources`, so the real SDK clients, with
 //! their retries, paginators and JSON parsers, talk to it as to AWS.
 //!
@@ -20,6 +21,7 @@ use super::http::{Reply, Request, Server};
 const GET_STATE: &str = "CodePipeline_20150709.GetPipelineState";
 const GET_EXECUTION: &str = "CodePipeline_20150709.GetPipelineExecution";
 const LIST_PIPELINES: &str = "CodePipeline_20150709.ListPipelines";
+const LIST_ACTION_EXECUTIONS: &str = "CodePipeline_20150709.ListActionExecutions";
 const GET_RESOURCES: &str = "ResourceGroupsTaggingAPI_20170126.GetResources";
 const JSON: &str = "application/x-amz-json-1.1";
 
@@ -45,6 +47,8 @@ struct Script {
     states: HashMap<Key, String>,
     /// `GetPipelineExecution` responses by execution id.
     executions: HashMap<String, String>,
+    /// `actionExecutionDetails` entries by pipeline, in the order they happened.
+    action_runs: HashMap<String, Vec<serde_json::Value>>,
     /// Tags by pipeline; a pipeline with `None` was tagged once and no longer is (the
     /// Tagging API still returns it, with no tags).
     tags: HashMap<Key, Option<Vec<(String, String)>>>,
@@ -223,6 +227,23 @@ impl FakeCodePipeline {
             .unwrap_or(0)
     }
 
+    /// Records one action run of `pipeline` (an `actionExecutionDetails` entry, JSON), as
+    /// `ListActionExecutions` will list it: runs are listed newest first.
+    pub fn add_action_run(&self, pipeline: &str, run: serde_json::Value) {
+        self.script
+            .lock()
+            .unwrap()
+            .action_runs
+            .entry(pipeline.to_owned())
+            .or_default()
+            .push(run);
+    }
+
+    /// Forgets the action runs of `pipeline` (history older than the API keeps).
+    pub fn clear_action_runs(&self, pipeline: &str) {
+        self.script.lock().unwrap().action_runs.remove(pipeline);
+    }
+
     /// Requests received by operation (`GetPipelineState`, `ListPipelines`, ...).
     pub fn operations(&self, operation: &str) -> usize {
         self.script
@@ -286,6 +307,7 @@ fn answer(script: &Mutex<Script>, request: &Request) -> Reply {
             Some(GET_STATE) => "GetPipelineState",
             Some(GET_EXECUTION) => "GetPipelineExecution",
             Some(LIST_PIPELINES) => "ListPipelines",
+            Some(LIST_ACTION_EXECUTIONS) => "ListActionExecutions",
             Some(GET_RESOURCES) => "GetResources",
             _ => "unknown",
         };
@@ -327,6 +349,7 @@ fn answer(script: &Mutex<Script>, request: &Request) -> Reply {
         "GetPipelineState" => get_state(script, &region, &body),
         "GetPipelineExecution" => get_execution(script, &body),
         "ListPipelines" => list_pipelines(script, &region, &body),
+        "ListActionExecutions" => list_action_executions(script, &body),
         "GetResources" => get_resources(script, &region, &body),
         _ => error(
             400,
@@ -412,6 +435,45 @@ fn get_execution(script: &Mutex<Script>, body: &serde_json::Value) -> Reply {
         ),
         Some(execution) => ok(execution),
     }
+}
+
+/// A page of `pipelineName`'s action runs, newest first, of one pipeline execution when the
+/// filter names one; `nextToken` is the index of the next run.
+fn list_action_executions(script: &Mutex<Script>, body: &serde_json::Value) -> Reply {
+    let Some(name) = body["pipelineName"].as_str() else {
+        return error(400, "ValidationException", "pipelineName is required");
+    };
+    let script = script.lock().unwrap();
+    if !script.states.keys().any(|(_, n)| n == name) {
+        return error(
+            400,
+            "PipelineNotFoundException",
+            &format!("Account '{HOME_ACCOUNT}' does not have a pipeline with name '{name}'"),
+        );
+    }
+    let wanted = body["filter"]["pipelineExecutionId"].as_str();
+    let runs: Vec<&serde_json::Value> = script
+        .action_runs
+        .get(name)
+        .into_iter()
+        .flatten()
+        .rev()
+        .filter(|run| wanted.is_none_or(|id| run["pipelineExecutionId"] == id))
+        .collect();
+    let start: usize = body["nextToken"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let size = body["maxResults"]
+        .as_u64()
+        .map_or(100, |n| usize::try_from(n).unwrap_or(100))
+        .min(100);
+    let page: Vec<&serde_json::Value> = runs.iter().skip(start).take(size).copied().collect();
+    let mut answer = serde_json::json!({ "actionExecutionDetails": page });
+    if start + size < runs.len() {
+        answer["nextToken"] = serde_json::Value::String((start + size).to_string());
+    }
+    ok(answer.to_string())
 }
 
 /// A page of names, `nextToken` being the index of the next one.

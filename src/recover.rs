@@ -1,0 +1,183 @@
+//! Recovery: the action runs that came and went between two observations.
+//!
+//! A build fails and is retried within the minute: the next observation shows the retry
+//! `InProgress` with a new `actionExecutionId`, and the failure was never seen. When an
+//! observation shows an action on a new run, the tick asks `ListActionExecutions` for
+//! that run's pipeline execution (one page, once per pipeline execution per check; none
+//! on a quiet tick) and this module finds, in its answer, the runs of the same action no
+//! observation saw:
+//!
+//! - the run last seen unfinished, now finished: its outcome (`Failed (was InProgress)`);
+//! - runs that started after it and before the new one;
+//! - when the last seen run belongs to an older pipeline execution: every earlier run of
+//!   the action in the new one.
+//!
+//! Each becomes an ordinary action change, marked `recovered`, placed before the change
+//! that revealed it, oldest first: same claim, same outbox, same messages. A run is never
+//! reported twice: later checks start from the newest run seen, and only look after it.
+//! When the answer cannot tell (the history is gone, or the last seen run is missing from
+//! a page of the same pipeline execution), nothing is recovered: today's behaviour.
+
+use crate::diff::Change;
+use crate::state::{ActionRun, KnownStatus, PipelineState};
+
+/// The pipeline executions worth asking about: those in which an action shows a new
+/// run, in order, each once.
+pub fn executions_to_ask(changes: &[Change]) -> Vec<&str> {
+    let mut ids: Vec<&str> = Vec::new();
+    for change in changes {
+        if let Change::Action {
+            execution_id: Some(_),
+            pipeline_execution_id: Some(id),
+            recovered: false,
+            ..
+        } = change
+            && !change.same_execution()
+            && !ids.contains(&id.as_str())
+        {
+            ids.push(id);
+        }
+    }
+    ids
+}
+
+/// `changes` with the runs `listed` (runs by pipeline execution) shows that no
+/// observation saw, each before the change that revealed it, oldest first. `previous` is
+/// the snapshot the changes were found against.
+pub fn with_missed_runs(
+    changes: Vec<Change>,
+    previous: &PipelineState,
+    listed: &[(String, Vec<ActionRun>)],
+) -> Vec<Change> {
+    let mut out = Vec::with_capacity(changes.len());
+    for change in changes {
+        out.extend(missed_before(&change, previous, listed));
+        out.push(change);
+    }
+    out
+}
+
+/// The runs `change` (an action on a new run) reveals were missed.
+fn missed_before(
+    change: &Change,
+    previous: &PipelineState,
+    listed: &[(String, Vec<ActionRun>)],
+) -> Vec<Change> {
+    let Change::Action {
+        stage,
+        action,
+        execution_id: Some(current),
+        previous_execution_id,
+        previous_status,
+        pipeline_execution_id: Some(execution),
+        entity_url,
+        recovered: false,
+        ..
+    } = change
+    else {
+        return Vec::new();
+    };
+    if change.same_execution() {
+        return Vec::new();
+    }
+    let Some((_, runs)) = listed.iter().find(|(id, _)| id == execution) else {
+        return Vec::new();
+    };
+    let runs: Vec<&ActionRun> = runs
+        .iter()
+        .filter(|r| &r.stage == stage && &r.action == action)
+        .collect();
+    let started = |id: &str| {
+        runs.iter()
+            .find(|r| r.action_execution_id == id)
+            .and_then(|r| r.started_at)
+    };
+    let current_start = started(current);
+    let before_current = |run: &ActionRun| {
+        run.action_execution_id != *current
+            && match (run.started_at, current_start) {
+                (Some(at), Some(current)) => at <= current,
+                _ => true,
+            }
+    };
+    let last_seen = previous_execution_id
+        .as_ref()
+        .and_then(|id| runs.iter().copied().find(|r| &r.action_execution_id == id));
+    let mut missed: Vec<(&ActionRun, bool)> = Vec::new();
+    if let Some(seen) = last_seen {
+        // Its outcome, when the observation saw it unfinished.
+        let finished_unseen = previous_status.as_ref() != Some(&seen.status)
+            && seen.status.known() != Some(KnownStatus::InProgress);
+        if finished_unseen {
+            missed.push((seen, true));
+        }
+        // And the runs between it and the new one (when its start is known).
+        if let Some(seen_start) = seen.started_at {
+            missed.extend(
+                runs.iter()
+                    .filter(|run| {
+                        run.action_execution_id != seen.action_execution_id
+                            && run.started_at.is_some_and(|at| at > seen_start)
+                            && before_current(run)
+                    })
+                    .map(|run| (*run, false)),
+            );
+        }
+    } else {
+        // The last seen run is not in this answer. If it belonged to this pipeline
+        // execution, the page (or the history) is incomplete: say nothing.
+        let seen_here = previous
+            .stage(stage)
+            .and_then(|s| s.latest_execution.as_ref())
+            .is_some_and(|e| &e.pipeline_execution_id == execution);
+        if previous_execution_id.is_some() && seen_here {
+            return Vec::new();
+        }
+        missed.extend(
+            runs.iter()
+                .filter(|r| before_current(r))
+                .map(|r| (*r, false)),
+        );
+    }
+    into_changes(
+        missed,
+        change,
+        previous_status.as_ref(),
+        entity_url.as_deref(),
+    )
+}
+
+/// The missed runs as changes, oldest first. The last seen run keeps the status it was
+/// seen in as its previous status.
+fn into_changes(
+    mut missed: Vec<(&ActionRun, bool)>,
+    revealing: &Change,
+    seen_status: Option<&crate::state::Status>,
+    entity_url: Option<&str>,
+) -> Vec<Change> {
+    missed.sort_by_key(|(run, _)| run.started_at);
+    missed
+        .into_iter()
+        .map(|(run, was_seen)| Change::Action {
+            stage: run.stage.clone(),
+            action: run.action.clone(),
+            execution_id: Some(run.action_execution_id.clone()),
+            status: Some(run.status.clone()),
+            previous_status: if was_seen { seen_status.cloned() } else { None },
+            previous_execution_id: was_seen.then(|| run.action_execution_id.clone()),
+            summary: run.summary.clone(),
+            error: run.error.clone(),
+            external_url: run.external_url.clone(),
+            entity_url: entity_url.map(str::to_owned),
+            last_updated_by: run.updated_by.clone(),
+            approval: None,
+            started_at: run.started_at,
+            finished_at: run.updated_at.filter(|_| run.status.is_final()),
+            pipeline_execution_id: revealing.pipeline_execution_id().map(str::to_owned),
+            recovered: true,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
