@@ -46,6 +46,15 @@ pub enum Change {
         since: Option<Timestamp>,
         error: Option<String>,
     },
+    /// A whole pipeline execution that started and ended (failed, was superseded or
+    /// stopped) between two observations, which no observation showed. Not found by
+    /// [`diff`]: recovery finds it in `ListPipelineExecutions` ([`crate::recover`]).
+    Execution {
+        execution_id: String,
+        status: Status,
+        started_at: Option<Timestamp>,
+        finished_at: Option<Timestamp>,
+    },
     /// The pipeline's definition was edited.
     PipelineVersion {
         version: Option<i64>,
@@ -151,6 +160,7 @@ pub enum ChangeKind {
     PipelineVersion,
     Condition,
     Access,
+    Execution,
 }
 
 impl ConditionKind {
@@ -173,6 +183,7 @@ impl ChangeKind {
             Self::PipelineVersion => "pipeline_version",
             Self::Condition => "condition",
             Self::Access => "access",
+            Self::Execution => "execution",
         }
     }
 }
@@ -187,13 +198,14 @@ impl Change {
             Self::Condition { .. } => ChangeKind::Condition,
             Self::Action { .. } => ChangeKind::Action,
             Self::Access { .. } => ChangeKind::Access,
+            Self::Execution { .. } => ChangeKind::Execution,
         }
     }
 
     /// The stage the change happened in; `None` for a pipeline edit or access.
     pub fn stage(&self) -> Option<&str> {
         match self {
-            Self::PipelineVersion { .. } | Self::Access { .. } => None,
+            Self::PipelineVersion { .. } | Self::Access { .. } | Self::Execution { .. } => None,
             Self::Transition { stage, .. }
             | Self::Inbound { stage, .. }
             | Self::Stage { stage, .. }
@@ -222,11 +234,16 @@ impl Change {
 
     /// How long the run took, when both ends are known (never guessed).
     pub fn duration(&self) -> Option<std::time::Duration> {
-        let Self::Action {
+        let (Self::Action {
             started_at: Some(started),
             finished_at: Some(finished),
             ..
-        } = self
+        }
+        | Self::Execution {
+            started_at: Some(started),
+            finished_at: Some(finished),
+            ..
+        }) = self
         else {
             return None;
         };
@@ -240,9 +257,9 @@ impl Change {
     pub fn pipeline_execution_id(&self) -> Option<&str> {
         match self {
             Self::PipelineVersion { .. } | Self::Transition { .. } | Self::Access { .. } => None,
-            Self::Inbound { execution_id, .. } | Self::Stage { execution_id, .. } => {
-                Some(execution_id)
-            }
+            Self::Inbound { execution_id, .. }
+            | Self::Stage { execution_id, .. }
+            | Self::Execution { execution_id, .. } => Some(execution_id),
             Self::Condition {
                 pipeline_execution_id,
                 ..
@@ -258,14 +275,19 @@ impl Change {
     pub fn status(&self) -> Option<&Status> {
         match self {
             Self::PipelineVersion { .. } | Self::Transition { .. } | Self::Access { .. } => None,
-            Self::Stage { status, .. } | Self::Condition { status, .. } => Some(status),
+            Self::Stage { status, .. }
+            | Self::Condition { status, .. }
+            | Self::Execution { status, .. } => Some(status),
             Self::Inbound { status, .. } | Self::Action { status, .. } => status.as_ref(),
         }
     }
 
     pub fn previous_status(&self) -> Option<&Status> {
         match self {
-            Self::PipelineVersion { .. } | Self::Transition { .. } | Self::Access { .. } => None,
+            Self::PipelineVersion { .. }
+            | Self::Transition { .. }
+            | Self::Access { .. }
+            | Self::Execution { .. } => None,
             Self::Inbound {
                 previous_status, ..
             }

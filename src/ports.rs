@@ -11,12 +11,13 @@ use crate::error::{BoxError, NotifyError, SourceError, StoreError};
 use crate::render::message::Message;
 use crate::select::{Location, PipelineRef};
 use crate::snapshot::{DeadLetter, Expected, Loaded, Record, Saved};
-use crate::state::{ActionRun, PipelineExecution, PipelineState};
+use crate::state::{ActionRun, ExecutionSummary, PipelineExecution, PipelineState};
 use crate::webhook::{PostError, WebhookUrl};
 
 /// Where observations come from: `GetPipelineState`, `GetPipelineExecution` for the
 /// commit and trigger of the executions a notification mentions, and
-/// `ListActionExecutions` for the runs between two observations.
+/// `ListActionExecutions` and `ListPipelineExecutions` for the runs between two
+/// observations.
 pub trait PipelineSource: Sync {
     fn get_state(
         &self,
@@ -36,6 +37,14 @@ pub trait PipelineSource: Sync {
         pipeline: &PipelineRef,
         pipeline_execution_id: &str,
     ) -> impl Future<Output = Result<Vec<ActionRun>, SourceError>> + Send;
+
+    /// The pipeline's latest executions, newest first: one page of
+    /// `ListPipelineExecutions` (up to 100), for recovering executions between
+    /// observations.
+    fn recent_executions(
+        &self,
+        pipeline: &PipelineRef,
+    ) -> impl Future<Output = Result<Vec<ExecutionSummary>, SourceError>> + Send;
 }
 
 /// Where the watched pipelines are found: `ListPipelines` for patterns, the Resource

@@ -17,9 +17,17 @@
 //! reported twice: later checks start from the newest run seen, and only look after it.
 //! When the answer cannot tell (the history is gone, or the last seen run is missing from
 //! a page of the same pipeline execution), nothing is recovered: today's behaviour.
+//!
+//! Whole pipeline executions are recovered the same way: when a stage shows a new
+//! pipeline execution, one page of `ListPipelineExecutions` (newest first) is read back
+//! to the newest execution the last observation showed; the finished ones in between
+//! that no observation shows (failed, superseded, stopped between two checks) are
+//! reported first, oldest first, as [`Change::Execution`].
+
+use std::collections::HashSet;
 
 use crate::diff::Change;
-use crate::state::{ActionRun, KnownStatus, PipelineState};
+use crate::state::{ActionRun, ExecutionSummary, KnownStatus, PipelineState};
 
 /// The pipeline executions worth asking about: those in which an action shows a new
 /// run, in order, each once.
@@ -39,6 +47,66 @@ pub fn executions_to_ask(changes: &[Change]) -> Vec<&str> {
         }
     }
     ids
+}
+
+/// Whether `changes` show a stage on a new pipeline execution, so that executions may
+/// have come and gone since the last observation.
+pub fn needs_executions(changes: &[Change]) -> bool {
+    changes
+        .iter()
+        .any(|c| matches!(c, Change::Stage { .. }) && !c.same_execution())
+}
+
+/// `changes` preceded by the executions `recent` (newest first) lists between the newest
+/// one `previous` showed and now, finished, that neither observation shows: oldest first.
+/// Nothing when `recent` does not reach back to an execution `previous` showed.
+pub fn with_unseen_executions(
+    changes: Vec<Change>,
+    previous: &PipelineState,
+    current: &PipelineState,
+    recent: &[ExecutionSummary],
+) -> Vec<Change> {
+    let before = shown(previous);
+    let now = shown(current);
+    let mut unseen = Vec::new();
+    let mut reached = false;
+    for execution in recent {
+        let id = execution.pipeline_execution_id.as_str();
+        if before.contains(id) {
+            reached = true;
+            break;
+        }
+        if !now.contains(id) && execution.status.is_final() {
+            unseen.push(Change::Execution {
+                execution_id: id.to_owned(),
+                status: execution.status.clone(),
+                started_at: execution.started_at,
+                finished_at: execution.updated_at,
+            });
+        }
+    }
+    if !reached || unseen.is_empty() {
+        return changes;
+    }
+    unseen.reverse();
+    unseen.extend(changes);
+    unseen
+}
+
+/// The pipeline executions an observation shows: each stage's latest and queued ones.
+fn shown(state: &PipelineState) -> HashSet<&str> {
+    state
+        .stage_states
+        .iter()
+        .flat_map(|stage| {
+            stage
+                .latest_execution
+                .iter()
+                .chain(stage.inbound_execution.iter())
+                .chain(stage.inbound_executions.iter())
+        })
+        .map(|e| e.pipeline_execution_id.as_str())
+        .collect()
 }
 
 /// `changes` with the runs `listed` (runs by pipeline execution) shows that no

@@ -24,7 +24,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-pub use action_run::ActionRun;
+pub use action_run::{ActionRun, ExecutionSummary};
 pub use execution::{ArtifactRevision, ExecutionTrigger, PipelineExecution, RollbackMetadata};
 pub use timestamp::Timestamp;
 

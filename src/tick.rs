@@ -17,9 +17,10 @@
 //! 2. **Recover.** When an action shows a new run, `ListActionExecutions` for its
 //!    pipeline execution (one page, asked once per pipeline execution per check, never on
 //!    a quiet tick) tells the runs no observation saw: a failure retried between checks is
-//!    reported, before its retry, as an ordinary change marked `recovered`
-//!    ([`crate::recover`]). A failed answer is logged and counted; the changes go out as
-//!    observed.
+//!    reported, before its retry, as an ordinary change marked `recovered`. When a stage
+//!    shows a new pipeline execution, `ListPipelineExecutions` (one page) tells the
+//!    executions that came and went ([`crate::recover`]). A failed answer is logged and
+//!    counted; the changes go out as observed.
 //! 3. **Enrich.** For the pipeline executions the changes mention, `GetPipelineExecution`
 //!    tells which commits they run and what started them. Each execution is asked once: the
 //!    answer is cached in the record, so later changes of the same execution, a lost race
@@ -79,7 +80,7 @@ use crate::snapshot::{
     DeadLetter, Expected, Health, Loaded, MAX_CACHED_EXECUTIONS, MAX_OUTBOX_BYTES,
     MAX_OUTBOX_MESSAGES, Pending, Record, Saved,
 };
-use crate::state::{ActionRun, PipelineExecution, PipelineState, Timestamp};
+use crate::state::{ActionRun, ExecutionSummary, PipelineExecution, PipelineState, Timestamp};
 
 /// How many times one pipeline's claim may lose a race before the tick gives up on it.
 pub const MAX_CLAIM_ATTEMPTS: u32 = 10;
@@ -321,8 +322,9 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier, D: DeadLetterQueue> Watch
         let mut report = PipelineReport::default();
         // Enrichment answers of this check, kept across lost races (`None`: it failed).
         let mut asked: Vec<(String, Option<PipelineExecution>)> = Vec::new();
-        // Action runs by pipeline execution, likewise asked once per check.
-        let mut listed: Vec<(String, Option<Vec<ActionRun>>)> = Vec::new();
+        // Action runs by pipeline execution, and the recent executions, likewise asked
+        // once per check.
+        let mut history = History::default();
         for _ in 0..MAX_CLAIM_ATTEMPTS {
             let current = match self.source.get_state(pipeline).await {
                 Ok(current) => current,
@@ -330,7 +332,14 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier, D: DeadLetterQueue> Watch
             };
             let changes = changes_since(&loaded, &current);
             let changes = self
-                .recover(pipeline, &loaded, changes, &mut listed, &mut report)
+                .recover(
+                    pipeline,
+                    &loaded,
+                    &current,
+                    changes,
+                    &mut history,
+                    &mut report,
+                )
                 .await;
             self.enrich(pipeline, &loaded, &changes, &mut asked, &mut report)
                 .await;
@@ -446,15 +455,17 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier, D: DeadLetterQueue> Watch
             })
     }
 
-    /// `changes` with the runs no observation saw ([`crate::recover`]), asking
-    /// `ListActionExecutions` for each pipeline execution where an action shows a new run
-    /// and this check has not asked yet. A failed call is logged and counted.
+    /// `changes` with the runs and executions no observation saw ([`crate::recover`]):
+    /// `ListActionExecutions` for each pipeline execution where an action shows a new run,
+    /// `ListPipelineExecutions` when a stage shows a new execution, each asked once per
+    /// check. A failed call is logged and counted; the changes go out as observed.
     async fn recover(
         &self,
         pipeline: &PipelineRef,
         loaded: &Loaded,
+        current: &PipelineState,
         changes: Vec<Change>,
-        listed: &mut Vec<(String, Option<Vec<ActionRun>>)>,
+        history: &mut History,
         report: &mut PipelineReport,
     ) -> Vec<Change> {
         let Loaded::Found(Record {
@@ -464,30 +475,44 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier, D: DeadLetterQueue> Watch
         else {
             return changes;
         };
+        let failed = |operation: &str, error: &SourceError| {
+            tracing::warn!(
+                %pipeline,
+                operation,
+                error = %chain(error),
+                "a history call failed; what came and went between checks is not recovered"
+            );
+        };
         for id in recover::executions_to_ask(&changes) {
-            if listed.iter().any(|(asked, _)| asked == id) {
+            if history.runs.iter().any(|(asked, _)| asked == id) {
                 continue;
             }
-            match self.source.action_runs(pipeline, id).await {
-                Ok(runs) => listed.push((id.to_owned(), Some(runs))),
-                Err(error) => {
-                    report.recovery_failures += 1;
-                    tracing::warn!(
-                        %pipeline,
-                        execution = id,
-                        error = %chain(&error),
-                        "ListActionExecutions failed; runs between checks are not recovered"
-                    );
-                    listed.push((id.to_owned(), None));
-                }
+            let runs = self.source.action_runs(pipeline, id).await;
+            if let Err(error) = &runs {
+                report.recovery_failures += 1;
+                failed("ListActionExecutions", error);
             }
+            history.runs.push((id.to_owned(), runs.ok()));
         }
-        let answers: Vec<(String, Vec<ActionRun>)> = listed
+        if recover::needs_executions(&changes) && !history.executions_asked {
+            let recent = self.source.recent_executions(pipeline).await;
+            if let Err(error) = &recent {
+                report.recovery_failures += 1;
+                failed("ListPipelineExecutions", error);
+            }
+            history.executions_asked = true;
+            history.executions = recent.ok();
+        }
+        let answers: Vec<(String, Vec<ActionRun>)> = history
+            .runs
             .iter()
             .filter_map(|(id, runs)| runs.clone().map(|runs| (id.clone(), runs)))
             .collect();
         let before = changes.len();
-        let changes = recover::with_missed_runs(changes, previous, &answers);
+        let mut changes = recover::with_missed_runs(changes, previous, &answers);
+        if let Some(recent) = &history.executions {
+            changes = recover::with_unseen_executions(changes, previous, current, recent);
+        }
         report.recovered = changes.len() - before;
         changes
     }
@@ -672,6 +697,15 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier, D: DeadLetterQueue> Watch
             source: format!("the record changed {MAX_CLAIM_ATTEMPTS} times in a row").into(),
         })
     }
+}
+
+/// What one check asked of the history APIs (`None`: the call failed), so that a lost
+/// race asks nothing again.
+#[derive(Default)]
+struct History {
+    runs: Vec<(String, Option<Vec<ActionRun>>)>,
+    executions_asked: bool,
+    executions: Option<Vec<ExecutionSummary>>,
 }
 
 /// A decided write: the record to store, under which condition, and what to publish

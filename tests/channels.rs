@@ -364,8 +364,41 @@ fn a_pipeline_pipewatch_cannot_read_is_said_in_every_channel() {
         executions: &[],
     };
     let validator = schema();
-    for (name, change) in [("access-lost", lost), ("access-back", back)] {
-        let message = messages("payments-api", &[change], &links, "payments-api/7").remove(0);
+    // And what recovery adds: an execution that failed between checks, and a run.
+    let at = |s: i64| pipewatch::state::Timestamp::from_unix_millis(1_764_000_000_000 + s * 1000);
+    let execution = Change::Execution {
+        execution_id: "3f1c9a2e-5b6f-4a7e-9c0d-1e2f3a4b5c6d".into(),
+        status: pipewatch::state::Status::new("Failed"),
+        started_at: at(0),
+        finished_at: at(95),
+    };
+    let run = Change::Action {
+        stage: "Build".into(),
+        action: "UnitTests".into(),
+        execution_id: Some("a1".into()),
+        status: Some(pipewatch::state::Status::new("Failed")),
+        previous_status: Some(pipewatch::state::Status::new("InProgress")),
+        previous_execution_id: Some("a1".into()),
+        summary: None,
+        error: Some(pipewatch::state::ErrorDetails {
+            code: Some("JobFailed".into()),
+            message: Some("exit status 1".into()),
+        }),
+        external_url: Some("https://eu-west-1.console.aws.amazon.com/codesuite/codebuild/projects/web/build/web:1/log".into()),
+        entity_url: None,
+        last_updated_by: None,
+        approval: None,
+        started_at: at(10),
+        finished_at: at(70),
+        pipeline_execution_id: Some("3f1c9a2e-5b6f-4a7e-9c0d-1e2f3a4b5c6d".into()),
+        recovered: true,
+    };
+    for (name, changes) in [
+        ("access-lost", vec![lost]),
+        ("access-back", vec![back]),
+        ("recovered-between-checks", vec![execution, run]),
+    ] {
+        let message = messages("payments-api", &changes, &links, "payments-api/7").remove(0);
         let body: Value = serde_json::from_str(&message.body).unwrap();
         assert_valid(&validator, &body, name);
         let content = Content::from_body(&message.body).unwrap();
@@ -382,10 +415,10 @@ fn a_pipeline_pipewatch_cannot_read_is_said_in_every_channel() {
             pretty(&teams::render(&content).to_string()),
         ]
         .join("\n---\n");
-        let words = if name == "access-lost" {
-            "cannot read"
-        } else {
-            "reads the pipeline again"
+        let words = match name {
+            "access-lost" => "cannot read",
+            "access-back" => "reads the pipeline again",
+            _ => "between checks",
         };
         for part in shown.split("\n---\n") {
             assert!(part.contains(words), "{name}: {part}");

@@ -220,3 +220,76 @@ async fn over_a_busy_day_every_run_is_reported_with_recovery() {
     assert!(without.len() < happened, "the day has runs between polls");
     assert_eq!(with.len(), happened, "every run reported with recovery");
 }
+
+/// A `pipelineExecutionSummaries` entry.
+fn execution(id: &str, status: &str, started: f64) -> Value {
+    json!({"pipelineExecutionId": id, "status": status, "startTime": started,
+           "lastUpdateTime": started + 95.0, "trigger": {"triggerType": "Webhook"}})
+}
+
+#[tokio::test]
+async fn executions_that_failed_or_were_superseded_between_ticks_are_reported_once() {
+    let world = World::new().await;
+    let function = world.function("deploy", "", None);
+    world
+        .fake
+        .add_execution_summary("deploy", execution("e1", "Succeeded", 1_800_000_000.0));
+    world
+        .fake
+        .set_state(&observed("deploy", "e1", "a1", "Succeeded"));
+    function.handle(&json!({}), None).await.unwrap();
+
+    // Between two ticks: e2 failed, e3 was superseded by e4, which now runs.
+    for (id, status, at) in [
+        ("e2", "Failed", 1_800_000_100.0),
+        ("e3", "Superseded", 1_800_000_200.0),
+        ("e4", "InProgress", 1_800_000_300.0),
+    ] {
+        world
+            .fake
+            .add_execution_summary("deploy", execution(id, status, at));
+    }
+    world
+        .fake
+        .set_state(&observed("deploy", "e4", "a4", "InProgress"));
+    let summary = function.handle(&json!({}), None).await.unwrap();
+    assert_eq!(summary.recovered, 2, "{summary:?}");
+    assert_eq!(world.fake.operations("ListPipelineExecutions"), 1);
+    let messages = world.inbox.drain().await;
+    assert_eq!(messages.len(), 1);
+    let changes = messages[0].changes();
+    let executions: Vec<(String, String, String, bool, u64)> = changes
+        .iter()
+        .filter(|c| c["kind"] == "execution")
+        .map(|c| {
+            (
+                c["execution_id"].as_str().unwrap().to_owned(),
+                c["status"].as_str().unwrap().to_owned(),
+                c["severity"].as_str().unwrap().to_owned(),
+                c["recovered"] == true,
+                c["duration_seconds"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        executions,
+        [
+            ("e2".into(), "Failed".into(), "failure".into(), true, 95),
+            ("e3".into(), "Superseded".into(), "warning".into(), true, 95),
+        ],
+        "oldest first, before what the observation shows: {changes:#?}"
+    );
+    assert_eq!(changes[0]["kind"], "execution", "reported first");
+    assert_eq!(messages[0].attributes["severity"], "failure");
+
+    // Next tick e4 succeeds: nothing is recovered again, no list is asked.
+    world
+        .fake
+        .add_execution_summary("deploy", execution("e4", "Succeeded", 1_800_000_300.0));
+    world
+        .fake
+        .set_state(&observed("deploy", "e4", "a4", "Succeeded"));
+    let summary = function.handle(&json!({}), None).await.unwrap();
+    assert_eq!(summary.recovered, 0);
+    assert_eq!(world.fake.operations("ListPipelineExecutions"), 1);
+}

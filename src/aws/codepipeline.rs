@@ -21,9 +21,9 @@ use crate::ports::{PipelineDirectory, PipelineSource};
 use crate::select::{Location, PipelineRef};
 use crate::state::{
     ActionExecution, ActionRun, ActionState, ArtifactRevision, ConditionExecution, ConditionState,
-    ErrorDetails, ExecutionTrigger, PipelineExecution, PipelineState, RetryStageMetadata, Revision,
-    RollbackMetadata, RuleExecution, RuleState, StageConditionState, StageExecution, StageState,
-    Status, Timestamp, TransitionState,
+    ErrorDetails, ExecutionSummary, ExecutionTrigger, PipelineExecution, PipelineState,
+    RetryStageMetadata, Revision, RollbackMetadata, RuleExecution, RuleState, StageConditionState,
+    StageExecution, StageState, Status, Timestamp, TransitionState,
 };
 
 /// Reads pipelines with CodePipeline clients, one per account and region, each built on
@@ -128,6 +128,13 @@ impl PipelineSource for CodePipelineSource {
     ) -> Result<Vec<ActionRun>, SourceError> {
         self.list_action_runs(pipeline, pipeline_execution_id).await
     }
+
+    async fn recent_executions(
+        &self,
+        pipeline: &PipelineRef,
+    ) -> Result<Vec<ExecutionSummary>, SourceError> {
+        self.list_executions(pipeline).await
+    }
 }
 
 impl CodePipelineSource {
@@ -162,6 +169,44 @@ impl CodePipelineSource {
             .action_execution_details()
             .iter()
             .filter_map(convert_action_run)
+            .collect())
+    }
+}
+
+impl CodePipelineSource {
+    /// One page of `ListPipelineExecutions`, newest first.
+    async fn list_executions(
+        &self,
+        pipeline: &PipelineRef,
+    ) -> Result<Vec<ExecutionSummary>, SourceError> {
+        const OPERATION: &str = "ListPipelineExecutions";
+        let client = self.client(pipeline.location.as_ref()).await;
+        let output = client
+            .list_pipeline_executions()
+            .pipeline_name(&pipeline.name)
+            .max_results(100)
+            .send()
+            .await
+            .map_err(|error| match error.as_service_error() {
+                Some(
+                    aws_sdk_codepipeline::operation::list_pipeline_executions::ListPipelineExecutionsError::PipelineNotFoundException(_),
+                ) => SourceError::PipelineNotFound(super::describe(&error)),
+                _ => SourceError::Api {
+                    operation: OPERATION,
+                    source: super::describe(&error),
+                },
+            })?;
+        Ok(output
+            .pipeline_execution_summaries()
+            .iter()
+            .filter_map(|summary| {
+                Some(ExecutionSummary {
+                    pipeline_execution_id: summary.pipeline_execution_id()?.to_owned(),
+                    status: Status::new(summary.status()?.as_str()),
+                    started_at: timestamp(summary.start_time()),
+                    updated_at: timestamp(summary.last_update_time()),
+                })
+            })
             .collect())
     }
 }

@@ -41,6 +41,7 @@ fn describe(change: &Change) -> String {
             previous_version,
         } => format!("{previous_version:?}->{version:?}"),
         Change::Condition { .. } | Change::Access { .. } => String::new(),
+        Change::Execution { execution_id, .. } => execution_id.clone(),
     };
     format!(
         "{} {target} {}<-{} {id}",

@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::*;
 use crate::diff::{diff, essentials};
-use crate::state::{Status, Timestamp};
+use crate::state::{ExecutionSummary, Status, Timestamp};
 
 /// Build/UnitTests on run `run` in pipeline execution `execution`, with `status`.
 fn observed(execution: &str, run: &str, status: &str) -> PipelineState {
@@ -163,4 +163,68 @@ fn nothing_is_recovered_when_nothing_was_missed_or_history_cannot_tell() {
     let before = observed("e1", "a1", "InProgress");
     let after = observed("e1", "a1", "Failed");
     assert!(executions_to_ask(&diff(&essentials(&before), &after)).is_empty());
+}
+
+fn summary(id: &str, status: &str) -> ExecutionSummary {
+    ExecutionSummary {
+        pipeline_execution_id: id.into(),
+        status: Status::new(status),
+        started_at: None,
+        updated_at: None,
+    }
+}
+
+/// The execution changes recovery puts before the diff's, given `recent` (newest first).
+fn unseen(
+    before: &PipelineState,
+    after: &PipelineState,
+    recent: &[ExecutionSummary],
+) -> Vec<String> {
+    let previous = essentials(before);
+    let changes = diff(&previous, after);
+    assert!(needs_executions(&changes));
+    with_unseen_executions(changes, &previous, after, recent)
+        .iter()
+        .filter_map(|c| match c {
+            Change::Execution {
+                execution_id,
+                status,
+                ..
+            } => Some(format!("{execution_id} {status}")),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn executions_that_came_and_went_between_checks_are_reported_oldest_first() {
+    let before = observed("e1", "a1", "Succeeded");
+    let after = observed("e4", "a4", "InProgress");
+    let recent = [
+        summary("e4", "InProgress"),
+        summary("e3", "Superseded"),
+        summary("e2", "Failed"),
+        summary("e1", "Succeeded"),
+        summary("e0", "Failed"),
+    ];
+    assert_eq!(
+        unseen(&before, &after, &recent),
+        ["e2 Failed", "e3 Superseded"],
+        "back to e1, which was seen; not e0 before it"
+    );
+}
+
+#[test]
+fn no_execution_is_reported_when_the_page_does_not_reach_the_last_seen_one() {
+    let before = observed("e1", "a1", "Succeeded");
+    let after = observed("e4", "a4", "InProgress");
+    let recent = [summary("e4", "InProgress"), summary("e3", "Failed")];
+    assert!(unseen(&before, &after, &recent).is_empty());
+    // A still running execution no stage shows yet is left for a later check.
+    let recent = [
+        summary("e4", "InProgress"),
+        summary("e3", "InProgress"),
+        summary("e1", "Succeeded"),
+    ];
+    assert!(unseen(&before, &after, &recent).is_empty());
 }

@@ -81,6 +81,10 @@ impl Severity {
         ) {
             Self::Approval
         } else if matches!(status, Some(Stopped | Stopping | Cancelled | Abandoned))
+            || matches!(
+                (change, status),
+                (Change::Execution { .. }, Some(KnownStatus::Superseded))
+            )
             || is_rollback(change)
             || matches!(
                 change,
@@ -840,6 +844,12 @@ fn subject_headline(change: &Change) -> String {
             readable: false, ..
         } => "pipewatch cannot read it".to_owned(),
         Change::Access { readable: true, .. } => "pipewatch reads it again".to_owned(),
+        Change::Execution { execution_id, .. } => {
+            format!(
+                "execution {} {status} between checks",
+                short_id(execution_id)
+            )
+        }
     }
 }
 
@@ -949,6 +959,10 @@ fn what(change: &Change) -> String {
             failed_checks,
             ..
         } => format!("pipewatch reads the pipeline again, after {failed_checks} failed checks"),
+        Change::Execution { execution_id, .. } => format!(
+            "execution {} {status} between checks",
+            short_id(execution_id)
+        ),
     }
 }
 

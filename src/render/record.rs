@@ -72,6 +72,12 @@ pub enum Detail {
         execution_type: Option<String>,
     },
     Inbound {},
+    /// A whole pipeline execution no observation showed (always recovered).
+    Execution {
+        /// RFC 3339; null unless known.
+        started_at: Option<String>,
+        finished_at: Option<String>,
+    },
     /// pipewatch's own access to the pipeline: lost (`readable: false`) or back.
     Access {
         readable: bool,
@@ -117,6 +123,19 @@ impl ChangeRecord {
             Change::Inbound { execution_id, .. } => {
                 (None, Some(execution_id.clone()), Detail::Inbound {})
             }
+            Change::Execution {
+                execution_id,
+                started_at,
+                finished_at,
+                ..
+            } => (
+                None,
+                Some(execution_id.clone()),
+                Detail::Execution {
+                    started_at: started_at.map(|t| t.to_string()),
+                    finished_at: finished_at.map(|t| t.to_string()),
+                },
+            ),
             Change::Access {
                 readable,
                 failed_checks,
@@ -199,7 +218,7 @@ impl ChangeRecord {
                 Change::Action {
                     recovered: true,
                     ..
-                }
+                } | Change::Execution { .. }
             ),
             detail,
         }
@@ -221,6 +240,7 @@ impl ChangeRecord {
             Detail::Stage { .. } => "stage",
             Detail::Inbound {} => "inbound",
             Detail::Access { .. } => "access",
+            Detail::Execution { .. } => "execution",
         }
     }
 }

@@ -99,6 +99,15 @@ fn what_happened(change: &Change) -> String {
             colon(error.as_deref())
         ),
         Change::Access { readable: true, .. } => "pipewatch reads the pipeline again".to_owned(),
+        Change::Execution {
+            execution_id,
+            status,
+            ..
+        } => format!(
+            "execution {} {} (between checks)",
+            clean(execution_id),
+            clean(status.as_str())
+        ),
     }
 }
 

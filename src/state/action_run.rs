@@ -1,5 +1,6 @@
-//! One action run as `ListActionExecutions` lists it: what recovery needs to report a run
-//! that started and ended between two observations ([`crate::recover`]).
+//! Runs as the history APIs list them, for recovery ([`crate::recover`]): one action run
+//! (`ListActionExecutions`) and one pipeline execution (`ListPipelineExecutions`), each
+//! reduced to what a report of a run no observation saw needs.
 
 use super::{ErrorDetails, Status, Timestamp};
 
@@ -18,4 +19,15 @@ pub struct ActionRun {
     pub summary: Option<String>,
     pub external_url: Option<String>,
     pub error: Option<ErrorDetails>,
+}
+
+/// A pipeline execution as `ListPipelineExecutions` summarises it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutionSummary {
+    pub pipeline_execution_id: String,
+    /// `InProgress`, `Stopped`, `Stopping`, `Succeeded`, `Superseded`, `Failed`,
+    /// `Cancelled`, as AWS spells it.
+    pub status: Status,
+    pub started_at: Option<Timestamp>,
+    pub updated_at: Option<Timestamp>,
 }

@@ -1,6 +1,7 @@
 //! A wire-level CodePipeline: speaks the `awsJson1_1` protocol for `GetPipelineState`,
-//! `GetPipelineExecution`, `ListPipelines` and `ListActionExecutions` (paginated, newest
-//! first, filtered by pipeline execution) (`X-Amz-Target: CodePipeline_20150709.<Op>`),
+//! `GetPipelineExecution`, `ListPipelines`, `ListActionExecutions` (paginated, newest
+//! first, filtered by pipeline execution) and `ListPipelineExecutions` (paginated, newest
+//! first) (`X-Amz-Target: CodePipeline_20150709.<Op>`),
 //! and the Resource Groups Tagging API's `GetResources`, so the real SDK clients, with
 //! their retries, paginators and JSON parsers, talk to it as to AWS.
 //!
@@ -22,6 +23,7 @@ const GET_STATE: &str = "CodePipeline_20150709.GetPipelineState";
 const GET_EXECUTION: &str = "CodePipeline_20150709.GetPipelineExecution";
 const LIST_PIPELINES: &str = "CodePipeline_20150709.ListPipelines";
 const LIST_ACTION_EXECUTIONS: &str = "CodePipeline_20150709.ListActionExecutions";
+const LIST_PIPELINE_EXECUTIONS: &str = "CodePipeline_20150709.ListPipelineExecutions";
 const GET_RESOURCES: &str = "ResourceGroupsTaggingAPI_20170126.GetResources";
 const JSON: &str = "application/x-amz-json-1.1";
 
@@ -49,6 +51,8 @@ struct Script {
     executions: HashMap<String, String>,
     /// `actionExecutionDetails` entries by pipeline, in the order they happened.
     action_runs: HashMap<String, Vec<serde_json::Value>>,
+    /// `pipelineExecutionSummaries` entries by pipeline, in the order they started.
+    execution_summaries: HashMap<String, Vec<serde_json::Value>>,
     /// Tags by pipeline; a pipeline with `None` was tagged once and no longer is (the
     /// Tagging API still returns it, with no tags).
     tags: HashMap<Key, Option<Vec<(String, String)>>>,
@@ -239,6 +243,24 @@ impl FakeCodePipeline {
             .push(run);
     }
 
+    /// Records one pipeline execution of `pipeline` (a `pipelineExecutionSummaries` entry,
+    /// JSON), as `ListPipelineExecutions` will list it, newest first. An execution
+    /// recorded again (a new status) keeps its place.
+    pub fn add_execution_summary(&self, pipeline: &str, summary: serde_json::Value) {
+        let mut script = self.script.lock().unwrap();
+        let list = script
+            .execution_summaries
+            .entry(pipeline.to_owned())
+            .or_default();
+        match list
+            .iter_mut()
+            .find(|s| s["pipelineExecutionId"] == summary["pipelineExecutionId"])
+        {
+            Some(existing) => *existing = summary,
+            None => list.push(summary),
+        }
+    }
+
     /// Forgets the action runs of `pipeline` (history older than the API keeps).
     pub fn clear_action_runs(&self, pipeline: &str) {
         self.script.lock().unwrap().action_runs.remove(pipeline);
@@ -308,6 +330,7 @@ fn answer(script: &Mutex<Script>, request: &Request) -> Reply {
             Some(GET_EXECUTION) => "GetPipelineExecution",
             Some(LIST_PIPELINES) => "ListPipelines",
             Some(LIST_ACTION_EXECUTIONS) => "ListActionExecutions",
+            Some(LIST_PIPELINE_EXECUTIONS) => "ListPipelineExecutions",
             Some(GET_RESOURCES) => "GetResources",
             _ => "unknown",
         };
@@ -350,6 +373,7 @@ fn answer(script: &Mutex<Script>, request: &Request) -> Reply {
         "GetPipelineExecution" => get_execution(script, &body),
         "ListPipelines" => list_pipelines(script, &region, &body),
         "ListActionExecutions" => list_action_executions(script, &body),
+        "ListPipelineExecutions" => list_pipeline_executions(script, &body),
         "GetResources" => get_resources(script, &region, &body),
         _ => error(
             400,
@@ -471,6 +495,43 @@ fn list_action_executions(script: &Mutex<Script>, body: &serde_json::Value) -> R
     let page: Vec<&serde_json::Value> = runs.iter().skip(start).take(size).copied().collect();
     let mut answer = serde_json::json!({ "actionExecutionDetails": page });
     if start + size < runs.len() {
+        answer["nextToken"] = serde_json::Value::String((start + size).to_string());
+    }
+    ok(answer.to_string())
+}
+
+/// A page of `pipelineName`'s executions, newest first; `nextToken` is the index of the
+/// next one.
+fn list_pipeline_executions(script: &Mutex<Script>, body: &serde_json::Value) -> Reply {
+    let Some(name) = body["pipelineName"].as_str() else {
+        return error(400, "ValidationException", "pipelineName is required");
+    };
+    let script = script.lock().unwrap();
+    if !script.states.keys().any(|(_, n)| n == name) {
+        return error(
+            400,
+            "PipelineNotFoundException",
+            &format!("Account '{HOME_ACCOUNT}' does not have a pipeline with name '{name}'"),
+        );
+    }
+    let summaries: Vec<&serde_json::Value> = script
+        .execution_summaries
+        .get(name)
+        .into_iter()
+        .flatten()
+        .rev()
+        .collect();
+    let start: usize = body["nextToken"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let size = body["maxResults"]
+        .as_u64()
+        .map_or(100, |n| usize::try_from(n).unwrap_or(100))
+        .min(100);
+    let page: Vec<&serde_json::Value> = summaries.iter().skip(start).take(size).copied().collect();
+    let mut answer = serde_json::json!({ "pipelineExecutionSummaries": page });
+    if start + size < summaries.len() {
         answer["nextToken"] = serde_json::Value::String((start + size).to_string());
     }
     ok(answer.to_string())
