@@ -351,8 +351,8 @@ fn tick(function: &Lambda) -> Value {
 }
 
 /// Calls so far by API: `GetPipelineState`, `GetPipelineExecution`, `ListPipelines`,
-/// DynamoDB, SNS, `ListActionExecutions`.
-fn calls(fake: &FakeCodePipeline, dynamodb: &FaultProxy, sns: &FaultProxy) -> [usize; 6] {
+/// DynamoDB, SNS, `ListActionExecutions`, `ListPipelineExecutions`.
+fn calls(fake: &FakeCodePipeline, dynamodb: &FaultProxy, sns: &FaultProxy) -> [usize; 7] {
     [
         fake.operations("GetPipelineState"),
         fake.operations("GetPipelineExecution"),
@@ -360,14 +360,15 @@ fn calls(fake: &FakeCodePipeline, dynamodb: &FaultProxy, sns: &FaultProxy) -> [u
         dynamodb.forwarded(),
         sns.forwarded(),
         fake.operations("ListActionExecutions"),
+        fake.operations("ListPipelineExecutions"),
     ]
 }
 
-fn per_tick(after: [usize; 6], before: [usize; 6], ticks: usize) -> [usize; 6] {
+fn per_tick(after: [usize; 7], before: [usize; 7], ticks: usize) -> [usize; 7] {
     std::array::from_fn(|i| (after[i] - before[i]) / ticks)
 }
 
-fn describe(calls: &[usize; 6], n: usize, changed: bool) -> String {
+fn describe(calls: &[usize; 7], n: usize, changed: bool) -> String {
     let batch_gets = n.div_ceil(100);
     // Messages are published per pipeline, as its claim is won: ⌈messages/10⌉ PublishBatch
     // for each changed pipeline (one message each here).
@@ -380,7 +381,7 @@ fn describe(calls: &[usize; 6], n: usize, changed: bool) -> String {
         (format!("{batch_gets} BatchGetItem"), "0".to_owned())
     };
     format!(
-        "GetPipelineState {} [{n}], GetPipelineExecution {} [{}], ListActionExecutions {} [{}], ListPipelines {} [0 between discoveries], DynamoDB {} [{dynamodb_min}], SNS {} [{sns_min}]",
+        "GetPipelineState {} [{n}], GetPipelineExecution {} [{}], ListActionExecutions {} [{}], ListPipelineExecutions {} [{}], ListPipelines {} [0 between discoveries], DynamoDB {} [{dynamodb_min}], SNS {} [{sns_min}]",
         calls[0],
         calls[1],
         if changed {
@@ -391,6 +392,12 @@ fn describe(calls: &[usize; 6], n: usize, changed: bool) -> String {
         calls[5],
         if changed {
             "1 per pipeline execution with a new action run"
+        } else {
+            "0"
+        },
+        calls[6],
+        if changed {
+            "0: no stage shows a new execution in this change"
         } else {
             "0"
         },

@@ -24,29 +24,45 @@
 //! that no observation shows (failed, superseded, stopped between two checks) are
 //! reported first, oldest first, as [`Change::Execution`].
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use crate::diff::Change;
-use crate::state::{ActionRun, ExecutionSummary, KnownStatus, PipelineState};
+use crate::state::{ActionRun, ExecutionSummary, KnownStatus, PipelineState, Status};
 
-/// The pipeline executions worth asking about: those in which an action shows a new
-/// run, in order, each once.
-pub fn executions_to_ask(changes: &[Change]) -> Vec<&str> {
+/// The pipeline executions worth asking about: those in which an action shows a new run,
+/// and, when the run last seen was unfinished in another pipeline execution (the one
+/// `previous` showed in its stage), that one too, for its outcome. In order, each once.
+pub fn executions_to_ask<'a>(changes: &'a [Change], previous: &'a PipelineState) -> Vec<&'a str> {
     let mut ids: Vec<&str> = Vec::new();
     for change in changes {
         if let Change::Action {
+            stage,
             execution_id: Some(_),
+            previous_status,
             pipeline_execution_id: Some(id),
             recovered: false,
             ..
         } = change
             && !change.same_execution()
-            && !ids.contains(&id.as_str())
         {
-            ids.push(id);
+            let unfinished = previous_status.as_ref().is_some_and(|s| !s.is_final());
+            let earlier = previous_execution(previous, stage).filter(|e| *e != id.as_str());
+            for id in std::iter::once(id.as_str()).chain(earlier.filter(|_| unfinished)) {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
         }
     }
     ids
+}
+
+/// The pipeline execution `state` shows as `stage`'s latest.
+fn previous_execution<'a>(observation: &'a PipelineState, stage: &str) -> Option<&'a str> {
+    observation
+        .stage(stage)
+        .and_then(|s| s.latest_execution.as_ref())
+        .map(|e| e.pipeline_execution_id.as_str())
 }
 
 /// Whether `changes` show a stage on a new pipeline execution, so that executions may
@@ -72,11 +88,23 @@ pub fn with_unseen_executions(
     let mut reached = false;
     for execution in recent {
         let id = execution.pipeline_execution_id.as_str();
-        if before.contains(id) {
+        if let Some(seen_status) = before.get(id) {
+            // The newest execution seen: if it ended unseen (it left every stage
+            // unfinished), its end is news too.
+            let failed = execution.status.is_final()
+                && execution.status.known() != Some(KnownStatus::Succeeded);
+            if !now.contains_key(id) && !seen_status.is_final() && failed {
+                unseen.push(Change::Execution {
+                    execution_id: id.to_owned(),
+                    status: execution.status.clone(),
+                    started_at: execution.started_at,
+                    finished_at: execution.updated_at,
+                });
+            }
             reached = true;
             break;
         }
-        if !now.contains(id) && execution.status.is_final() {
+        if !now.contains_key(id) && execution.status.is_final() {
             unseen.push(Change::Execution {
                 execution_id: id.to_owned(),
                 status: execution.status.clone(),
@@ -93,8 +121,9 @@ pub fn with_unseen_executions(
     unseen
 }
 
-/// The pipeline executions an observation shows: each stage's latest and queued ones.
-fn shown(state: &PipelineState) -> HashSet<&str> {
+/// The pipeline executions an observation shows (each stage's latest and queued ones),
+/// with the status it shows them in (the last stage's, for one in several).
+fn shown(state: &PipelineState) -> HashMap<&str, &Status> {
     state
         .stage_states
         .iter()
@@ -105,7 +134,7 @@ fn shown(state: &PipelineState) -> HashSet<&str> {
                 .chain(stage.inbound_execution.iter())
                 .chain(stage.inbound_executions.iter())
         })
-        .map(|e| e.pipeline_execution_id.as_str())
+        .map(|e| (e.pipeline_execution_id.as_str(), &e.status))
         .collect()
 }
 
@@ -194,12 +223,23 @@ fn missed_before(
     } else {
         // The last seen run is not in this answer. If it belonged to this pipeline
         // execution, the page (or the history) is incomplete: say nothing.
-        let seen_here = previous
-            .stage(stage)
-            .and_then(|s| s.latest_execution.as_ref())
-            .is_some_and(|e| &e.pipeline_execution_id == execution);
-        if previous_execution_id.is_some() && seen_here {
+        let earlier = previous_execution(previous, stage);
+        if previous_execution_id.is_some() && earlier == Some(execution.as_str()) {
             return Vec::new();
+        }
+        // It belonged to an earlier execution: its outcome, if it finished unseen.
+        let outcome = previous_execution_id.as_ref().and_then(|id| {
+            listed
+                .iter()
+                .filter(|(listed_id, _)| Some(listed_id.as_str()) == earlier)
+                .flat_map(|(_, runs)| runs)
+                .find(|r| &r.action_execution_id == id)
+        });
+        if let Some(seen) = outcome
+            && previous_status.as_ref() != Some(&seen.status)
+            && seen.status.is_final()
+        {
+            missed.push((seen, true));
         }
         missed.extend(
             runs.iter()

@@ -483,7 +483,7 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier, D: DeadLetterQueue> Watch
                 "a history call failed; what came and went between checks is not recovered"
             );
         };
-        for id in recover::executions_to_ask(&changes) {
+        for id in recover::executions_to_ask(&changes, previous) {
             if history.runs.iter().any(|(asked, _)| asked == id) {
                 continue;
             }

@@ -39,7 +39,7 @@ fn run(execution: &str, id: &str, status: &str, started_s: i64) -> ActionRun {
 fn recovered(before: &PipelineState, after: &PipelineState, runs: &[ActionRun]) -> Vec<String> {
     let previous = essentials(before);
     let changes = diff(&previous, after);
-    let asked: Vec<String> = executions_to_ask(&changes)
+    let asked: Vec<String> = executions_to_ask(&changes, &previous)
         .into_iter()
         .map(str::to_owned)
         .collect();
@@ -162,7 +162,8 @@ fn nothing_is_recovered_when_nothing_was_missed_or_history_cannot_tell() {
     // The same run with a new status: no call needed.
     let before = observed("e1", "a1", "InProgress");
     let after = observed("e1", "a1", "Failed");
-    assert!(executions_to_ask(&diff(&essentials(&before), &after)).is_empty());
+    let previous = essentials(&before);
+    assert!(executions_to_ask(&diff(&previous, &after), &previous).is_empty());
 }
 
 fn summary(id: &str, status: &str) -> ExecutionSummary {
@@ -227,4 +228,47 @@ fn no_execution_is_reported_when_the_page_does_not_reach_the_last_seen_one() {
         summary("e1", "Succeeded"),
     ];
     assert!(unseen(&before, &after, &recent).is_empty());
+}
+
+#[test]
+fn a_run_seen_unfinished_in_an_earlier_execution_has_its_outcome_reported() {
+    // a1 was running in e1; e1 failed on it, and e2 now runs a2.
+    let before = observed("e1", "a1", "InProgress");
+    let after = observed("e2", "a2", "InProgress");
+    let runs = [
+        run("e1", "a1", "Failed", 0),
+        run("e2", "a2", "InProgress", 60),
+    ];
+    assert_eq!(
+        recovered(&before, &after, &runs),
+        ["recovered a1 Failed: a1: exit status 1", "a2 InProgress"]
+    );
+}
+
+#[test]
+fn the_execution_last_seen_running_is_reported_when_it_ended_unseen() {
+    let before = observed("e1", "a1", "InProgress");
+    let after = observed("e2", "a2", "InProgress");
+    let recent = [summary("e2", "InProgress"), summary("e1", "Failed")];
+    assert_eq!(unseen(&before, &after, &recent), ["e1 Failed"]);
+    // Seen finished already: not again.
+    let before = observed("e1", "a1", "Succeeded");
+    let mut finished = essentials(&before);
+    finished.stage_states[0]
+        .latest_execution
+        .as_mut()
+        .unwrap()
+        .status = Status::new("Succeeded");
+    let changes = diff(&finished, &after);
+    let changes = with_unseen_executions(
+        changes,
+        &finished,
+        &after,
+        &[summary("e2", "InProgress"), summary("e1", "Succeeded")],
+    );
+    assert!(
+        !changes
+            .iter()
+            .any(|c| matches!(c, Change::Execution { .. }))
+    );
 }
