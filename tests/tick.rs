@@ -440,6 +440,93 @@ async fn a_record_written_by_0_1_0_is_read_without_a_rebaseline_and_its_pending_
     assert_eq!(harness.stored("web-app-release").await.version, 43);
 }
 
+/// Writes a record fixture (`tests/records/{name}.json`) to the table.
+async fn put_fixture(harness: &Harness, name: &str) {
+    aws_sdk_dynamodb::Client::new(&harness.config)
+        .put_item()
+        .table_name(&harness.table)
+        .set_item(Some(support::records::item(name)))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[test]
+fn every_stored_format_ever_written_reads_as_a_record() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/records");
+    let mut read = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let name = entry.unwrap().path();
+        let name = name.file_stem().unwrap().to_str().unwrap().to_owned();
+        match pipewatch::aws::dynamodb::decode(&support::records::item(&name)) {
+            Loaded::Found(_) => read += 1,
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    assert!(read >= 3, "{read}");
+}
+
+#[tokio::test]
+async fn a_record_with_refused_messages_and_a_failed_read_streak_is_carried_on() {
+    let harness = Harness::new().await;
+    put_fixture(&harness, "v0.2-release-failure-refused-twice").await;
+    let record = harness.stored("web-app-release").await;
+    assert_eq!(
+        (record.outbox[0].attempts, record.outbox[0].claimed_at),
+        (2, 1_795_834_800_000)
+    );
+    assert_eq!(record.health.failures, 2);
+    assert!(!record.health.reported);
+
+    let states = harness.serve_release_executions();
+    harness.fake.set_state(&states[3]);
+    let summary = harness
+        .watcher()
+        .tick(&["web-app-release".to_owned()])
+        .await;
+    assert!(summary.failed.is_empty(), "{summary:?}");
+    assert_eq!((summary.rebaselined, summary.dead_lettered), (0, 0));
+    let delivered = harness.inbox.drain().await;
+    assert_eq!(
+        delivered[0].id(),
+        "web-app-release/41/1",
+        "the refused message, at last"
+    );
+    assert!(
+        delivered
+            .iter()
+            .all(|m| m.attributes["kind"] != r#"["access"]"#),
+        "a streak never announced ends silently"
+    );
+    assert!(harness.stored("web-app-release").await.health.is_healthy());
+}
+
+#[tokio::test]
+async fn a_record_of_a_pipeline_never_read_is_baselined_with_one_reads_again_message() {
+    let harness = Harness::new().await;
+    put_fixture(&harness, "v0.2-never-read-announced").await;
+    let record = harness.stored("ghost-release").await;
+    assert!(record.snapshot.is_none() && record.health.reported);
+
+    let states = harness.serve_release_executions();
+    harness
+        .fake
+        .set_state(&states[2].replace("web-app-release", "ghost-release"));
+    let summary = harness.watcher().tick(&["ghost-release".to_owned()]).await;
+    assert!(summary.failed.is_empty(), "{summary:?}");
+    assert_eq!(
+        (summary.changes, summary.rebaselined),
+        (1, 0),
+        "{summary:?}"
+    );
+    let delivered = harness.inbox.drain().await;
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].changes()[0]["kind"], "access");
+    assert_eq!(delivered[0].changes()[0]["readable"], true);
+    let record = harness.stored("ghost-release").await;
+    assert!(record.snapshot.is_some() && record.health.is_healthy());
+}
+
 #[tokio::test]
 async fn quiet_ticks_make_no_write() {
     let harness = Harness::new().await;
