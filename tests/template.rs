@@ -550,6 +550,19 @@ fn the_operators_alarms_and_dead_letter_queue_match_what_the_code_emits() {
         let words = format!("{:?}", alarm["Properties"]["AlarmDescription"]);
         assert!(words.len() > 150, "{name} says what to do: {words}");
     }
+    // The others watch a metric that arrives once a tick: at the default 5-minute schedule
+    // a shorter period would be empty most of the time and flip the alarm back and forth.
+    for (name, alarm) in &ours {
+        let properties = &alarm["Properties"];
+        if properties["MetricName"].as_str() != Some("TicksCompleted") {
+            assert!(properties["Period"].as_u64().unwrap() >= 300, "{name}");
+            assert_eq!(
+                properties["TreatMissingData"].as_str(),
+                Some("ignore"),
+                "{name}"
+            );
+        }
+    }
     let no_ticks = resource(&template, "NoTicksAlarm");
     assert_eq!(
         no_ticks["TreatMissingData"].as_str(),
