@@ -591,18 +591,12 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier, D: DeadLetterQueue> Watch
                         .find(|p| p.message.id == message.id);
                     let attempts = pending.map_or(1, |p| p.attempts + 1);
                     if error.permanent || attempts >= max_attempts {
-                        let mut letter = pending.map_or_else(
-                            || DeadLetter {
-                                message: message.clone(),
-                                reason: String::new(),
-                                attempts,
-                                claimed_at: 0,
-                            },
-                            |p| DeadLetter::new(p, ""),
-                        );
-                        letter.attempts = attempts;
-                        letter.reason = chain(&error);
-                        letters.push(letter);
+                        letters.push(DeadLetter {
+                            message: message.clone(),
+                            reason: chain(&error),
+                            attempts,
+                            claimed_at: pending.map_or(0, |p| p.claimed_at),
+                        });
                     } else {
                         failed.push(error);
                     }

@@ -293,42 +293,22 @@ fn watch_on_a_terminal_says_it_is_alive_once_a_tick() {
 #[test]
 fn watch_without_a_terminal_prints_only_changes() {
     let fake = FakeCodePipeline::start();
-    let dir = state_dir();
     fake.set_state(&scenario("manual-approval")[0]);
-    let child = pipewatch(&fake)
-        .args(["watch", "--interval", "100ms", "--pipeline", "infra-prod"])
-        .arg("--state-dir")
-        .arg(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_until("three ticks", || fake.calls("infra-prod") >= 3);
-    signal(&child, "-INT");
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success());
+    let output = three_quiet_ticks(&fake, &[]);
     assert!(
         output.stdout.is_empty() && output.stderr.is_empty(),
         "{output:?}"
     );
 }
 
-#[test]
-fn watch_with_stats_prints_each_ticks_figures_and_its_aws_calls() {
-    let fake = FakeCodePipeline::start();
-    let dir = state_dir();
-    fake.set_state(&scenario("manual-approval")[0]);
-    let child = pipewatch(&fake)
-        .args([
-            "watch",
-            "--stats",
-            "--interval",
-            "100ms",
-            "--pipeline",
-            "infra-prod",
-        ])
+/// `pipewatch watch` (with `extra` arguments, no terminal) over infra-prod every 100 ms,
+/// stopped with Ctrl-C after three ticks; it must end cleanly.
+fn three_quiet_ticks(fake: &FakeCodePipeline, extra: &[&str]) -> Output {
+    let child = pipewatch(fake)
+        .args(["watch", "--interval", "100ms", "--pipeline", "infra-prod"])
+        .args(extra)
         .arg("--state-dir")
-        .arg(&dir)
+        .arg(state_dir())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -336,7 +316,15 @@ fn watch_with_stats_prints_each_ticks_figures_and_its_aws_calls() {
     wait_until("three ticks", || fake.calls("infra-prod") >= 3);
     signal(&child, "-INT");
     let output = child.wait_with_output().unwrap();
-    assert!(output.status.success());
+    assert!(output.status.success(), "{output:?}");
+    output
+}
+
+#[test]
+fn watch_with_stats_prints_each_ticks_figures_and_its_aws_calls() {
+    let fake = FakeCodePipeline::start();
+    fake.set_state(&scenario("manual-approval")[0]);
+    let output = three_quiet_ticks(&fake, &["--stats"]);
     let stderr = String::from_utf8(output.stderr).unwrap();
     let lines: Vec<&str> = stderr.lines().collect();
     assert!(lines.len() >= 3, "{stderr}");

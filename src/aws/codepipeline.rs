@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use aws_config::retry::RetryConfig;
 use aws_sdk_codepipeline::Client;
+use aws_sdk_codepipeline::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_codepipeline::operation::get_pipeline_execution::GetPipelineExecutionError;
 use aws_sdk_codepipeline::operation::get_pipeline_state::{
     GetPipelineStateError, GetPipelineStateOutput,
@@ -126,27 +127,8 @@ impl PipelineSource for CodePipelineSource {
         pipeline: &PipelineRef,
         pipeline_execution_id: &str,
     ) -> Result<Vec<ActionRun>, SourceError> {
-        self.list_action_runs(pipeline, pipeline_execution_id).await
-    }
-
-    async fn recent_executions(
-        &self,
-        pipeline: &PipelineRef,
-    ) -> Result<Vec<ExecutionSummary>, SourceError> {
-        self.list_executions(pipeline).await
-    }
-}
-
-impl CodePipelineSource {
-    /// One page of `ListActionExecutions` for a pipeline execution.
-    async fn list_action_runs(
-        &self,
-        pipeline: &PipelineRef,
-        pipeline_execution_id: &str,
-    ) -> Result<Vec<ActionRun>, SourceError> {
-        const OPERATION: &str = "ListActionExecutions";
         let client = self.client(pipeline.location.as_ref()).await;
-        let filter = aws_sdk_codepipeline::types::ActionExecutionFilter::builder()
+        let filter = sdk::ActionExecutionFilter::builder()
             .pipeline_execution_id(pipeline_execution_id)
             .build();
         let output = client
@@ -156,30 +138,18 @@ impl CodePipelineSource {
             .max_results(100)
             .send()
             .await
-            .map_err(|error| match error.as_service_error() {
-                Some(
-                    aws_sdk_codepipeline::operation::list_action_executions::ListActionExecutionsError::PipelineNotFoundException(_),
-                ) => SourceError::PipelineNotFound(super::describe(&error)),
-                _ => SourceError::Api {
-                    operation: OPERATION,
-                    source: super::describe(&error),
-                },
-            })?;
+            .map_err(|error| history_error("ListActionExecutions", &error))?;
         Ok(output
             .action_execution_details()
             .iter()
             .filter_map(convert_action_run)
             .collect())
     }
-}
 
-impl CodePipelineSource {
-    /// One page of `ListPipelineExecutions`, newest first.
-    async fn list_executions(
+    async fn recent_executions(
         &self,
         pipeline: &PipelineRef,
     ) -> Result<Vec<ExecutionSummary>, SourceError> {
-        const OPERATION: &str = "ListPipelineExecutions";
         let client = self.client(pipeline.location.as_ref()).await;
         let output = client
             .list_pipeline_executions()
@@ -187,15 +157,7 @@ impl CodePipelineSource {
             .max_results(100)
             .send()
             .await
-            .map_err(|error| match error.as_service_error() {
-                Some(
-                    aws_sdk_codepipeline::operation::list_pipeline_executions::ListPipelineExecutionsError::PipelineNotFoundException(_),
-                ) => SourceError::PipelineNotFound(super::describe(&error)),
-                _ => SourceError::Api {
-                    operation: OPERATION,
-                    source: super::describe(&error),
-                },
-            })?;
+            .map_err(|error| history_error("ListPipelineExecutions", &error))?;
         Ok(output
             .pipeline_execution_summaries()
             .iter()
@@ -208,6 +170,22 @@ impl CodePipelineSource {
                 })
             })
             .collect())
+    }
+}
+
+/// A history call's error: the pipeline gone, or the call failing.
+fn history_error<E, R>(operation: &'static str, error: &SdkError<E, R>) -> SourceError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    if error.code() == Some("PipelineNotFoundException") {
+        SourceError::PipelineNotFound(super::describe(error))
+    } else {
+        SourceError::Api {
+            operation,
+            source: super::describe(error),
+        }
     }
 }
 

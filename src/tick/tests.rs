@@ -20,11 +20,15 @@ fn observation(status: &str) -> PipelineState {
 
 /// The plan for observing `current` with `loaded` stored, nothing enriched.
 fn decide(loaded: &Loaded, current: &PipelineState) -> Option<Plan> {
+    plan_with(loaded, current, None)
+}
+
+fn plan_with(loaded: &Loaded, current: &PipelineState, retention_s: Option<i64>) -> Option<Plan> {
     let facts = Facts {
         changes: changes_since(loaded, current),
         fresh: &[],
         console: None,
-        retention_s: None,
+        retention_s,
     };
     plan(
         &crate::select::PipelineRef::home("web"),
@@ -178,20 +182,7 @@ fn decide_with_retention(
     current: &PipelineState,
     retention_s: i64,
 ) -> Option<Plan> {
-    let facts = Facts {
-        changes: changes_since(loaded, current),
-        fresh: &[],
-        console: None,
-        retention_s: Some(retention_s),
-    };
-    plan(
-        &crate::select::PipelineRef::home("web"),
-        loaded,
-        current,
-        facts,
-        NOW,
-        LEASE,
-    )
+    plan_with(loaded, current, Some(retention_s))
 }
 
 fn stored_expiring(expires_at: Option<i64>) -> Loaded {

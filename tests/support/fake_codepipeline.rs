@@ -464,17 +464,11 @@ fn get_execution(script: &Mutex<Script>, body: &serde_json::Value) -> Reply {
 /// A page of `pipelineName`'s action runs, newest first, of one pipeline execution when the
 /// filter names one; `nextToken` is the index of the next run.
 fn list_action_executions(script: &Mutex<Script>, body: &serde_json::Value) -> Reply {
-    let Some(name) = body["pipelineName"].as_str() else {
-        return error(400, "ValidationException", "pipelineName is required");
-    };
     let script = script.lock().unwrap();
-    if !script.states.keys().any(|(_, n)| n == name) {
-        return error(
-            400,
-            "PipelineNotFoundException",
-            &format!("Account '{HOME_ACCOUNT}' does not have a pipeline with name '{name}'"),
-        );
-    }
+    let name = match known_pipeline(&script, body) {
+        Ok(name) => name,
+        Err(reply) => return reply,
+    };
     let wanted = body["filter"]["pipelineExecutionId"].as_str();
     let runs: Vec<&serde_json::Value> = script
         .action_runs
@@ -484,6 +478,33 @@ fn list_action_executions(script: &Mutex<Script>, body: &serde_json::Value) -> R
         .rev()
         .filter(|run| wanted.is_none_or(|id| run["pipelineExecutionId"] == id))
         .collect();
+    page(body, "actionExecutionDetails", &runs)
+}
+
+/// The `pipelineName` a history call names, or the error AWS answers when it names none
+/// or one that does not exist.
+fn known_pipeline<'a>(script: &Script, body: &'a serde_json::Value) -> Result<&'a str, Reply> {
+    let Some(name) = body["pipelineName"].as_str() else {
+        return Err(error(
+            400,
+            "ValidationException",
+            "pipelineName is required",
+        ));
+    };
+    if script.states.keys().any(|(_, n)| n == name) {
+        Ok(name)
+    } else {
+        Err(error(
+            400,
+            "PipelineNotFoundException",
+            &format!("Account '{HOME_ACCOUNT}' does not have a pipeline with name '{name}'"),
+        ))
+    }
+}
+
+/// One page of `items` under `key`: `maxResults` of them (at most 100) from `nextToken`,
+/// the index of the first, with the next page's token when more follow.
+fn page(body: &serde_json::Value, key: &str, items: &[&serde_json::Value]) -> Reply {
     let start: usize = body["nextToken"]
         .as_str()
         .and_then(|t| t.parse().ok())
@@ -492,9 +513,9 @@ fn list_action_executions(script: &Mutex<Script>, body: &serde_json::Value) -> R
         .as_u64()
         .map_or(100, |n| usize::try_from(n).unwrap_or(100))
         .min(100);
-    let page: Vec<&serde_json::Value> = runs.iter().skip(start).take(size).copied().collect();
-    let mut answer = serde_json::json!({ "actionExecutionDetails": page });
-    if start + size < runs.len() {
+    let shown: Vec<&serde_json::Value> = items.iter().skip(start).take(size).copied().collect();
+    let mut answer = serde_json::json!({ key: shown });
+    if start + size < items.len() {
         answer["nextToken"] = serde_json::Value::String((start + size).to_string());
     }
     ok(answer.to_string())
@@ -503,17 +524,11 @@ fn list_action_executions(script: &Mutex<Script>, body: &serde_json::Value) -> R
 /// A page of `pipelineName`'s executions, newest first; `nextToken` is the index of the
 /// next one.
 fn list_pipeline_executions(script: &Mutex<Script>, body: &serde_json::Value) -> Reply {
-    let Some(name) = body["pipelineName"].as_str() else {
-        return error(400, "ValidationException", "pipelineName is required");
-    };
     let script = script.lock().unwrap();
-    if !script.states.keys().any(|(_, n)| n == name) {
-        return error(
-            400,
-            "PipelineNotFoundException",
-            &format!("Account '{HOME_ACCOUNT}' does not have a pipeline with name '{name}'"),
-        );
-    }
+    let name = match known_pipeline(&script, body) {
+        Ok(name) => name,
+        Err(reply) => return reply,
+    };
     let summaries: Vec<&serde_json::Value> = script
         .execution_summaries
         .get(name)
@@ -521,20 +536,7 @@ fn list_pipeline_executions(script: &Mutex<Script>, body: &serde_json::Value) ->
         .flatten()
         .rev()
         .collect();
-    let start: usize = body["nextToken"]
-        .as_str()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(0);
-    let size = body["maxResults"]
-        .as_u64()
-        .map_or(100, |n| usize::try_from(n).unwrap_or(100))
-        .min(100);
-    let page: Vec<&serde_json::Value> = summaries.iter().skip(start).take(size).copied().collect();
-    let mut answer = serde_json::json!({ "pipelineExecutionSummaries": page });
-    if start + size < summaries.len() {
-        answer["nextToken"] = serde_json::Value::String((start + size).to_string());
-    }
-    ok(answer.to_string())
+    page(body, "pipelineExecutionSummaries", &summaries)
 }
 
 /// A page of names, `nextToken` being the index of the next one.
