@@ -8,7 +8,7 @@ VENV="$PIPEWATCH_TOOLS/venv"
 NPM_DIR="$PIPEWATCH_TOOLS/npm"
 
 # PyPI packages: name==version, one per word.
-PYTHON_TEST_TOOLS="moto[server]==5.2.5 cargo-lambda==1.9.2"
+PYTHON_TEST_TOOLS="moto[server]==5.2.5 aws-sam-translator==1.103.0 cargo-lambda==1.9.2"
 PYTHON_DEPLOY_TOOLS="aws-sam-cli==1.148.0 cfn-lint==1.41.0 checkov==3.3.30 cargo-lambda==1.9.2 ziglang==0.17.1"
 DYNAMODB_LOCAL_VERSION="10.3.0"
 
@@ -95,7 +95,9 @@ start_services() {
 
     moto_port=$(free_port)
     log "starting moto on port $moto_port"
-    "$VENV/bin/moto_server" -H 127.0.0.1 -p "$moto_port" > "$SERVICE_LOGS/moto.log" 2>&1 &
+    # moto's server with the CloudFormation resource types it lacks (tests/deploy/emulator).
+    PYTHONPATH="$PWD/tests/deploy" "$VENV/bin/python" -m emulator -H 127.0.0.1 -p "$moto_port" \
+        > "$SERVICE_LOGS/moto.log" 2>&1 &
     SERVICE_PIDS+=($!)
     wait_for_port "$moto_port" "moto" "$!" || { cat "$SERVICE_LOGS/moto.log" >&2; return 1; }
 

@@ -9,4 +9,5 @@ pub mod http;
 pub mod lambda;
 pub mod records;
 pub mod services;
+pub mod stack;
 pub mod world;

@@ -102,17 +102,22 @@ impl Delivered {
 
 impl Inbox {
     pub async fn create(config: &SdkConfig) -> Self {
-        let sns = aws_sdk_sns::Client::new(config);
-        let sqs = aws_sdk_sqs::Client::new(config);
-        let name = unique("pipewatch");
-        let topic_arn = sns
+        let topic_arn = aws_sdk_sns::Client::new(config)
             .create_topic()
-            .name(&name)
+            .name(unique("pipewatch"))
             .send()
             .await
             .unwrap()
             .topic_arn
             .unwrap();
+        Self::on_topic(config, &topic_arn).await
+    }
+
+    /// A queue (and a dead-letter queue) subscribed to a topic that exists already.
+    pub async fn on_topic(config: &SdkConfig, topic_arn: &str) -> Self {
+        let sns = aws_sdk_sns::Client::new(config);
+        let sqs = aws_sdk_sqs::Client::new(config);
+        let name = unique("pipewatch");
         let queue_url = sqs
             .create_queue()
             .queue_name(&name)
@@ -133,7 +138,7 @@ impl Inbox {
             .clone();
         let subscription_arn = sns
             .subscribe()
-            .topic_arn(&topic_arn)
+            .topic_arn(topic_arn)
             .protocol("sqs")
             .endpoint(queue_arn)
             .send()
@@ -150,7 +155,7 @@ impl Inbox {
             .queue_url
             .unwrap();
         Self {
-            topic_arn,
+            topic_arn: topic_arn.to_owned(),
             sns,
             subscription_arn,
             sqs,

@@ -1,0 +1,1 @@
+"""moto's server with the CloudFormation resource types pipewatch's template needs (resources.py)."""
