@@ -788,3 +788,85 @@ fn codepipeline_events_reach_the_function_through_a_queue_only_the_rule_writes_t
         Some(15)
     );
 }
+
+/// What users would lose if an update replaced it, with the properties whose change makes
+/// CloudFormation replace the resource (or, for a KMS key, refuse the update), as its
+/// resource reference lists them: the table (records and outboxes), the key that encrypts
+/// it, and the notification topic (subscribers who confirmed by email). Renaming one of
+/// them (its logical id) deletes it and creates an empty one.
+const KEPT_ACROSS_UPDATES: [(&str, &[&str]); 3] = [
+    (
+        "SnapshotTable",
+        &[
+            "TableName",
+            "KeySchema",
+            "LocalSecondaryIndexes",
+            "ImportSourceSpecification",
+        ],
+    ),
+    (
+        "NotificationKey",
+        &["KeySpec", "KeyUsage", "Origin", "MultiRegion"],
+    ),
+    ("NotificationTopic", &["TopicName", "FifoTopic"]),
+];
+
+#[test]
+fn an_update_from_the_previous_release_replaces_nothing_that_holds_state() {
+    let current = template();
+    let text = std::fs::read_to_string(format!("{MANIFEST_DIR}/tests/deploy/template-0.1.0.yaml"))
+        .unwrap();
+    let previous: Value = serde_norway::from_str(&text).unwrap();
+    for (id, replacing) in KEPT_ACROSS_UPDATES {
+        let (before, after) = (&previous["Resources"][id], &current["Resources"][id]);
+        assert!(!after.is_null(), "{id} is gone: an update would delete it");
+        assert_eq!(before["Type"], after["Type"], "{id}");
+        for property in replacing {
+            assert_eq!(
+                before["Properties"][property], after["Properties"][property],
+                "{id}.{property} changed: CloudFormation would replace {id}"
+            );
+        }
+    }
+    // The key's attribute keeps its type (the key schema names it).
+    assert_eq!(
+        resource(&previous, "SnapshotTable")["AttributeDefinitions"],
+        resource(&current, "SnapshotTable")["AttributeDefinitions"]
+    );
+    // And if a replacement ever happens anyway, the old table and its key stay.
+    for id in ["SnapshotTable", "NotificationKey"] {
+        for policy in ["DeletionPolicy", "UpdateReplacePolicy"] {
+            assert_eq!(current["Resources"][id][policy], "Retain", "{id}.{policy}");
+        }
+    }
+}
+
+#[test]
+fn parameters_of_the_previous_release_are_still_taken() {
+    let current = template();
+    let text = std::fs::read_to_string(format!("{MANIFEST_DIR}/tests/deploy/template-0.1.0.yaml"))
+        .unwrap();
+    let previous: Value = serde_norway::from_str(&text).unwrap();
+    let Value::Mapping(parameters) = &previous["Parameters"] else {
+        panic!("the previous template has parameters")
+    };
+    for (name, before) in parameters {
+        let after = &current["Parameters"][name];
+        assert!(
+            !after.is_null(),
+            "{name:?} was removed: updating stacks would fail"
+        );
+        // Every value the previous release allowed is still allowed.
+        if let Value::Sequence(allowed) = &after["AllowedValues"] {
+            if let Value::Sequence(earlier) = &before["AllowedValues"] {
+                for value in earlier {
+                    assert!(
+                        allowed.contains(value),
+                        "{name:?} no longer allows {value:?}"
+                    );
+                }
+            }
+            assert!(allowed.contains(&before["Default"]) || before["Default"].is_null());
+        }
+    }
+}
