@@ -15,14 +15,15 @@ the CloudWatch, SNS or SQS APIs is what the stack made:
 - AWS::Chatbot::SlackChannelConfiguration -> recorded only (moto has no Chatbot), so the
   stack still lists it and its properties can be checked
 
-and three corrections of moto's own handling:
+and four corrections of moto's own handling:
 
 - AWS::Events::Rule: an EventPattern given as a string (as `!Join` makes it) is valid
   CloudFormation; moto encoded it a second time and then failed to parse it.
 - AWS::DynamoDB::Table: moto dropped TimeToLiveSpecification, and had no update, so a
   stack update lost track of the table. An update that keeps the key schema and name
   changes the table in place, as CloudFormation does; one that changes them replaces it
-  (a new, empty table), as CloudFormation would.
+  with a new, empty table, as CloudFormation would (which, under the template's
+  UpdateReplacePolicy: Retain, would keep the old table aside rather than delete it).
 - A stack update skips a changed resource whose condition is false, as a create does; moto
   updated it anyway and failed on its references to resources that do not exist.
 - A changed resource of a type moto cannot update (a KMS key, for one) is kept as it was;
