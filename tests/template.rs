@@ -870,3 +870,76 @@ fn parameters_of_the_previous_release_are_still_taken() {
         }
     }
 }
+
+/// The Serverless Application Repository's listing, against the limits its API documents
+/// (`CreateApplication`), and one version everywhere: `Cargo.toml`, the listing and
+/// `CHANGELOG.md`'s latest entry.
+#[test]
+fn the_release_metadata_is_complete_and_names_one_version() {
+    let template = template();
+    let app = &template["Metadata"]["AWS::ServerlessRepo::Application"];
+    let text = |key: &str| {
+        app[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("the listing has no {key}"))
+            .to_owned()
+    };
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(text("SemanticVersion"), version);
+    let changelog = std::fs::read_to_string(format!("{MANIFEST_DIR}/CHANGELOG.md")).unwrap();
+    let latest = changelog
+        .lines()
+        .find_map(|line| line.strip_prefix("## "))
+        .expect("CHANGELOG.md has an entry");
+    assert_eq!(
+        latest.split_whitespace().next(),
+        Some(version),
+        "CHANGELOG.md's latest entry is {latest:?}"
+    );
+    assert_eq!(text("SourceCodeUrl"), env!("CARGO_PKG_REPOSITORY"));
+    assert_eq!(text("HomePageUrl"), env!("CARGO_PKG_REPOSITORY"));
+
+    // The licence listed is one the crate is offered under, and its file holds its text.
+    let licence = text("SpdxLicenseId");
+    assert!(
+        env!("CARGO_PKG_LICENSE")
+            .split(" OR ")
+            .any(|l| l == licence),
+        "{licence} is not in {}",
+        env!("CARGO_PKG_LICENSE")
+    );
+    let licence_text =
+        std::fs::read_to_string(format!("{MANIFEST_DIR}/{}", text("LicenseUrl"))).unwrap();
+    assert!(licence_text.contains("Apache License") && licence_text.contains("Version 2.0"));
+    assert!(Path::new(MANIFEST_DIR).join(text("ReadmeUrl")).is_file());
+
+    let name = text("Name");
+    assert!((1..=140).contains(&name.len()));
+    assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    let author = text("Author");
+    assert!((1..=127).contains(&author.len()));
+    assert!(
+        author
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !author.starts_with('-')
+            && !author.ends_with('-')
+            && !author.contains("--"),
+        "{author}"
+    );
+    assert!((1..=256).contains(&text("Description").len()));
+    let Value::Sequence(labels) = &app["Labels"] else {
+        panic!("the listing has labels")
+    };
+    assert!(labels.len() <= 10);
+    for label in labels {
+        let label = label.as_str().unwrap();
+        assert!((1..=127).contains(&label.len()));
+        assert!(
+            label
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-_:/@".contains(c)),
+            "{label}"
+        );
+    }
+}
