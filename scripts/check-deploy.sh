@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The deployment checks, all offline: the template lints clean (sam validate --lint,
 # cfn-lint), checkov finds nothing unjustified, and `sam build` builds the arm64 bootstrap
-# with cargo-lambda and zig, without Docker. Prints the bootstrap's size.
+# with cargo-lambda and zig, without Docker (prints the bootstraps' sizes); then the release
+# path: the Serverless Application Repository listing is valid before and after
+# `sam package` (to moto's S3), and scripts/release.sh writes notes with the SHA-256.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh
@@ -41,3 +43,40 @@ for function in WatcherFunction ForwarderFunction; do
     log "$function bootstrap: $(du -h "$bootstrap" | cut -f1) ($(stat -c %s "$bootstrap") bytes)"
 done
 log "sam build took $(( $(date +%s) - start )) s"
+
+# The Serverless Application Repository listing, as `sam publish` reads it (SAM CLI's own
+# parser), before and after `sam package` uploads the code, README and licence: to moto's
+# S3 here, found through AWS_ENDPOINT_URL_S3 as a real bucket would be.
+start_services
+export AWS_ENDPOINT_URL_S3="$AWS_ENDPOINT_URL_SNS"
+"$VENV/bin/python" -c 'import boto3; boto3.client("s3").create_bucket(Bucket="pipewatch-release")'
+log "sam package"
+sam package --template-file "$build_dir/template.yaml" --s3-bucket pipewatch-release --region "$AWS_REGION" \
+    --output-template-file "$SERVICE_LOGS/packaged.yaml" --no-progressbar > /dev/null
+"$VENV/bin/python" - template.yaml "$SERVICE_LOGS/packaged.yaml" <<'PY'
+import sys, boto3
+from samcli.vendor.serverlessrepo.parser import get_app_metadata, parse_template
+
+source, packaged = (parse_template(open(path).read()) for path in sys.argv[1:])
+required = ["name", "description", "author", "semantic_version", "spdx_license_id",
+            "license_url", "readme_url", "source_code_url", "home_page_url", "labels"]
+get_app_metadata(source).validate(required)
+listing = get_app_metadata(packaged)
+listing.validate(required)
+s3 = boto3.client("s3")
+uploads = [listing.license_url, listing.readme_url] + [
+    r["Properties"]["CodeUri"] for r in packaged["Resources"].values()
+    if r["Type"] == "AWS::Serverless::Function"
+]
+for url in uploads:
+    assert url.startswith("s3://pipewatch-release/"), f"not uploaded: {url}"
+    s3.head_object(Bucket="pipewatch-release", Key=url.split("/", 3)[3])
+print(f"==> the listing of {listing.name} {listing.semantic_version} is valid; "
+      f"{len(uploads)} files packaged", file=sys.stderr)
+PY
+
+# The release notes for what was just built (scripts/release.sh's last step).
+scripts/release.sh --notes-only "$build_dir"
+notes="dist/pipewatch-$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)/RELEASE_NOTES.md"
+grep -q "$(sha256sum "$build_dir/WatcherFunction/bootstrap" | cut -d' ' -f1)  WatcherFunction/bootstrap" "$notes" ||
+    { log "$notes lacks the watcher's SHA-256"; exit 1; }

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Cuts a release: builds the arm64 bootstraps with `sam build` from the locked dependencies,
+# records their SHA-256 and the toolchain in release notes, and, with --publish, packages
+# the template and publishes it to the AWS Serverless Application Repository.
+#
+#   scripts/release.sh                      build, then write dist/pipewatch-VERSION/
+#   scripts/release.sh --publish BUCKET     ... then `sam package` to BUCKET and `sam publish`
+#   scripts/release.sh --notes-only DIR     the notes for bootstraps already built in DIR
+#                                           (a `sam build --build-dir`; CI checks this path)
+#
+# A release is cut from a clean tree whose version is one everywhere: Cargo.toml, the
+# template's AWS::ServerlessRepo::Application SemanticVersion, CHANGELOG.md's latest entry.
+# People who build themselves keep using `sam build` and `sam deploy --guided` (README).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/tools.sh
+
+mode=build bucket="" build_dir=""
+case "${1:-}" in
+    "") ;;
+    --publish) mode=publish bucket="${2:?--publish needs the S3 bucket sam package uploads to}" ;;
+    --notes-only) mode=notes build_dir="${2:?--notes-only needs a sam build directory}" ;;
+    *) log "unknown argument: $1 (see the header of $0)"; exit 2 ;;
+esac
+
+version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
+listed=$(sed -n 's/^    SemanticVersion: \(.*\)$/\1/p' template.yaml)
+changelog=$(sed -n 's/^## \([^ ]*\).*$/\1/p' CHANGELOG.md | head -n 1)
+if [ "$version" != "$listed" ] || [ "$version" != "$changelog" ]; then
+    log "versions differ: Cargo.toml $version, template.yaml $listed, CHANGELOG.md $changelog"
+    exit 1
+fi
+# The lock file must already say what is built: --locked fails instead of updating it.
+cargo metadata --locked --format-version 1 > /dev/null
+
+ensure_python_tools $PYTHON_DEPLOY_TOOLS
+export PATH="$VENV/bin:$PATH" SAM_CLI_TELEMETRY=0
+dist="dist/pipewatch-$version"
+mkdir -p "$dist"
+
+if [ "$mode" != notes ]; then
+    if [ -n "$(git status --porcelain)" ]; then
+        log "the tree has uncommitted changes: a release is built from a commit"
+        exit 1
+    fi
+    rustup target list --installed | grep -qx aarch64-unknown-linux-gnu ||
+        rustup target add aarch64-unknown-linux-gnu
+    if [ -n "${CARGO_TARGET_DIR:-}" ] && [ ! -e target ]; then
+        ln -s "$CARGO_TARGET_DIR" target
+    fi
+    unset CARGO_TARGET_DIR
+    build_dir="$dist/build"
+    log "sam build ($version)"
+    sam build --build-dir "$build_dir" --cache-dir "$PIPEWATCH_TOOLS/sam-cache"
+fi
+
+# One zip per function, as Lambda takes it, with fixed timestamps so that the same
+# bootstrap gives the same zip.
+checksums=""
+for function in WatcherFunction ForwarderFunction; do
+    bootstrap="$build_dir/$function/bootstrap"
+    [ -x "$bootstrap" ] || { log "no bootstrap at $bootstrap"; exit 1; }
+    zip="$dist/$function-arm64.zip"
+    "$VENV/bin/python" - "$bootstrap" "$zip" <<'EOF'
+import sys, zipfile
+bootstrap, target = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as z:
+    info = zipfile.ZipInfo("bootstrap", date_time=(1980, 1, 1, 0, 0, 0))
+    info.external_attr = 0o755 << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    z.writestr(info, open(bootstrap, "rb").read())
+EOF
+    checksums+="$(sha256sum "$bootstrap" | cut -d' ' -f1)  $function/bootstrap"$'\n'
+    checksums+="$(sha256sum "$zip" | cut -d' ' -f1)  $(basename "$zip")"$'\n'
+done
+
+{
+    echo "# pipewatch $version"
+    echo
+    # The CHANGELOG entry of this version, without its heading.
+    awk -v v="$version" '/^## / { on = ($2 == v); next } on' CHANGELOG.md
+    echo "## SHA-256"
+    echo
+    echo '```'
+    printf '%s' "$checksums"
+    echo '```'
+    echo
+    echo "## Built with"
+    echo
+    echo "- commit $(git rev-parse HEAD)"
+    echo "- $(rustc --version)"
+    echo "- $(cargo --version)"
+    echo "- cargo-lambda $("$VENV/bin/cargo-lambda" lambda --version | awk '{print $2}'), zig $("$VENV/bin/python" -m ziglang version)"
+    echo "- $(sam --version)"
+    echo "- dependencies as locked in Cargo.lock (sha256 $(sha256sum Cargo.lock | cut -d' ' -f1))"
+} > "$dist/RELEASE_NOTES.md"
+log "wrote $dist/RELEASE_NOTES.md"
+printf '%s' "$checksums" >&2
+
+if [ "$mode" = publish ]; then
+    log "sam package to s3://$bucket"
+    sam package --template-file "$build_dir/template.yaml" --s3-bucket "$bucket" \
+        --output-template-file "$dist/packaged.yaml"
+    log "sam publish"
+    sam publish --template "$dist/packaged.yaml"
+fi
