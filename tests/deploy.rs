@@ -168,13 +168,12 @@ fn assert_common(stack: &Stack) {
 }
 
 fn expected_actions(extra: &[&str]) -> Vec<String> {
-    let mut actions: BTreeSet<String> = WATCHER_ACTIONS
+    let actions: BTreeSet<String> = WATCHER_ACTIONS
         .iter()
         .chain(&HISTORY_ACTIONS)
         .chain(extra)
         .map(|a| (*a).to_owned())
         .collect();
-    actions.extend(extra.iter().map(|a| (*a).to_owned()));
     actions.into_iter().collect()
 }
 

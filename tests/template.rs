@@ -44,6 +44,12 @@ fn template() -> Value {
     serde_norway::from_str(&text).expect("template.yaml is YAML")
 }
 
+/// The template of the previous release (0.1.0), as users deployed it.
+fn previous_template() -> Value {
+    let path = format!("{MANIFEST_DIR}/tests/deploy/template-0.1.0.yaml");
+    serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 fn resource<'a>(template: &'a Value, name: &str) -> &'a Value {
     &template["Resources"][name]["Properties"]
 }
@@ -814,9 +820,7 @@ const KEPT_ACROSS_UPDATES: [(&str, &[&str]); 3] = [
 #[test]
 fn an_update_from_the_previous_release_replaces_nothing_that_holds_state() {
     let current = template();
-    let text = std::fs::read_to_string(format!("{MANIFEST_DIR}/tests/deploy/template-0.1.0.yaml"))
-        .unwrap();
-    let previous: Value = serde_norway::from_str(&text).unwrap();
+    let previous = previous_template();
     for (id, replacing) in KEPT_ACROSS_UPDATES {
         let (before, after) = (&previous["Resources"][id], &current["Resources"][id]);
         assert!(!after.is_null(), "{id} is gone: an update would delete it");
@@ -844,9 +848,7 @@ fn an_update_from_the_previous_release_replaces_nothing_that_holds_state() {
 #[test]
 fn parameters_of_the_previous_release_are_still_taken() {
     let current = template();
-    let text = std::fs::read_to_string(format!("{MANIFEST_DIR}/tests/deploy/template-0.1.0.yaml"))
-        .unwrap();
-    let previous: Value = serde_norway::from_str(&text).unwrap();
+    let previous = previous_template();
     let Value::Mapping(parameters) = &previous["Parameters"] else {
         panic!("the previous template has parameters")
     };
