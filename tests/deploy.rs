@@ -327,21 +327,16 @@ fn the_webhook_forwarder_hears_both_topics_and_reads_only_its_secret() {
             "{subscriptions}"
         );
     }
-    let role = stack.report["resources"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .find(|(_, r)| {
-            r["type"] == "AWS::IAM::Role"
-                && forwarder["role"]
-                    .as_str()
-                    .unwrap()
-                    .ends_with(r["physical"].as_str().unwrap())
-        })
-        .map(|(id, _)| id.clone())
-        .expect("the forwarder's role is in the stack");
+    // SAM names a function's role after it, as it does the watcher's.
+    let role = "ForwarderFunctionRole";
+    assert!(
+        forwarder["role"]
+            .as_str()
+            .unwrap()
+            .ends_with(stack.physical(role))
+    );
     assert_eq!(
-        stack.allowed_actions(&role),
+        stack.allowed_actions(role),
         [
             "kms:Decrypt",
             "kms:GenerateDataKey",
@@ -349,7 +344,7 @@ fn the_webhook_forwarder_hears_both_topics_and_reads_only_its_secret() {
             "sqs:SendMessage"
         ]
     );
-    let statements = stack.described("roles", &role)["statements"].to_string();
+    let statements = stack.described("roles", role)["statements"].to_string();
     assert!(statements.contains(secret));
     let alarm = stack.described("alarms", "ForwarderErrorsAlarm");
     assert_eq!(alarm["dimensions"]["FunctionName"], forwarder["name"]);
@@ -537,17 +532,26 @@ fn every_other_combination_deploys_cleanly() {
 /// The built watcher, started with `stack`'s environment and pointed at the emulators: the
 /// stack's table and topic are in moto; CodePipeline is the fake.
 fn watcher_of(stack: &Stack, fake: &FakeCodePipeline, log: &str) -> Lambda {
-    let mut environment: Vec<(&str, String)> = Vec::new();
     let variables = stack.watcher_environment();
-    for (name, value) in &variables {
-        environment.push((name.as_str(), value.clone()));
-    }
+    let mut environment: Vec<(&str, String)> = variables
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.clone()))
+        .collect();
     environment.push(("AWS_ENDPOINT_URL_CODEPIPELINE", fake.url()));
     environment.push(("AWS_ENDPOINT_URL_DYNAMODB", moto_url()));
     environment.push(("LOG_LEVEL", "debug".to_owned()));
     let log =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{log}-{}.log", std::process::id()));
     Lambda::start(env!("CARGO_BIN_EXE_pipewatch-lambda"), &environment, log)
+}
+
+/// The CodePipeline fake serving the release scenario's executions; its states, to serve.
+fn release_fake() -> (FakeCodePipeline, Vec<String>) {
+    let fake = FakeCodePipeline::start();
+    for execution in scenario_executions("release-failure-retry") {
+        fake.set_execution(&execution);
+    }
+    (fake, scenario("release-failure-retry"))
 }
 
 /// Every AWS call the watcher made (its EMF `Api` dimension), as `service:Action`.
@@ -573,11 +577,7 @@ async fn the_deployed_watcher_publishes_a_change_to_the_created_topic() {
     let stack = deploy("live", &[("PipelineNames", "web-app-release")]);
     let config = sdk_config().await;
     let inbox = Inbox::on_topic(&config, stack.output("TopicArn").unwrap()).await;
-    let fake = FakeCodePipeline::start();
-    let states = scenario("release-failure-retry");
-    for execution in scenario_executions("release-failure-retry") {
-        fake.set_execution(&execution);
-    }
+    let (fake, states) = release_fake();
     fake.set_state(&states[0]);
     let lambda = watcher_of(&stack, &fake, "deploy-live");
 
@@ -610,18 +610,37 @@ async fn the_deployed_watcher_publishes_a_change_to_the_created_topic() {
 /// exist in one account and region (the update renames it): one upgrade test at a time.
 static PREVIOUS_RELEASE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// A stack of the previous release, as a user has it before updating.
+fn deploy_previous(name: &str, parameters: &[(&str, &str)]) -> Stack {
+    let stack = Stack::deploy(name, &previous_template(), parameters);
+    assert_eq!(
+        stack.status(),
+        "CREATE_COMPLETE",
+        "{}",
+        stack.report["reason"]
+    );
+    stack
+}
+
+/// The same stack updated to the current template: everything a stack has, updated.
+fn update(name: &str, parameters: &[(&str, &str)]) -> Stack {
+    let stack = Stack::deploy(name, &current_template(), parameters);
+    assert_eq!(
+        stack.status(),
+        "UPDATE_COMPLETE",
+        "{}",
+        stack.report["reason"]
+    );
+    assert_common(&stack);
+    stack
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_update_from_the_previous_release_keeps_the_table_and_delivers_the_pending_message() {
     let only_one = PREVIOUS_RELEASE.lock().await;
     let name = unique("upgrade");
     let parameters = [("PipelineNames", "web-app-release")];
-    let before = Stack::deploy(&name, &previous_template(), &parameters);
-    assert_eq!(
-        before.status(),
-        "CREATE_COMPLETE",
-        "{}",
-        before.report["reason"]
-    );
+    let before = deploy_previous(&name, &parameters);
     let table = before.physical("SnapshotTable").to_owned();
 
     // The stored record of 0.1.0, with a claimed message not yet published.
@@ -638,13 +657,7 @@ async fn an_update_from_the_previous_release_keeps_the_table_and_delivers_the_pe
         .await
         .unwrap();
 
-    let after = Stack::deploy(&name, &current_template(), &parameters);
-    assert_eq!(
-        after.status(),
-        "UPDATE_COMPLETE",
-        "{}",
-        after.report["reason"]
-    );
+    let after = update(&name, &parameters);
     assert_eq!(
         after.physical("SnapshotTable"),
         table,
@@ -678,11 +691,8 @@ async fn an_update_from_the_previous_release_keeps_the_table_and_delivers_the_pe
     // The updated watcher delivers the message 0.1.0 claimed, then the news.
     let config = sdk_config().await;
     let inbox = Inbox::on_topic(&config, after.output("TopicArn").unwrap()).await;
-    let fake = FakeCodePipeline::start();
-    for execution in scenario_executions("release-failure-retry") {
-        fake.set_execution(&execution);
-    }
-    fake.set_state(&scenario("release-failure-retry")[3]);
+    let (fake, states) = release_fake();
+    fake.set_state(&states[3]);
     let lambda = watcher_of(&after, &fake, "deploy-upgrade");
     let summary = lambda.summary("scheduled-event.json");
     assert_eq!(summary["rebaselined"], 0, "{summary}");
@@ -707,18 +717,11 @@ async fn an_update_of_a_0_1_0_stack_with_email_and_the_forwarder_keeps_its_subsc
         ("EmailNotifications", "failures-and-approvals"),
         ("SlackWebhookSecretArn", secret),
     ];
-    let before = Stack::deploy(&name, &previous_template(), &parameters);
-    assert_eq!(
-        before.status(),
-        "CREATE_COMPLETE",
-        "{}",
-        before.report["reason"]
-    );
+    let before = deploy_previous(&name, &parameters);
     let topic = before.physical("NotificationTopic").to_owned();
 
-    let after = Stack::deploy(&name, &current_template(), &parameters);
+    let after = update(&name, &parameters);
     drop(only_one);
-    assert_common(&after);
     // The topic is the same, so the confirmed email subscription is too.
     assert_eq!(
         after.physical("NotificationTopic"),
