@@ -2,9 +2,9 @@
 //! 20 actions): what a quiet tick spends per pipeline besides waiting on AWS. Run with
 //! `cargo bench --bench core`; no services needed.
 
-use pipewatch::diff::{diff, essentials, essentials_since};
-use pipewatch::snapshot::Record;
-use pipewatch::state::PipelineState;
+use pipewatch_core::diff::{diff, essentials, essentials_since};
+use pipewatch_core::record::Record;
+use pipewatch_core::state::PipelineState;
 use serde_json::json;
 
 fn main() {
@@ -69,9 +69,9 @@ fn read_a_stored_record(bencher: divan::Bencher) {
         outbox: Vec::new(),
         executions: Vec::new(),
         expires_at: None,
-        health: pipewatch::snapshot::Health::default(),
+        health: pipewatch_core::record::Health::default(),
     };
     let item =
-        pipewatch::aws::dynamodb::encode(&record, pipewatch::state::Timestamp::now()).unwrap();
+        pipewatch::aws::dynamodb::encode(&record, pipewatch_core::state::Timestamp::now()).unwrap();
     bencher.bench(|| pipewatch::aws::dynamodb::decode(divan::black_box(&item)));
 }

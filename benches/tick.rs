@@ -13,9 +13,6 @@
 // Counts shown as ratios and rates in a printed table: f64's 52 bits are plenty.
 #![allow(clippy::cast_precision_loss)]
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -24,14 +21,14 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use pipewatch::ports::PipelineSource;
-use pipewatch::select::PipelineRef;
+use pipewatch_core::pipeline::PipelineRef;
+use pipewatch_testkit::fake_codepipeline::FakeCodePipeline;
+use pipewatch_testkit::fault_proxy::FaultProxy;
+use pipewatch_testkit::fixtures::scenario;
+use pipewatch_testkit::http::{Reply, Request, Server};
+use pipewatch_testkit::lambda::Lambda;
+use pipewatch_testkit::services::{Inbox, create_table, require, sdk_config};
 use serde_json::Value;
-use support::fake_codepipeline::FakeCodePipeline;
-use support::fault_proxy::FaultProxy;
-use support::fixtures::scenario;
-use support::http::{Reply, Request, Server};
-use support::lambda::Lambda;
-use support::services::{Inbox, create_table, require, sdk_config};
 
 /// What every fake call waits, as a round trip to AWS, in milliseconds.
 const LATENCY_MS: u64 = 50;
@@ -117,7 +114,9 @@ async fn main() {
                 for name in &names {
                     fake.set_state(&release[3].replace("web-app-release", name));
                 }
-                for execution in support::fixtures::scenario_executions("release-failure-retry") {
+                for execution in
+                    pipewatch_testkit::fixtures::scenario_executions("release-failure-retry")
+                {
                     fake.set_execution(&execution);
                 }
                 let before = calls(&fake, &dynamodb, &sns);

@@ -14,12 +14,17 @@ source scripts/tools.sh
 
 start_services
 
-# With arguments, run just those tests against the services: ./scripts/test.sh --test tick
+# With arguments, run just those tests against the services:
+#   ./scripts/test.sh -p pipewatch --test it tick::
 if [ $# -gt 0 ]; then
     cargo test --locked "$@"
     exit
 fi
+# Every crate's tests; --no-fail-fast reports every failing test binary, not the first.
 # --show-output prints the figures the integration tests measure (duplicates, losses...).
-cargo test --locked --all-targets -- --show-output
+cargo test --locked --workspace --all-targets --no-fail-fast -- --show-output
+# The command line as `cargo run -p pipewatch-cli --no-default-features` builds it: replay
+# alone, the live commands saying what they need.
+cargo test --locked -p pipewatch-cli --no-default-features --no-fail-fast
 # Doc tests are not part of --all-targets.
-cargo test --locked --doc
+cargo test --locked --workspace --doc

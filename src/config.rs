@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use crate::aws::clients::{DEFAULT_ROLE_NAME, RoleSettings};
 use crate::select::{Selection, parse_tags};
 
 /// Everything the Lambda reads from its environment.
@@ -51,6 +50,27 @@ pub struct Config {
     pub metrics_namespace: String,
     /// `LOG_LEVEL`: a `tracing` filter such as `info` or `pipewatch=debug` (default `info`).
     pub log_level: String,
+}
+
+/// The role name assumed in other accounts, unless configured.
+pub const DEFAULT_ROLE_NAME: &str = "pipewatch-reader";
+
+/// How pipewatch reaches other accounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleSettings {
+    /// The role's name in every other account (its ARN is built per account).
+    pub name: String,
+    /// Passed to `AssumeRole` when the role's trust policy asks for one.
+    pub external_id: Option<String>,
+}
+
+impl Default for RoleSettings {
+    fn default() -> Self {
+        Self {
+            name: DEFAULT_ROLE_NAME.to_owned(),
+            external_id: None,
+        }
+    }
 }
 
 /// A variable that is missing or does not hold what it should.
@@ -199,7 +219,7 @@ impl Delivery {
         let max_publish_attempts = number(
             lookup,
             "MAX_PUBLISH_ATTEMPTS",
-            u64::from(crate::snapshot::MAX_PUBLISH_ATTEMPTS),
+            u64::from(pipewatch_core::record::MAX_PUBLISH_ATTEMPTS),
             1..=1000,
         )?;
         let report_failures_after = number(

@@ -26,10 +26,11 @@ use serde_json::Value;
 
 pub use destination::{Destination, Format};
 
+use crate::ports::PostError;
 use crate::ports::Webhook;
-use crate::render::content::{Console, Content, Links, SCHEMA_VERSION, Severity, sns_subject};
-use crate::render::{slack, teams};
-use crate::webhook::PostError;
+use pipewatch_core::render::console::Console;
+use pipewatch_core::render::content::{Content, Links, SCHEMA_VERSION, Severity, sns_subject};
+use pipewatch_core::render::{slack, teams};
 
 /// Attempts per destination and message, the first included.
 pub const MAX_ATTEMPTS: u32 = 4;
@@ -74,7 +75,7 @@ impl From<ForwardError> for lambda_runtime::Diagnostic {
                 "pipewatch.ForwardFailed"
             }
             .to_owned(),
-            error_message: crate::error::chain(&error),
+            error_message: pipewatch_core::error::chain(&error),
         }
     }
 }
@@ -245,7 +246,7 @@ fn bare(id: &str, headline: String, text: String, severity: Severity, links: Lin
 /// when the value cannot be one (cargo-lambda's local runtime sends the timeout itself,
 /// `600000`, rather than a point in time).
 pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Option<Instant> {
-    let now_ms = u64::try_from(crate::state::Timestamp::now().unix_millis()).unwrap_or(0);
+    let now_ms = u64::try_from(pipewatch_core::state::Timestamp::now().unix_millis()).unwrap_or(0);
     // A deadline is in the next 15 minutes (Lambda's longest timeout), give or take.
     let plausible = deadline_ms + 60_000 >= now_ms && deadline_ms <= now_ms + 16 * 60_000;
     plausible.then(|| Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms)))
@@ -260,7 +261,7 @@ mod tests {
 
     #[test]
     fn only_a_point_in_the_next_minutes_is_a_deadline() {
-        let now = u64::try_from(crate::state::Timestamp::now().unix_millis()).unwrap();
+        let now = u64::try_from(pipewatch_core::state::Timestamp::now().unix_millis()).unwrap();
         assert!(deadline_from_epoch_ms(now + 30_000).is_some());
         assert!(
             deadline_from_epoch_ms(600_000).is_none(),

@@ -1,48 +1,44 @@
-//! pipewatch watches AWS CodePipeline pipelines and tells people what changed.
+//! pipewatch watches AWS CodePipeline pipelines and tells people what changed, each change
+//! exactly once. This crate is everything that talks to the outside world, on top of the
+//! pure core ([`pipewatch_core`]: state, diff, recovery rules, claim rules, rendering,
+//! replay), which imports no AWS crate and does no I/O.
 //!
-//! It polls `GetPipelineState`, compares each answer with the last one it kept, and
-//! reports every change — including the ones CodePipeline's own notifications never
-//! send: executions queued at a stage's inbound transition, and transitions disabled
-//! or enabled.
+//! The modules by floor, each importing only from the floors above it in this list
+//! (`tests/it/layering.rs` checks both the list and the rule):
 //!
-//! A pure core:
+//! 1. [`ports`]: the narrow traits the tick, the Lambda and the forwarder are generic
+//!    over, beside the types they speak (errors, a webhook's URL).
+//! 2. [`select`]: which pipelines are watched: names, patterns, ARNs and tags, resolved
+//!    over a [`ports::PipelineDirectory`].
+//! 3. [`config`]: the functions' environment, parsed once into types.
+//! 4. Adapters, each turning one outside service into a port: [`aws`] (CodePipeline,
+//!    DynamoDB, SNS, SQS, STS, Secrets Manager, the Tagging API, and the SDK interceptor
+//!    that counts every call), [`local`] (the CLI's folder and standard output),
+//!    [`webhook`] (the forwarder's HTTPS posts).
+//! 5. [`tick`]: check every pipeline once: load, observe, recover, enrich, claim, publish,
+//!    acknowledge. The only orchestration, where ordering and idempotency are decided.
+//! 6. [`metrics`]: a tick's figures as CloudWatch EMF lines and `watch --stats`.
+//!    [`redrive`]: dead letters back to the topic.
+//! 7. Entry points: [`lambda`] (an event → the pipelines to check → the tick → its
+//!    summary) and [`forward`] (SNS → the Slack and Teams webhooks).
 //!
-//! - [`state`]: one observation of a pipeline, as plain serde data (no AWS types).
-//! - [`diff`]: previous + current observation → the list of [`diff::Change`]s.
-//! - [`render`]: changes → a terminal line, a flat JSON record, a notification message.
-//! - [`replay`]: the `replay` command's core: changes across recorded observations.
-//!
-//! The tick and its edges:
-//!
-//! - [`tick`]: check every pipeline once — claim, publish, acknowledge. The one place where
-//!   ordering and idempotency are decided.
-//! - [`snapshot`]: what is stored per pipeline between ticks (snapshot + outbox).
-//! - [`ports`]: the narrow traits the tick uses for CodePipeline, the store and the notifier.
-//! - [`aws`]: the adapters the Lambda uses (CodePipeline, DynamoDB, SNS).
-//! - [`local`]: the adapters the CLI uses (a folder of snapshots, standard output).
-//! - [`lambda`]: the Lambda handler: event → tick → summary.
-//! - [`forward`], [`webhook`]: the optional Slack forwarder: SNS → incoming webhook.
-//! - [`config`]: environment → typed configuration, checked at cold start.
-//! - [`error`]: error types that keep their causes.
-//!
-//! The binaries in `src/bin/` only wire these together.
+//! The binaries in `src/bin/` and the command line (`crates/cli`) only wire these
+//! together.
+
+pub mod ports;
+
+pub mod select;
+
+pub mod config;
 
 pub mod aws;
-pub mod config;
-pub mod diff;
-pub mod error;
-pub mod forward;
-pub mod glob;
-pub mod lambda;
 pub mod local;
-pub mod metrics;
-pub mod ports;
-pub mod recover;
-pub mod redrive;
-pub mod render;
-pub mod replay;
-pub mod select;
-pub mod snapshot;
-pub mod state;
-pub mod tick;
 pub mod webhook;
+
+pub mod tick;
+
+pub mod metrics;
+pub mod redrive;
+
+pub mod forward;
+pub mod lambda;

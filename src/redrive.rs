@@ -12,7 +12,9 @@
 use std::fmt;
 
 use crate::aws::dead_letter_reader::DeadLetterReader;
-use crate::error::{BoxError, chain};
+use pipewatch_core::error::chain;
+
+use crate::ports::BoxError;
 use crate::ports::Notifier;
 
 /// How long a received message stays hidden from the next receive: longer than one pass.

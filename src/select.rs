@@ -13,75 +13,12 @@
 //! `DISCOVERY_SECONDS` (see [`Discovery`]).
 
 use std::collections::BTreeSet;
-use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::error::SourceError;
-use crate::glob;
-use crate::ports::PipelineDirectory;
+use pipewatch_core::glob;
+use pipewatch_core::pipeline::{Entry, Location, PipelineRef};
 
-/// Where a pipeline lives, when it is not where pipewatch runs.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Location {
-    pub partition: String,
-    pub region: String,
-    pub account: String,
-}
-
-/// A watched pipeline: a name, in the home account and region unless `location` says.
-///
-/// Its [`PipelineRef::key`] keys its stored record: a home pipeline's key is its name (as
-/// before other accounts existed, so no record moves), another's its ARN, so two
-/// pipelines of one name in two accounts never meet.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PipelineRef {
-    pub location: Option<Location>,
-    pub name: String,
-}
-
-impl PipelineRef {
-    pub fn home(name: impl Into<String>) -> Self {
-        Self {
-            location: None,
-            name: name.into(),
-        }
-    }
-
-    /// The record key: the name at home, the ARN elsewhere.
-    pub fn key(&self) -> String {
-        match &self.location {
-            None => self.name.clone(),
-            Some(l) => format!(
-                "arn:{}:codepipeline:{}:{}:{}",
-                l.partition, l.region, l.account, self.name
-            ),
-        }
-    }
-}
-
-impl PipelineRef {
-    /// The pipeline a record key names ([`PipelineRef::key`]): a name, or an ARN.
-    pub fn from_key(key: &str) -> Result<Self, String> {
-        let Entry { location, name } = parse_entry(key)?;
-        if glob::is_pattern(&name) {
-            return Err(format!("{key:?} is a pattern, not a pipeline"));
-        }
-        Ok(Self { location, name })
-    }
-}
-
-impl fmt::Display for PipelineRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.key())
-    }
-}
-
-/// One entry of a selection: a pipeline name or pattern, at `location` (home when `None`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    pub location: Option<Location>,
-    pub name: String,
-}
+use crate::ports::{PipelineDirectory, SourceError};
 
 /// The watched pipelines as configured: entries and the tags they must all carry.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -105,7 +42,7 @@ impl Selection {
     pub fn parse(entries: &str) -> Result<Self, String> {
         let mut parsed: Vec<Entry> = Vec::new();
         for entry in entries.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let entry = parse_entry(entry)?;
+            let entry = Entry::parse(entry)?;
             if !parsed.contains(&entry) {
                 parsed.push(entry);
             }
@@ -305,53 +242,6 @@ fn describe(selection: &Selection) -> String {
         text.push_str(&tags.join(","));
     }
     text
-}
-
-fn parse_entry(entry: &str) -> Result<Entry, String> {
-    if let Some(rest) = entry.strip_prefix("arn:") {
-        let parts: Vec<&str> = rest.splitn(5, ':').collect();
-        let [partition, service, region, account, name] = parts[..] else {
-            return Err(format!(
-                "has {entry:?}, which is not a pipeline ARN (arn:PARTITION:codepipeline:REGION:ACCOUNT:NAME)"
-            ));
-        };
-        let region_ok = !region.is_empty()
-            && region
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        let account_ok = account.len() == 12 && account.chars().all(|c| c.is_ascii_digit());
-        if service != "codepipeline" || !partition.starts_with("aws") || !region_ok || !account_ok {
-            return Err(format!(
-                "has {entry:?}, which is not a pipeline ARN (arn:PARTITION:codepipeline:REGION:ACCOUNT:NAME; patterns only in the name)"
-            ));
-        }
-        check_name_or_pattern(name).map_err(|problem| format!("has {entry:?}: {problem}"))?;
-        return Ok(Entry {
-            location: Some(Location {
-                partition: partition.to_owned(),
-                region: region.to_owned(),
-                account: account.to_owned(),
-            }),
-            name: name.to_owned(),
-        });
-    }
-    check_name_or_pattern(entry).map_err(|problem| format!("has {entry:?}: {problem}"))?;
-    Ok(Entry {
-        location: None,
-        name: entry.to_owned(),
-    })
-}
-
-/// CodePipeline's rule for names (1-100 of `A-Z a-z 0-9 . @ - _`), plus `*` and `?`.
-fn check_name_or_pattern(name: &str) -> Result<(), String> {
-    let allowed =
-        |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '@' | '-' | '_' | '*' | '?');
-    if name.is_empty() || name.len() > 100 || !name.chars().all(allowed) {
-        return Err(
-            "not a pipeline name or pattern (1-100 of A-Z a-z 0-9 . @ - _, and * ?)".to_owned(),
-        );
-    }
-    Ok(())
 }
 
 /// `key=value,key2=value2` (`PIPELINE_TAGS`, the CLI's `--tag`).

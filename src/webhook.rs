@@ -1,11 +1,9 @@
 //! The forwarder's webhook client: a JSON POST over HTTPS, with the answer classified so
 //! the caller knows whether trying again can help ([`PostError`]).
 //!
-//! A webhook URL is a secret (anyone holding it can post to the channel): it lives only in
-//! [`WebhookUrl`], whose `Debug` hides it, and no error message includes it — not even
-//! when the server's own error text repeats parts of it.
+//! A webhook URL is a secret: it lives only in [`WebhookUrl`], and no error message
+//! includes it — not even when the server's own error text repeats parts of it.
 
-use std::fmt;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
@@ -14,89 +12,10 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use crate::error::BoxError;
-use crate::ports::Webhook;
+use crate::ports::{BoxError, PostError, Webhook, WebhookUrl};
 
 /// How long one post may take.
 pub const POST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A webhook URL, validated and kept out of logs.
-#[derive(Clone, PartialEq, Eq)]
-pub struct WebhookUrl(hyper::Uri);
-
-impl WebhookUrl {
-    /// Accepts an `https://` URL (or `http://` for a local test server). The error never
-    /// repeats the value.
-    pub fn parse(url: &str) -> Result<Self, String> {
-        let uri: hyper::Uri = url
-            .trim()
-            .parse()
-            .map_err(|_| "the webhook secret is not a URL".to_owned())?;
-        match (uri.scheme_str(), uri.host()) {
-            (Some("https" | "http"), Some(_)) => Ok(Self(uri)),
-            _ => Err("the webhook secret is not an http(s) URL with a host".to_owned()),
-        }
-    }
-
-    /// The URL's host, which is not secret (`hooks.slack.com`): for error messages.
-    pub fn host(&self) -> &str {
-        self.0.host().unwrap_or("the webhook")
-    }
-
-    /// Removes any piece of this URL's path and query from `text` (a server's error body
-    /// may echo the request).
-    fn redact(&self, text: &str) -> String {
-        let secret_parts = self
-            .0
-            .path_and_query()
-            .map(hyper::http::uri::PathAndQuery::as_str)
-            .unwrap_or_default()
-            .split(['/', '?', '&', '='])
-            .filter(|part| part.len() >= 6)
-            .collect::<Vec<_>>();
-        let mut text = text.to_owned();
-        for part in secret_parts {
-            text = text.replace(part, "[redacted]");
-        }
-        text
-    }
-}
-
-impl fmt::Debug for WebhookUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("WebhookUrl([redacted])")
-    }
-}
-
-/// Why a post did not go through.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PostError {
-    /// The webhook refused the message, and would again: retrying cannot help (400, 401,
-    /// 403, 404, 410, 413, ...).
-    #[error("{host} refused the message with {status}: {meaning}{detail}")]
-    Refused {
-        host: String,
-        status: u16,
-        meaning: &'static str,
-        detail: String,
-    },
-    /// 429: too many messages; try again after `retry_after` when the server said.
-    #[error("{host} is rate limiting (429){}", retry_after.map_or_else(String::new, |d| format!(", retry after {} s", d.as_secs())))]
-    RateLimited {
-        host: String,
-        retry_after: Option<Duration>,
-    },
-    /// 5xx, 408, a timeout or a connection failure: trying again later may work.
-    #[error("{host} is unavailable: {detail}")]
-    Unavailable { host: String, detail: String },
-}
-
-impl PostError {
-    /// Whether trying again (later) could succeed.
-    pub fn is_permanent(&self) -> bool {
-        matches!(self, Self::Refused { .. })
-    }
-}
 
 /// What a refusal means, for the statuses Slack and Teams use.
 fn meaning(status: u16) -> &'static str {
@@ -135,7 +54,7 @@ impl Webhook for HttpsWebhook {
             host: host.clone(),
             detail,
         };
-        let request = hyper::Request::post(url.0.clone())
+        let request = hyper::Request::post(url.uri().clone())
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(body.to_string())))
             .map_err(|e| unavailable(format!("the request could not be built: {e}")))?;

@@ -2,7 +2,7 @@
 //! parses. The checks live in `tests/support/exercise.rs`, which CI runs over the corpus.
 #![no_main]
 
-#[path = "../../tests/support/exercise.rs"]
+#[path = "../../crates/core/tests/it/exercise.rs"]
 mod exercise;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

@@ -15,28 +15,9 @@ use aws_config::{Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use tokio::sync::Mutex;
 
-use crate::select::Location;
+use pipewatch_core::pipeline::Location;
 
-/// The role name assumed in other accounts, unless configured.
-pub const DEFAULT_ROLE_NAME: &str = "pipewatch-reader";
-
-/// How pipewatch reaches other accounts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoleSettings {
-    /// The role's name in every other account (its ARN is built per account).
-    pub name: String,
-    /// Passed to `AssumeRole` when the role's trust policy asks for one.
-    pub external_id: Option<String>,
-}
-
-impl Default for RoleSettings {
-    fn default() -> Self {
-        Self {
-            name: DEFAULT_ROLE_NAME.to_owned(),
-            external_id: None,
-        }
-    }
-}
+use crate::config::RoleSettings;
 
 /// SDK configurations by place, the home one given.
 #[derive(Debug)]

@@ -17,10 +17,10 @@ use aws_sdk_codepipeline::types as sdk;
 use tokio::sync::Mutex;
 
 use crate::aws::clients::Clients;
-use crate::error::SourceError;
+use crate::ports::SourceError;
 use crate::ports::{PipelineDirectory, PipelineSource};
-use crate::select::{Location, PipelineRef};
-use crate::state::{
+use pipewatch_core::pipeline::{Location, PipelineRef};
+use pipewatch_core::state::{
     ActionExecution, ActionRun, ActionState, ArtifactRevision, ConditionExecution, ConditionState,
     ErrorDetails, ExecutionSummary, ExecutionTrigger, PipelineExecution, PipelineState,
     RetryStageMetadata, Revision, RollbackMetadata, RuleExecution, RuleState, StageConditionState,
@@ -56,7 +56,7 @@ impl CodePipelineSource {
         let client = Client::from_conf(
             aws_sdk_codepipeline::config::Builder::from(&*config)
                 .retry_config(RetryConfig::adaptive())
-                .interceptor(crate::metrics::ApiMetrics)
+                .interceptor(crate::aws::interceptor::ApiMetrics)
                 .build(),
         );
         self.built.lock().await.insert(key, client.clone());
@@ -299,7 +299,9 @@ pub fn convert(output: &GetPipelineStateOutput) -> Result<PipelineState, String>
             .collect::<Result<_, _>>()?,
     };
     // The same checks as for files (unique names: they are the diff's keys).
-    state.validate().map_err(|e| crate::error::chain(&e))?;
+    state
+        .validate()
+        .map_err(|e| pipewatch_core::error::chain(&e))?;
     Ok(state)
 }
 

@@ -4,8 +4,9 @@
 
 use aws_sdk_sqs::Client;
 
-use crate::error::BoxError;
-use crate::snapshot::DeadLetter;
+use pipewatch_core::record::DeadLetter;
+
+use crate::ports::BoxError;
 
 /// `DeleteMessageBatch`'s limit.
 const MAX_BATCH: usize = 10;

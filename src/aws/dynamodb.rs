@@ -29,10 +29,10 @@ use flate2::Compression;
 use flate2::read::DeflateDecoder;
 use flate2::write::DeflateEncoder;
 
-use crate::error::StoreError;
 use crate::ports::SnapshotStore;
-use crate::snapshot::{Expected, Health, Loaded, Pending, Record, SCHEMA_VERSION, Saved};
-use crate::state::{PipelineState, Timestamp};
+use crate::ports::StoreError;
+use pipewatch_core::record::{Expected, Health, Loaded, Pending, Record, SCHEMA_VERSION, Saved};
+use pipewatch_core::state::{PipelineState, Timestamp};
 
 /// The table's partition key attribute (the template declares the same).
 pub const KEY: &str = "pipeline";
@@ -297,7 +297,7 @@ pub fn decode(item: &HashMap<String, AttributeValue>) -> Loaded {
         Some(value) => blob(value).and_then(|bytes| {
             PipelineState::from_json(&bytes)
                 .map(Some)
-                .map_err(|e| format!("snapshot: {}", crate::error::chain(&e)))
+                .map_err(|e| format!("snapshot: {}", pipewatch_core::error::chain(&e)))
         }),
     };
     let (snapshot, version) = match (snapshot, version) {
@@ -357,7 +357,7 @@ fn deflate(bytes: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::message::messages;
+    use pipewatch_core::render::message::messages;
 
     fn record(outbox: usize) -> Record {
         let state = PipelineState::from_json(
@@ -378,17 +378,17 @@ mod tests {
             .as_slice(),
         )
         .unwrap();
-        let changes = crate::diff::diff(&before, &state);
+        let changes = pipewatch_core::diff::diff(&before, &state);
         Record {
             pipeline: "web-app-release".into(),
             version: 12,
-            snapshot: Some(crate::diff::essentials(&state)),
+            snapshot: Some(pipewatch_core::diff::essentials(&state)),
             outbox: (0..outbox)
                 .map(|i| Pending {
                     message: messages(
                         "web-app-release",
                         &changes,
-                        &crate::render::content::Context::default(),
+                        &pipewatch_core::render::content::Context::default(),
                         &format!("web-app-release/{i}"),
                     )
                         .remove(0),
@@ -398,10 +398,10 @@ mod tests {
                 })
                 .collect(),
             expires_at: Some(1_900_000_000),
-            health: crate::snapshot::Health::default(),
+            health: pipewatch_core::record::Health::default(),
             executions: (0..outbox.min(1))
                 .map(|_| {
-                    crate::state::PipelineExecution::from_json(
+                    pipewatch_core::state::PipelineExecution::from_json(
                         br#"{"pipelineExecutionId": "a3c8e1d2", "artifactRevisions": [{"revisionId": "4e1243b"}]}"#,
                     )
                     .unwrap()
@@ -513,11 +513,11 @@ mod tests {
         let record = Record {
             pipeline: "big".into(),
             version: 1,
-            snapshot: Some(crate::diff::essentials(&state)),
+            snapshot: Some(pipewatch_core::diff::essentials(&state)),
             outbox: Vec::new(),
             executions: Vec::new(),
             expires_at: None,
-            health: crate::snapshot::Health::default(),
+            health: pipewatch_core::record::Health::default(),
         };
         let item = encode(&record, now()).unwrap();
         let AttributeValue::B(blob) = &item["snapshot"] else {

@@ -5,6 +5,7 @@ pub mod clients;
 pub mod codepipeline;
 pub mod dead_letter_reader;
 pub mod dynamodb;
+pub mod interceptor;
 pub mod secrets;
 pub mod sns;
 pub mod sqs;
@@ -24,7 +25,7 @@ pub use sns::SnsNotifier;
 /// chain (a timeout, a refused connection). Log lines, errors and messages quote this.
 pub fn describe<E, R>(
     error: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
-) -> crate::error::BoxError
+) -> crate::ports::BoxError
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata
         + std::error::Error
@@ -39,15 +40,15 @@ where
     {
         Some((code, Some(message))) => format!("{code}: {message}").into(),
         Some((code, None)) => code.to_owned().into(),
-        None => crate::error::chain(error).into(),
+        None => pipewatch_core::error::chain(error).into(),
     }
 }
 
-/// A DynamoDB client whose calls are counted and timed ([`crate::metrics::ApiMetrics`]).
+/// A DynamoDB client whose calls are counted and timed ([`crate::aws::interceptor::ApiMetrics`]).
 pub fn dynamodb_client(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(sdk)
-            .interceptor(crate::metrics::ApiMetrics)
+            .interceptor(crate::aws::interceptor::ApiMetrics)
             .build(),
     )
 }
@@ -56,7 +57,7 @@ pub fn dynamodb_client(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
 pub fn sns_client(sdk: &SdkConfig) -> aws_sdk_sns::Client {
     aws_sdk_sns::Client::from_conf(
         aws_sdk_sns::config::Builder::from(sdk)
-            .interceptor(crate::metrics::ApiMetrics)
+            .interceptor(crate::aws::interceptor::ApiMetrics)
             .build(),
     )
 }
@@ -65,7 +66,7 @@ pub fn sns_client(sdk: &SdkConfig) -> aws_sdk_sns::Client {
 pub fn sqs_client(sdk: &SdkConfig) -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::from_conf(
         aws_sdk_sqs::config::Builder::from(sdk)
-            .interceptor(crate::metrics::ApiMetrics)
+            .interceptor(crate::aws::interceptor::ApiMetrics)
             .build(),
     )
 }

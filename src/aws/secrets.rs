@@ -2,7 +2,7 @@
 
 use aws_sdk_secretsmanager::Client;
 
-use crate::error::BoxError;
+use crate::ports::BoxError;
 
 /// The secret's string value. It holds webhook URLs: callers never log or print it.
 pub async fn secret_string(client: &Client, secret_id: &str) -> Result<String, BoxError> {

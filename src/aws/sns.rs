@@ -17,9 +17,9 @@ use aws_sdk_sns::Client;
 use aws_sdk_sns::error::ProvideErrorMetadata;
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 
-use crate::error::{BoxError, NotifyError};
 use crate::ports::Notifier;
-use crate::render::message::{Message, sns_payload};
+use crate::ports::{BoxError, NotifyError};
+use pipewatch_core::render::message::{Message, sns_payload};
 
 /// PublishBatch's limits: 10 entries, and 256 KiB for the whole request.
 const MAX_BATCH_ENTRIES: usize = 10;
@@ -200,7 +200,7 @@ fn entry(index: usize, message: &Message) -> (PublishBatchRequestEntry, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::message::Attributes;
+    use pipewatch_core::render::message::Attributes;
 
     fn message(id: &str, body_bytes: usize) -> Message {
         Message {
@@ -210,7 +210,7 @@ mod tests {
             text: "line".into(),
             body: "x".repeat(body_bytes),
             attributes: Attributes {
-                severity: crate::render::message::Severity::Failure,
+                severity: pipewatch_core::render::message::Severity::Failure,
                 stages: vec!["Build".into()],
                 kinds: vec!["action".into()],
                 statuses: vec![],

@@ -13,9 +13,9 @@ use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 
 use aws_sdk_sqs::types::MessageAttributeValue;
 
-use crate::error::BoxError;
-use crate::ports::{DeadLetterQueue, ShardQueue};
-use crate::snapshot::DeadLetter;
+use pipewatch_core::record::DeadLetter;
+
+use crate::ports::{BoxError, DeadLetterQueue, ShardQueue};
 
 /// `SendMessageBatch`'s limits: ten entries, 256 KiB in all.
 const MAX_BATCH: usize = 10;

@@ -8,7 +8,7 @@ use aws_config::SdkConfig;
 use aws_sdk_resourcegroupstagging::Client;
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 
-use crate::error::SourceError;
+use crate::ports::SourceError;
 
 /// The names of the pipelines, in `config`'s account and region, that carry every tag.
 pub async fn tagged_pipelines(
@@ -17,7 +17,7 @@ pub async fn tagged_pipelines(
 ) -> Result<Vec<String>, SourceError> {
     let client = Client::from_conf(
         aws_sdk_resourcegroupstagging::config::Builder::from(config)
-            .interceptor(crate::metrics::ApiMetrics)
+            .interceptor(crate::aws::interceptor::ApiMetrics)
             .build(),
     );
     let filters: Vec<TagFilter> = tags

@@ -15,9 +15,9 @@ use pipewatch::config::Config;
 use pipewatch::forward::deadline_from_epoch_ms;
 use pipewatch::lambda::Function;
 use pipewatch::metrics::Emf;
-use pipewatch::render::content::Console;
 use pipewatch::select::Home;
 use pipewatch::tick::{Settings, Watcher};
+use pipewatch_core::render::console::Console;
 
 /// One thread: a Lambda function has at most a few vCPUs, and a fraction of one at the
 /// usual memory sizes. Waiting on the network is all a tick does in parallel, and handing

@@ -14,9 +14,9 @@
 
 use serde::Deserialize;
 
-use crate::glob;
-use crate::render::content::Severity;
-use crate::webhook::WebhookUrl;
+use crate::ports::WebhookUrl;
+use pipewatch_core::glob;
+use pipewatch_core::render::content::Severity;
 
 /// The message format a destination takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::StoreError;
 use crate::ports::SnapshotStore;
-use crate::snapshot::{Expected, Health, Loaded, Pending, Record, SCHEMA_VERSION, Saved};
-use crate::state::{PipelineExecution, PipelineState};
+use crate::ports::StoreError;
+use pipewatch_core::record::{Expected, Health, Loaded, Pending, Record, SCHEMA_VERSION, Saved};
+use pipewatch_core::state::{PipelineExecution, PipelineState};
 
 #[derive(Debug, Clone)]
 pub struct FileStore {

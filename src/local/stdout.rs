@@ -3,9 +3,9 @@
 
 use std::io::Write;
 
-use crate::error::NotifyError;
 use crate::ports::Notifier;
-use crate::render::message::Message;
+use crate::ports::NotifyError;
+use pipewatch_core::render::message::Message;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StdoutNotifier;
@@ -39,8 +39,8 @@ pub struct DeadLetterFile {
 impl crate::ports::DeadLetterQueue for DeadLetterFile {
     async fn send(
         &self,
-        letters: &[crate::snapshot::DeadLetter],
-    ) -> Result<(), crate::error::BoxError> {
+        letters: &[pipewatch_core::record::DeadLetter],
+    ) -> Result<(), crate::ports::BoxError> {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
         }

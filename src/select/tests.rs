@@ -218,17 +218,6 @@ fn bad_entries_and_tags_are_named_with_what_they_should_be() {
 }
 
 #[test]
-fn a_key_reads_back_as_its_pipeline() {
-    for key in [
-        "web",
-        "arn:aws:codepipeline:us-west-2:222233334444:svc-orders",
-    ] {
-        assert_eq!(PipelineRef::from_key(key).unwrap().key(), key);
-    }
-    assert!(PipelineRef::from_key("web-*").is_err());
-}
-
-#[test]
 fn the_selection_tells_what_it_needs() {
     let selection =
         Selection::parse("web, arn:aws:codepipeline:us-west-2:222233334444:svc").unwrap();

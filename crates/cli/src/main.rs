@@ -1,0 +1,143 @@
+//! The `pipewatch` command line: argument parsing and output, over the libraries.
+//!
+//! `replay` needs only the pure core; `check`, `watch` and `redrive` need AWS, and are
+//! built with the default `aws` feature ([`live`]). Built without it, they answer in
+//! words that this build cannot run them.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use pipewatch_core::render::console::Console;
+use pipewatch_core::replay::{self, Recording};
+
+#[cfg(feature = "aws")]
+mod live;
+#[cfg(not(feature = "aws"))]
+#[path = "offline.rs"]
+mod live;
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Watches AWS CodePipeline state and reports each change once"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the changes between consecutive recorded GetPipelineState responses.
+    ///
+    /// The FILEs are observations of one pipeline, oldest first. The first is the
+    /// baseline; each later one is compared with the one before it.
+    ///
+    /// `--format` previews what each channel would get, with no AWS: `body` (the JSON
+    /// queues and programs get), `email`, `chatbot` (AWS Chatbot's `https` body), `slack`
+    /// and `teams` (the forwarder's webhook posts).
+    /// Recorded `GetPipelineExecution` responses in an `executions/` folder beside the files
+    /// add the commits.
+    Replay(ReplayArgs),
+    #[command(flatten)]
+    Live(live::Command),
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    #[arg(
+        long,
+        value_name = "REGION",
+        help = "The region for console links [default: $AWS_REGION; without one, no console links]"
+    )]
+    region: Option<String>,
+    /// The account, for the pipeline's ARN in Chatbot messages.
+    #[arg(long, value_name = "ACCOUNT")]
+    account: Option<String>,
+    #[arg(value_name = "FILE", required = true)]
+    files: Vec<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// One readable line per change.
+    Text,
+    /// One JSON object per line per change.
+    Json,
+    /// Each message's JSON body (what queues and programs get), one document per line.
+    Body,
+    /// Each message's email, as a mail client shows it.
+    Email,
+    /// Each message's AWS Chatbot custom notification, one JSON document per line.
+    Chatbot,
+    /// Each message as the forwarder posts it to Slack, one JSON document per line.
+    Slack,
+    /// Each message as the forwarder posts it to Teams, one JSON document per line.
+    Teams,
+}
+
+impl From<Format> for replay::Format {
+    fn from(format: Format) -> Self {
+        match format {
+            Format::Text => Self::Text,
+            Format::Json => Self::Json,
+            Format::Body => Self::Body,
+            Format::Email => Self::Email,
+            Format::Chatbot => Self::Chatbot,
+            Format::Slack => Self::Slack,
+            Format::Teams => Self::Teams,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Replay(args) => run_replay(&args),
+        Command::Live(command) => live::run(command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // A reader that went away (`| head`) is not an error worth reporting.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("pipewatch: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_replay(args: &ReplayArgs) -> anyhow::Result<()> {
+    let region = args.region.clone().or_else(|| {
+        ["AWS_REGION", "AWS_DEFAULT_REGION"]
+            .iter()
+            .find_map(|v| std::env::var(v).ok().filter(|r| !r.is_empty()))
+    });
+    let console = match &region {
+        Some(region) => Some(
+            Console::new(region, args.account.as_deref())
+                .with_context(|| format!("{region:?} is not an AWS region code"))?,
+        ),
+        None => None,
+    };
+    let recording = Recording::load(&args.files)?;
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    recording.write(args.format.into(), console.as_ref(), &mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+            || e.downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == Some(io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,747 @@
+//! What a notification says, decided once: what happened, why, which commit, who, how
+//! long, and the links to act on it.
+//!
+//! [`Content`] is the message's JSON body (the `default` SNS body that queues and programs
+//! read, described by `schema/notification.schema.json`), and every channel renders it:
+//! [`super::email`] and [`super::chatbot`] when the tick publishes, [`super::slack`] and
+//! [`super::teams`] in the forwarder, which parses it back out of the SNS message. So a
+//! fact shown in one channel cannot be missing from another.
+//!
+//! Everything here is pure. Words are chosen for a person reading on a phone: names and
+//! statuses as AWS spells them, IAM principals shortened (`maria.silva (ReleaseManager)`),
+//! commit ids shortened (`4e1243b`), while the JSON keeps every value whole.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::change::{Approval, Change};
+use crate::render::console::Console;
+use crate::render::record::{ChangeRecord, Detail};
+use crate::render::text;
+use crate::render::words::{duration_text, short_principal, short_revision, who, why, words};
+use crate::state::{ArtifactRevision, ExecutionTrigger, KnownStatus, PipelineExecution, Status};
+
+/// The body's layout. Version 1, before links and commits, had no `schema_version` key.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// How urgent a message is: that of its most urgent change. Lets a subscription filter
+/// policy say "only failures and approvals" (`{"severity": ["failure", "approval"]}`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Progress: something started or succeeded, a definition was edited.
+    #[default]
+    Info,
+    /// Needs watching: a transition disabled, an execution queued, stopped (its actions
+    /// abandoned), cancelled or rolled back.
+    Warning,
+    /// Needs a person: a manual approval is waiting.
+    Approval,
+    /// Something failed.
+    Failure,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Approval => "approval",
+            Self::Failure => "failure",
+        }
+    }
+
+    /// Parses the names [`Severity::as_str`] gives.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Info, Self::Warning, Self::Approval, Self::Failure]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
+
+    /// The severity of one change.
+    pub fn of(change: &Change) -> Self {
+        use KnownStatus::{Abandoned, Cancelled, Errored, Failed, Stopped, Stopping};
+        let status = change.status().and_then(Status::known);
+        if matches!(status, Some(Failed | Errored))
+            || matches!(
+                change,
+                Change::Access {
+                    readable: false,
+                    ..
+                }
+            )
+        {
+            Self::Failure
+        } else if matches!(
+            change,
+            Change::Action {
+                approval: Some(Approval::Waiting),
+                ..
+            }
+        ) {
+            Self::Approval
+        } else if matches!(status, Some(Stopped | Stopping | Cancelled | Abandoned))
+            || matches!(
+                (change, status),
+                (Change::Execution { .. }, Some(KnownStatus::Superseded))
+            )
+            || is_rollback(change)
+            || matches!(
+                change,
+                Change::Transition { enabled: false, .. }
+                    | Change::Inbound {
+                        status: Some(_),
+                        previous_status: None,
+                        ..
+                    }
+            )
+        {
+            Self::Warning
+        } else {
+            Self::Info
+        }
+    }
+}
+
+/// What the tick knows besides the changes themselves.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Context<'a> {
+    /// The console for links; `None` leaves console links out (a replay without a region).
+    pub console: Option<&'a Console>,
+    /// What `GetPipelineExecution` said of the executions the changes mention.
+    pub executions: &'a [PipelineExecution],
+}
+
+/// A notification's content: the JSON body, and what every channel renders.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Content {
+    /// [`SCHEMA_VERSION`]; bodies written before it existed read as 1.
+    #[serde(default = "first_schema")]
+    pub schema_version: u32,
+    /// Stable across redeliveries: `<pipeline>/<record version>/<part>`.
+    pub id: String,
+    pub pipeline: String,
+    /// The SNS subject: ASCII, under 100 characters.
+    pub subject: String,
+    /// The subject without SNS's rules, with the lead change's duration, for chat titles.
+    #[serde(default)]
+    pub headline: String,
+    /// One readable line per change.
+    pub text: String,
+    pub part: usize,
+    pub parts: usize,
+    #[serde(default)]
+    pub severity: Severity,
+    /// Index in `changes` of the change the subject names.
+    #[serde(default)]
+    pub lead: usize,
+    #[serde(default)]
+    pub pipeline_arn: Option<String>,
+    #[serde(default)]
+    pub links: Links,
+    /// The pipeline executions the changes mention, the lead change's first.
+    #[serde(default)]
+    pub executions: Vec<ExecutionContent>,
+    pub changes: Vec<ChangeContent>,
+}
+
+fn first_schema() -> u32 {
+    1
+}
+
+/// Links about the whole message.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Links {
+    /// The pipeline's console page (where approvals are reviewed).
+    #[serde(default)]
+    pub pipeline: Option<String>,
+    /// A CloudWatch alarm's page, for alarm messages the forwarder relays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm: Option<String>,
+}
+
+/// A pipeline execution: which commits it runs and what started it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionContent {
+    pub id: String,
+    /// The execution's timeline in the console.
+    pub url: Option<String>,
+    /// Whether `GetPipelineExecution` answered; without it no commit or trigger is known.
+    pub enriched: bool,
+    pub trigger: Option<Trigger>,
+    pub revisions: Vec<RevisionContent>,
+    /// For a rollback: the execution whose revisions it goes back to.
+    #[serde(default)]
+    pub rollback_of: Option<String>,
+}
+
+/// What started an execution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trigger {
+    /// `triggerType` as AWS spells it.
+    #[serde(rename = "type")]
+    pub trigger_type: Option<String>,
+    /// `triggerDetail`, whole (for a manual start, the principal's ARN).
+    pub detail: Option<String>,
+    /// In words: `started by maria.silva (ReleaseManager)`.
+    pub summary: String,
+}
+
+/// A source revision: for Git, a commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevisionContent {
+    /// The source's output artifact.
+    pub name: Option<String>,
+    /// Whole, as AWS gave it.
+    pub id: Option<String>,
+    /// For people: a Git commit's first 7 characters.
+    pub short_id: Option<String>,
+    /// The commit message (from JSON summaries, their `CommitMessage`).
+    pub message: Option<String>,
+    /// `GitHub`, `Bitbucket`...: from a connection's JSON summary.
+    pub provider: Option<String>,
+    pub url: Option<String>,
+}
+
+/// One change: its record (the `replay --format json` contract) and what people read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeContent {
+    #[serde(flatten)]
+    pub record: ChangeRecord,
+    #[serde(default)]
+    pub severity: Severity,
+    /// What happened: "Build/UnitTests Failed", "Approve/Review rejected".
+    #[serde(default)]
+    pub what: String,
+    /// The reason, a comment: free text from AWS and its users.
+    #[serde(default)]
+    pub why: Option<String>,
+    /// Who did it, in words: `rejected by jdoe`, `disabled by maria.silva (ReleaseManager)`.
+    #[serde(default)]
+    pub who: Option<String>,
+    /// How long the run took, when both ends are known.
+    #[serde(default)]
+    pub duration_seconds: Option<u64>,
+    /// The pipeline execution this change belongs to (see `executions`).
+    #[serde(default)]
+    pub pipeline_execution_id: Option<String>,
+    #[serde(default)]
+    pub links: ChangeLinks,
+}
+
+/// Links about one change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeLinks {
+    /// The run's own page: a `CodeBuild` log, a deployment (`externalExecutionUrl`).
+    #[serde(default)]
+    pub logs: Option<String>,
+    /// The action's resource (`entityUrl`).
+    #[serde(default)]
+    pub entity: Option<String>,
+    /// The execution's timeline in the console.
+    #[serde(default)]
+    pub execution: Option<String>,
+}
+
+impl Content {
+    /// The content of one message holding `changes` of `pipeline`.
+    ///
+    /// # Panics
+    ///
+    /// When `changes` is empty: a message is built for at least one change, as
+    /// [`crate::render::message::messages`] guarantees.
+    pub fn build(
+        pipeline: &str,
+        changes: &[Change],
+        context: &Context<'_>,
+        id: &str,
+        (part, parts): (usize, usize),
+    ) -> Self {
+        let lead = lead(changes);
+        let lead_change = changes
+            .get(lead)
+            .expect("a message is built for at least one change");
+        let more = match changes.len() {
+            1 => String::new(),
+            n => format!(" (+{} more)", n - 1),
+        };
+        let part_suffix = if parts > 1 {
+            format!(" [{part}/{parts}]")
+        } else {
+            String::new()
+        };
+        let after = lead_change
+            .duration()
+            .map_or_else(String::new, |d| format!(" after {}", duration_text(d)));
+        let lead_words = words(lead_change);
+        let headline = format!(
+            "{}: {}{after}{more}{part_suffix}",
+            text::clean(pipeline),
+            lead_words.what
+        );
+        let subject = sns_subject(&format!(
+            "{pipeline}: {}{more}{part_suffix}",
+            lead_words.subject
+        ));
+        let mut execution_ids: Vec<&str> = Vec::new();
+        for id in std::iter::once(lead_change)
+            .chain(changes)
+            .filter_map(Change::pipeline_execution_id)
+        {
+            if !execution_ids.contains(&id) {
+                execution_ids.push(id);
+            }
+        }
+        Self {
+            schema_version: SCHEMA_VERSION,
+            id: id.to_owned(),
+            pipeline: pipeline.to_owned(),
+            subject,
+            headline,
+            text: changes
+                .iter()
+                .map(|c| text::line(pipeline, c))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            part,
+            parts,
+            severity: changes.iter().map(Severity::of).max().unwrap_or_default(),
+            lead,
+            pipeline_arn: context.console.and_then(|c| c.pipeline_arn(pipeline)),
+            links: Links {
+                pipeline: context.console.map(|c| c.pipeline_url(pipeline)),
+                alarm: None,
+            },
+            executions: execution_ids
+                .into_iter()
+                .map(|id| ExecutionContent::new(pipeline, id, context))
+                .collect(),
+            changes: changes
+                .iter()
+                .map(|c| ChangeContent::new(pipeline, c, context))
+                .collect(),
+        }
+    }
+
+    /// Reads a message body back. A body written before `schema_version` 2 (still in an
+    /// outbox, or in flight, during an upgrade) has records but no words for them: it
+    /// reads as its subject and text lines, with the severity its statuses give.
+    pub fn from_body(body: &str) -> Result<Self, serde_json::Error> {
+        let mut content: Self = serde_json::from_str(body)?;
+        if content.schema_version < SCHEMA_VERSION {
+            content.severity = content
+                .changes
+                .iter()
+                .map(|c| legacy_severity(&c.record))
+                .max()
+                .unwrap_or_default();
+            content.headline = content.subject.clone();
+            content.changes.clear();
+            content.executions.clear();
+            content.lead = 0;
+        }
+        Ok(content)
+    }
+
+    /// The execution a change belongs to, when the message mentions it.
+    pub fn execution_of(&self, change: &ChangeContent) -> Option<&ExecutionContent> {
+        let id = change.pipeline_execution_id.as_deref()?;
+        self.executions.iter().find(|e| e.id == id)
+    }
+
+    /// The change the subject names, if the message has changes.
+    pub fn lead_change(&self) -> Option<&ChangeContent> {
+        self.changes.get(self.lead).or_else(|| self.changes.first())
+    }
+
+    /// The changes as people read them: the one the headline names first, then the
+    /// others in pipeline order.
+    pub fn changes_lead_first(&self) -> impl Iterator<Item = &ChangeContent> {
+        let lead = self.lead_change();
+        lead.into_iter().chain(
+            self.changes
+                .iter()
+                .filter(move |c| lead.is_none_or(|lead| !std::ptr::eq(*c, lead))),
+        )
+    }
+
+    /// The execution the message is mostly about: the lead change's.
+    pub fn lead_execution(&self) -> Option<&ExecutionContent> {
+        self.lead_change()
+            .and_then(|c| self.execution_of(c))
+            .or_else(|| self.executions.first())
+    }
+
+    /// A symbol for the whole message: its lead change's, else by severity (an alarm).
+    pub fn icon(&self) -> &'static str {
+        match (self.lead_change(), self.severity) {
+            (Some(change), _) => change.icon(),
+            (None, Severity::Failure) => "🚨",
+            (None, Severity::Warning | Severity::Approval) => "⚠️",
+            (None, Severity::Info) => "✅",
+        }
+    }
+
+    /// The headline, or the subject for bodies written before headlines existed.
+    pub fn title(&self) -> &str {
+        if self.headline.is_empty() {
+            &self.subject
+        } else {
+            &self.headline
+        }
+    }
+
+    /// The links worth a button, in order: the main one ("View execution", or "Review"
+    /// for an approval), the logs, and the pipeline when not already there.
+    pub fn actions(&self) -> Vec<(&'static str, &str)> {
+        let mut links: Vec<(&'static str, &str)> = Vec::new();
+        if let Some(main) = self.main_link() {
+            links.push(main);
+        }
+        if let Some(url) = self.logs_link() {
+            links.push(("Logs", url));
+        }
+        if let Some(url) = self.links.pipeline.as_deref()
+            && !links.iter().any(|(_, u)| *u == url)
+        {
+            links.push(("Pipeline", url));
+        }
+        links
+    }
+
+    /// The logs worth a button: the lead change's, else those of the first run that did
+    /// not simply succeed (a success's page is rarely what one taps for).
+    pub fn logs_link(&self) -> Option<&str> {
+        let lead = self.lead_change().and_then(|c| c.links.logs.as_deref());
+        lead.or_else(|| {
+            self.changes
+                .iter()
+                .filter(|c| c.record.status.as_deref() != Some("Succeeded"))
+                .find_map(|c| c.links.logs.as_deref())
+        })
+    }
+
+    /// The best "open it" link: the lead execution, else the pipeline, else an alarm.
+    pub fn main_link(&self) -> Option<(&'static str, &str)> {
+        if self.lead_change().and_then(ChangeContent::approval) == Some(Approval::Waiting)
+            && let Some(url) = self.links.pipeline.as_deref()
+        {
+            return Some(("Review", url));
+        }
+        self.lead_execution()
+            .and_then(|e| e.url.as_deref())
+            .map(|url| ("View execution", url))
+            .or_else(|| {
+                self.links
+                    .pipeline
+                    .as_deref()
+                    .map(|url| ("View pipeline", url))
+            })
+            .or_else(|| self.links.alarm.as_deref().map(|url| ("View alarm", url)))
+    }
+}
+
+impl ExecutionContent {
+    fn new(pipeline: &str, id: &str, context: &Context<'_>) -> Self {
+        let facts = context
+            .executions
+            .iter()
+            .find(|e| e.pipeline_execution_id == id);
+        Self {
+            id: id.to_owned(),
+            url: context.console.map(|c| c.execution_url(pipeline, id)),
+            enriched: facts.is_some(),
+            trigger: facts.and_then(|f| f.trigger.as_ref()).map(Trigger::new),
+            revisions: facts
+                .map(|f| {
+                    f.artifact_revisions
+                        .iter()
+                        .map(RevisionContent::new)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            rollback_of: facts
+                .and_then(|f| f.rollback_metadata.as_ref())
+                .and_then(|r| r.rollback_target_pipeline_execution_id.clone()),
+        }
+    }
+
+    /// One line per revision: `4e1243b Merge pull request #412...` (first line only).
+    pub fn commit_lines(&self) -> Vec<String> {
+        self.revisions.iter().map(RevisionContent::line).collect()
+    }
+}
+
+impl Trigger {
+    fn new(trigger: &ExecutionTrigger) -> Self {
+        let kind = trigger.trigger_type.as_deref().unwrap_or("");
+        let by = trigger.trigger_detail.as_deref().map(short_principal);
+        let summary = match (kind, by) {
+            ("StartPipelineExecution", Some(by)) => format!("started by {by}"),
+            ("StartPipelineExecution", None) => "started manually".to_owned(),
+            ("ManualRollback", Some(by)) => format!("rollback started by {by}"),
+            ("AutomatedRollback", _) => "automatic rollback".to_owned(),
+            ("Webhook" | "WebhookV2", _) => "started by a source change (webhook)".to_owned(),
+            ("PollForSourceChanges", _) => "started by a source change (polling)".to_owned(),
+            ("CloudWatchEvent", _) => "started by an EventBridge rule".to_owned(),
+            ("CreatePipeline", _) => "started when the pipeline was created".to_owned(),
+            ("", _) => "started".to_owned(),
+            (other, _) => format!("started by {}", text::clean(other)),
+        };
+        Self {
+            trigger_type: trigger.trigger_type.clone(),
+            detail: trigger.trigger_detail.clone(),
+            summary,
+        }
+    }
+}
+
+impl RevisionContent {
+    fn new(revision: &ArtifactRevision) -> Self {
+        let (message, provider) = revision
+            .revision_summary
+            .as_deref()
+            .map(commit_message)
+            .unwrap_or_default();
+        Self {
+            name: revision.name.clone(),
+            id: revision.revision_id.clone(),
+            short_id: revision.revision_id.as_deref().map(short_revision),
+            message,
+            provider,
+            url: revision.revision_url.clone(),
+        }
+    }
+
+    /// `4e1243b Merge pull request #412...`: the short id and the message's first line.
+    pub fn line(&self) -> String {
+        let first_line = self
+            .message
+            .as_deref()
+            .and_then(|m| m.lines().map(str::trim).find(|l| !l.is_empty()))
+            .map(text::clean);
+        match (self.short_id.as_deref(), first_line) {
+            (Some(id), Some(message)) => format!("{} {message}", text::clean(id)),
+            (Some(id), None) => text::clean(id),
+            (None, Some(message)) => message,
+            (None, None) => "unknown revision".to_owned(),
+        }
+    }
+}
+
+impl ChangeContent {
+    fn new(pipeline: &str, change: &Change, context: &Context<'_>) -> Self {
+        let execution = change.pipeline_execution_id();
+        let logs = match change {
+            Change::Action { external_url, .. } => external_url.clone(),
+            _ => None,
+        };
+        let entity = match change {
+            Change::Action { entity_url, .. } => entity_url.clone(),
+            _ => None,
+        };
+        Self {
+            record: ChangeRecord::new(pipeline, change),
+            severity: Severity::of(change),
+            what: words(change).what,
+            why: why(change),
+            who: who(change),
+            duration_seconds: change.duration().map(|d| d.as_secs()),
+            pipeline_execution_id: execution.map(str::to_owned),
+            links: ChangeLinks {
+                logs: logs.filter(|u| is_web_link(u)),
+                entity: entity.filter(|u| is_web_link(u)),
+                execution: execution
+                    .and_then(|id| context.console.map(|c| c.execution_url(pipeline, id))),
+            },
+        }
+    }
+
+    /// The manual approval step, for an approval's change.
+    pub fn approval(&self) -> Option<Approval> {
+        match &self.record.detail {
+            Detail::Action { approval, .. } => *approval,
+            _ => None,
+        }
+    }
+
+    /// What `why` is, for a label: a reviewer's comment, a failure's reason, or the
+    /// provider's summary of a run that went well.
+    pub fn why_label(&self) -> &'static str {
+        match (self.approval(), self.severity) {
+            (Some(Approval::Approved | Approval::Rejected), _) => "Comment",
+            (_, Severity::Failure | Severity::Warning) => "Reason",
+            _ => "Summary",
+        }
+    }
+
+    /// "Build/UnitTests Failed after 4m12s".
+    pub fn what_with_duration(&self) -> String {
+        match self.duration_seconds {
+            Some(seconds) => format!(
+                "{} after {}",
+                self.what,
+                duration_text(Duration::from_secs(seconds))
+            ),
+            None => self.what.clone(),
+        }
+    }
+
+    /// A symbol for chat channels, from the change's kind and status.
+    pub fn icon(&self) -> &'static str {
+        let status = self.record.status.as_deref();
+        match (&self.record.detail, self.approval()) {
+            (_, Some(Approval::Waiting)) => "✋",
+            (_, Some(Approval::Approved)) => "👍",
+            (_, Some(Approval::Rejected)) => "⛔",
+            (Detail::Transition { enabled: false, .. }, _) => "🔒",
+            (Detail::Transition { .. }, _) => "🔓",
+            (Detail::PipelineVersion { .. }, _) => "✏️",
+            (
+                Detail::Access {
+                    readable: false, ..
+                },
+                _,
+            ) => "🚫",
+            (Detail::Access { .. }, _) => "👀",
+            (Detail::Inbound {}, _) if status.is_some() => "⏳",
+            (Detail::Inbound {}, _) => "➡️",
+            (
+                Detail::Stage {
+                    execution_type: Some(t),
+                    ..
+                },
+                _,
+            ) if t == "ROLLBACK" => "⏪",
+            _ => match status.map(|s| Status::new(s).known()) {
+                Some(Some(KnownStatus::Succeeded)) => "✅",
+                Some(Some(KnownStatus::Failed | KnownStatus::Errored | KnownStatus::Abandoned)) => {
+                    "❌"
+                }
+                Some(Some(KnownStatus::InProgress)) => "🔄",
+                Some(Some(
+                    KnownStatus::Stopped | KnownStatus::Stopping | KnownStatus::Cancelled,
+                )) => "⏹️",
+                Some(Some(KnownStatus::Skipped | KnownStatus::Superseded)) => "⏭️",
+                _ => "🔹",
+            },
+        }
+    }
+}
+
+/// The severity of a record written before records carried one.
+fn legacy_severity(record: &ChangeRecord) -> Severity {
+    let approval_pending = matches!(
+        record.detail,
+        Detail::Action {
+            approval_pending: true,
+            ..
+        }
+    );
+    match record.status.as_deref().map(|s| Status::new(s).known()) {
+        Some(Some(KnownStatus::Failed | KnownStatus::Errored)) => Severity::Failure,
+        _ if approval_pending => Severity::Approval,
+        Some(Some(
+            KnownStatus::Stopped
+            | KnownStatus::Stopping
+            | KnownStatus::Cancelled
+            | KnownStatus::Abandoned,
+        )) => Severity::Warning,
+        _ => Severity::Info,
+    }
+}
+
+/// Only web links become buttons and links: a provider could send anything.
+fn is_web_link(url: &str) -> bool {
+    (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() <= 2_000
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// Index of the change that matters most; ties keep the earliest (pipeline order).
+fn lead(changes: &[Change]) -> usize {
+    changes
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, c)| (importance(c), std::cmp::Reverse(*i)))
+        .map_or(0, |(i, _)| i)
+}
+
+/// Higher is more worth a subject line.
+fn importance(change: &Change) -> u8 {
+    let failed = change.status().and_then(Status::known).is_some_and(|s| {
+        matches!(
+            s,
+            KnownStatus::Failed
+                | KnownStatus::Errored
+                | KnownStatus::Stopped
+                | KnownStatus::Abandoned
+        )
+    });
+    match change {
+        // pipewatch blind to a pipeline outranks anything it saw.
+        Change::Access {
+            readable: false, ..
+        } => 8,
+        // A failed action names what broke; its stage's failure only says where.
+        Change::Action { .. } if failed => 7,
+        _ if failed => 6,
+        Change::Action {
+            approval: Some(Approval::Waiting),
+            ..
+        } => 5,
+        Change::Transition { enabled: false, .. } => 4,
+        Change::Inbound {
+            status: Some(_),
+            previous_status: None,
+            ..
+        } => 3,
+        Change::PipelineVersion { .. } => 2,
+        Change::Stage { .. } => 1,
+        _ => 0,
+    }
+}
+
+/// SNS subjects: ASCII, no line breaks or control characters, under 100 characters.
+pub fn sns_subject(text: &str) -> String {
+    let ascii: String = text
+        .chars()
+        .map(|c| match c {
+            c if c.is_ascii_control() => ' ',
+            c if c.is_ascii() => c,
+            _ => '?',
+        })
+        .collect();
+    if ascii.len() <= 99 {
+        ascii
+    } else {
+        format!("{}...", &ascii[..96])
+    }
+}
+
+fn is_rollback(change: &Change) -> bool {
+    matches!(change, Change::Stage { execution_type: Some(t), .. } if t == "ROLLBACK")
+}
+
+/// `revisionSummary` → (commit message, provider). Connections send JSON
+/// (`{"ProviderType":"GitHub","CommitMessage":"..."}`); `CodeCommit` and S3 plain text.
+fn commit_message(summary: &str) -> (Option<String>, Option<String>) {
+    let parsed = serde_json::from_str::<serde_json::Value>(summary)
+        .ok()
+        .filter(serde_json::Value::is_object);
+    let (message, provider) = match &parsed {
+        Some(json) => (
+            json["CommitMessage"].as_str().map(str::to_owned),
+            json["ProviderType"].as_str().map(str::to_owned),
+        ),
+        None => (Some(summary.to_owned()), None),
+    };
+    let message = message
+        .map(|m| m.trim().to_owned())
+        .filter(|m| !m.is_empty());
+    (message, provider)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,261 @@
+//! The content model's words and links, without any service.
+
+use serde_json::json;
+
+use super::*;
+use crate::diff::diff;
+use crate::state::PipelineState;
+
+fn state(stages: &serde_json::Value) -> PipelineState {
+    serde_json::from_value(json!({"pipelineName": "web-app", "stageStates": stages})).unwrap()
+}
+
+/// A build failing after 4m12s in execution `e-1`, seen running before.
+fn failure() -> Vec<Change> {
+    let run = |status: &str, at: &str| {
+        json!([{"stageName": "Build",
+            "latestExecution": {"pipelineExecutionId": "e-1", "status": status},
+            "actionStates": [{"actionName": "UnitTests", "latestExecution": {
+                "actionExecutionId": "a-1", "status": status,
+                "lastStatusChange": format!("2025-11-24T{at}Z"),
+                "externalExecutionUrl": "https://console.aws.amazon.com/codebuild/home#/builds/x",
+                "errorDetails": {"code": "JobFailed", "message": "exit status 1"}}}]}])
+    };
+    let before = crate::diff::essentials(&state(&run("InProgress", "10:00:00")));
+    diff(&before, &state(&run("Failed", "10:04:12")))
+}
+
+fn execution() -> PipelineExecution {
+    PipelineExecution::from_json(
+        json!({"pipelineExecution": {"pipelineExecutionId": "e-1",
+            "artifactRevisions": [{"name": "Src", "revisionId": "4e1243bd22c66e76c2ba9eddc1f91394e57f9f83",
+                "revisionSummary": "{\"ProviderType\":\"GitHub\",\"CommitMessage\":\"Fix the flaky test\\n\\nLong body\"}",
+                "revisionUrl": "https://github.com/acme/web/commit/4e1243b"}],
+            "trigger": {"triggerType": "StartPipelineExecution",
+                "triggerDetail": "arn:aws:sts::123456789012:assumed-role/ReleaseManager/maria.silva"}}})
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn console_links_follow_the_partition_and_encode_names() {
+    let cases = [
+        (
+            "eu-west-1",
+            "https://eu-west-1.console.aws.amazon.com",
+            "aws",
+        ),
+        (
+            "cn-north-1",
+            "https://cn-north-1.console.amazonaws.cn",
+            "aws-cn",
+        ),
+        (
+            "us-gov-west-1",
+            "https://us-gov-west-1.console.amazonaws-us-gov.com",
+            "aws-us-gov",
+        ),
+    ];
+    for (region, base, partition) in cases {
+        let console = Console::new(region, Some("123456789012")).unwrap();
+        assert_eq!(console.partition(), partition);
+        assert_eq!(
+            console.pipeline_url("web@app"),
+            format!("{base}/codesuite/codepipeline/pipelines/web%40app/view?region={region}")
+        );
+        assert_eq!(
+            console.execution_url("web", "e-1"),
+            format!(
+                "{base}/codesuite/codepipeline/pipelines/web/executions/e-1/timeline?region={region}"
+            )
+        );
+        assert_eq!(
+            console.pipeline_arn("web").unwrap(),
+            format!("arn:{partition}:codepipeline:{region}:123456789012:web")
+        );
+    }
+    assert!(
+        Console::new("eu west 1", None).is_none(),
+        "junk never makes a link"
+    );
+    assert_eq!(
+        Console::new("eu-west-1", Some("not-an-account"))
+            .unwrap()
+            .pipeline_arn("w"),
+        None
+    );
+}
+
+#[test]
+fn a_failure_carries_what_why_how_long_commit_who_started_it_and_links() {
+    let console = Console::new("eu-west-1", Some("123456789012")).unwrap();
+    let executions = [execution()];
+    let known = Context {
+        console: Some(&console),
+        executions: &executions,
+    };
+    let content = Content::build("web-app", &failure(), &known, "web-app/7/1", (1, 1));
+
+    assert_eq!(content.schema_version, SCHEMA_VERSION);
+    assert_eq!(content.subject, "web-app: Build/UnitTests Failed (+1 more)");
+    assert_eq!(
+        content.headline,
+        "web-app: Build/UnitTests Failed after 4m12s (+1 more)"
+    );
+    assert_eq!(content.severity, Severity::Failure);
+    let lead = content.lead_change().unwrap();
+    assert_eq!(lead.what, "Build/UnitTests Failed");
+    assert_eq!(lead.why.as_deref(), Some("exit status 1"));
+    assert_eq!(lead.duration_seconds, Some(252));
+    assert_eq!(lead.pipeline_execution_id.as_deref(), Some("e-1"));
+    assert_eq!(
+        lead.links.logs.as_deref(),
+        Some("https://console.aws.amazon.com/codebuild/home#/builds/x")
+    );
+    let execution = content.lead_execution().unwrap();
+    assert!(execution.enriched);
+    assert_eq!(execution.commit_lines(), ["4e1243b Fix the flaky test"]);
+    assert_eq!(execution.revisions[0].provider.as_deref(), Some("GitHub"));
+    assert_eq!(
+        execution.revisions[0].id.as_deref(),
+        Some("4e1243bd22c66e76c2ba9eddc1f91394e57f9f83"),
+        "kept whole in JSON"
+    );
+    assert_eq!(
+        execution.trigger.as_ref().unwrap().summary,
+        "started by maria.silva (ReleaseManager)"
+    );
+    assert_eq!(
+        execution.url.as_deref(),
+        Some(
+            "https://eu-west-1.console.aws.amazon.com/codesuite/codepipeline/pipelines/web-app/executions/e-1/timeline?region=eu-west-1"
+        )
+    );
+    assert_eq!(
+        content.pipeline_arn.as_deref(),
+        Some("arn:aws:codepipeline:eu-west-1:123456789012:web-app")
+    );
+    assert_eq!(content.main_link().unwrap().0, "View execution");
+}
+
+#[test]
+fn without_enrichment_or_a_region_a_message_says_less_but_nothing_false() {
+    let content = Content::build("web-app", &failure(), &Context::default(), "id", (1, 1));
+    let execution = content.lead_execution().unwrap();
+    assert!(!execution.enriched);
+    assert!(execution.revisions.is_empty() && execution.trigger.is_none());
+    assert_eq!(execution.url, None);
+    assert_eq!(content.links.pipeline, None);
+    assert_eq!(content.pipeline_arn, None);
+    // The logs link comes from AWS's own answer, so it is still there.
+    assert_eq!(content.main_link(), None);
+    assert!(content.logs_link().is_some());
+}
+
+#[test]
+fn a_body_reads_back_exactly() {
+    let executions = [execution()];
+    let console = Console::new("us-east-1", Some("123456789012")).unwrap();
+    let known = Context {
+        console: Some(&console),
+        executions: &executions,
+    };
+    let content = Content::build("web-app", &failure(), &known, "web-app/7/1", (1, 1));
+    let body = serde_json::to_string(&content).unwrap();
+    assert_eq!(Content::from_body(&body).unwrap(), content);
+}
+
+#[test]
+fn a_body_written_before_schema_version_2_still_reads() {
+    // As the previous release wrote it to the outbox: no schema_version, headline,
+    // severity, links or executions.
+    let old = r#"{"id":"web/9/1","pipeline":"web","subject":"web: stage Build Failed","text":"web: stage Build Failed (execution e1)","part":1,"parts":1,"changes":[{"pipeline":"web","kind":"stage","stage":"Build","action":null,"status":"Failed","previous_status":"InProgress","execution_id":"e1","previous_execution_id":"e1","execution_type":"STANDARD"}]}"#;
+    let content = Content::from_body(old).unwrap();
+    assert_eq!(content.schema_version, 1);
+    assert_eq!(content.title(), "web: stage Build Failed");
+    assert_eq!(
+        content.severity,
+        Severity::Failure,
+        "from the records' statuses"
+    );
+    assert!(
+        content.changes.is_empty(),
+        "no words for them: shown as text lines"
+    );
+    assert_eq!(content.text, "web: stage Build Failed (execution e1)");
+    // Every channel still tells it.
+    assert!(
+        crate::render::email::render(&content).contains("web: stage Build Failed (execution e1)")
+    );
+    let slack = crate::render::slack::render(&content).to_string();
+    assert!(
+        slack.contains("web: stage Build Failed (execution e1)"),
+        "{slack}"
+    );
+}
+
+#[test]
+fn commit_messages_are_read_from_json_or_plain_summaries() {
+    assert_eq!(
+        commit_message(r#"{"ProviderType":"GitHub","CommitMessage":"initial commit"}"#),
+        (Some("initial commit".into()), Some("GitHub".into()))
+    );
+    assert_eq!(
+        commit_message("Updating the application for feature 12-4820"),
+        (
+            Some("Updating the application for feature 12-4820".into()),
+            None
+        )
+    );
+    assert_eq!(commit_message("   "), (None, None));
+}
+
+#[test]
+fn each_kind_reads_as_what_it_is() {
+    let stage = |status: &str, kind: &str| Change::Stage {
+        stage: "Deploy".into(),
+        execution_id: "e2".into(),
+        status: Status::new(status),
+        previous_status: Some(Status::new("InProgress")),
+        previous_execution_id: Some("e2".into()),
+        execution_type: Some(kind.into()),
+    };
+    let cases = [
+        (
+            stage("InProgress", "ROLLBACK"),
+            "stage Deploy rolling back",
+            Severity::Warning,
+        ),
+        (
+            stage("Succeeded", "ROLLBACK"),
+            "stage Deploy rolled back",
+            Severity::Warning,
+        ),
+        (
+            stage("Failed", "ROLLBACK"),
+            "stage Deploy rollback Failed",
+            Severity::Failure,
+        ),
+        (
+            stage("Stopped", "STANDARD"),
+            "stage Deploy Stopped",
+            Severity::Warning,
+        ),
+        (
+            stage("Cancelled", "STANDARD"),
+            "stage Deploy Cancelled",
+            Severity::Warning,
+        ),
+        (
+            stage("Succeeded", "STANDARD"),
+            "stage Deploy Succeeded",
+            Severity::Info,
+        ),
+    ];
+    for (change, expected, severity) in cases {
+        assert_eq!(words(&change).what, expected);
+        assert_eq!(Severity::of(&change), severity, "{expected}");
+    }
+}

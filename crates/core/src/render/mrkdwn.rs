@@ -1,0 +1,84 @@
+//! Slack's `mrkdwn` markup, which both Slack (the forwarder's Block Kit) and AWS Chatbot
+//! (`client-markdown`, posted to Slack) render: escaping, cutting within limits, links,
+//! and the line that tells one change.
+
+use std::fmt::Write as _;
+
+use crate::change::Approval;
+use crate::render::content::ChangeContent;
+use crate::render::text;
+use crate::render::words::duration_text;
+
+/// One change: `❌ *Build/UnitTests Failed* after 4m12s — rejected by jdoe`, then its
+/// reason or comment quoted on the next line, cut to `max_reason` characters.
+pub fn change_line(change: &ChangeContent, max_reason: usize) -> String {
+    let mut line = format!("{} *{}*", change.icon(), escape(&change.what));
+    if let Some(seconds) = change.duration_seconds {
+        let _ = write!(
+            line,
+            " after {}",
+            duration_text(std::time::Duration::from_secs(seconds))
+        );
+    }
+    if let Some(who) = &change.who {
+        // "rejected — rejected by ana" says it twice: a decision keeps only who.
+        let decided = matches!(
+            change.approval(),
+            Some(Approval::Approved | Approval::Rejected)
+        );
+        let who = match who.split_once(" by ") {
+            Some((_, by)) if decided => format!("by {by}"),
+            _ => who.clone(),
+        };
+        let _ = write!(line, " — {}", escape(&text::clean(&who)));
+    }
+    if let Some(why) = &change.why {
+        let _ = write!(line, "\n> {}", escape_within(&text::clean(why), max_reason));
+    }
+    line
+}
+
+/// Slack's link markup: `<url|label>`.
+pub fn link(url: &str, label: &str) -> String {
+    format!("<{url}|{}>", escape(label))
+}
+
+/// Slack's mrkdwn treats `&`, `<` and `>` as control characters.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// [`escape`]d, and at most `max` characters once escaped: cut before an entity, never
+/// through one, the last character an ellipsis when cut.
+pub fn escape_within(text: &str, max: usize) -> String {
+    let escaped = escape(text);
+    if escaped.chars().count() <= max {
+        return escaped;
+    }
+    let mut out = String::new();
+    let mut length = 0;
+    for c in text.chars() {
+        let piece = escape(c.encode_utf8(&mut [0; 4]));
+        let width = piece.chars().count();
+        if length + width + 1 > max {
+            break;
+        }
+        out.push_str(&piece);
+        length += width;
+    }
+    out.push('…');
+    out
+}
+
+/// At most `max` characters, the last one an ellipsis when cut.
+pub fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+        cut.push('…');
+        cut
+    }
+}

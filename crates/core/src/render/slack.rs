@@ -1,0 +1,175 @@
+//! A notification as a Slack incoming-webhook message (Block Kit): a header, then, in an
+//! attachment coloured by severity, a section per change with its status symbol, a context
+//! line with the commit, who started the run and how long it took, buttons to the execution
+//! and the logs, and the notification id. Pure; the forwarder posts what this returns.
+//!
+//! Slack's limits are kept here, where they bite: 50 blocks, 150 characters in a header,
+//! 3,000 in a section, 75 in a button, and about 12,000 characters of text per message
+//! (refused past that, observed rather than documented), with a plain `text` fallback for
+//! notifications and old clients.
+
+use serde_json::{Value, json};
+
+use crate::render::content::{Content, Severity};
+use crate::render::mrkdwn::{self, cut, escape, escape_within};
+use crate::render::text;
+use crate::render::words::duration_text;
+
+pub const MAX_BLOCKS: usize = 50;
+pub const MAX_HEADER: usize = 150;
+pub const MAX_SECTION: usize = 3_000;
+/// Under Slack's undocumented ~12,000-character total, with room for block containers.
+pub const MAX_TOTAL_TEXT: usize = 10_000;
+const MAX_BUTTON_TEXT: usize = 75;
+const MAX_BUTTON_URL: usize = 3_000;
+const MAX_REASON: usize = 600;
+
+/// The attachment's colour bar, by severity.
+fn colour(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Failure => "#D1242F",
+        Severity::Approval => "#8250DF",
+        Severity::Warning => "#BF8700",
+        Severity::Info => "#1A7F37",
+    }
+}
+
+/// The webhook body for a notification.
+pub fn render(content: &Content) -> Value {
+    let icon = content.icon();
+    let header = json!({
+        "type": "header",
+        "text": {
+            "type": "plain_text",
+            "text": cut(&format!("{icon} {}", text::clean(content.title())), MAX_HEADER),
+            "emoji": true,
+        },
+    });
+
+    let mut sections: Vec<String> = content
+        .changes_lead_first()
+        .map(|change| escape_safe_cut(&mrkdwn::change_line(change, MAX_REASON), MAX_SECTION))
+        .collect();
+    if content.changes.is_empty() && !content.text.trim().is_empty() {
+        sections.push(escape_within(content.text.trim(), MAX_SECTION));
+    }
+
+    let mut tail: Vec<Value> = Vec::new();
+    if let Some(context) = context_line(content) {
+        tail.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]}));
+    }
+    let buttons = buttons(content);
+    if !buttons.is_empty() {
+        tail.push(json!({"type": "actions", "elements": buttons}));
+    }
+    tail.push(json!({"type": "context", "elements": [{"type": "mrkdwn",
+        "text": format!("pipewatch notification `{}`", escape(&content.id))}]}));
+
+    // Drop trailing sections until blocks and text fit, saying how many were left out.
+    let fixed_text: usize = text_length(&header) + tail.iter().map(text_length).sum::<usize>();
+    let total = sections.len();
+    let reserve = 1 + tail.len() + 1; // header, tail, and the "…and N more" line
+    loop {
+        let text: usize = sections.iter().map(|s| s.chars().count()).sum();
+        if sections.len() + reserve <= MAX_BLOCKS && fixed_text + text + 40 <= MAX_TOTAL_TEXT
+            || sections.len() <= 1
+        {
+            break;
+        }
+        sections.pop();
+    }
+    let mut blocks: Vec<Value> = sections
+        .into_iter()
+        .map(|text| json!({"type": "section", "text": {"type": "mrkdwn", "text": text}}))
+        .collect();
+    let omitted = total - blocks.len();
+    if omitted > 0 {
+        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn",
+            "text": format!("…and {omitted} more")}]}));
+    }
+    blocks.extend(tail);
+    json!({
+        // What notifications and clients without blocks show.
+        "text": escape_within(&text::clean(content.title()), MAX_HEADER * 2),
+        "blocks": [header],
+        "attachments": [{"color": colour(content.severity), "blocks": blocks}],
+    })
+}
+
+/// Commit, who started the run, and how long the lead change took.
+fn context_line(content: &Content) -> Option<String> {
+    let mut facts = Vec::new();
+    if let Some(execution) = content.lead_execution() {
+        for revision in execution.revisions.iter().take(2) {
+            let line = escape_within(&revision.line(), 200);
+            facts.push(match (&revision.url, &revision.short_id) {
+                (Some(url), Some(id)) if url.len() <= MAX_BUTTON_URL => {
+                    let message = line.strip_prefix(&escape(id)).unwrap_or(&line).trim();
+                    format!("Commit <{url}|{}> {message}", escape(id))
+                }
+                _ => format!("Commit {line}"),
+            });
+        }
+        if let Some(trigger) = &execution.trigger {
+            facts.push(escape(&trigger.summary));
+        }
+    }
+    if let Some(seconds) = content.lead_change().and_then(|c| c.duration_seconds) {
+        facts.push(format!(
+            "took {}",
+            duration_text(std::time::Duration::from_secs(seconds))
+        ));
+    }
+    (!facts.is_empty()).then(|| escape_safe_cut(&facts.join(" · "), MAX_SECTION))
+}
+
+/// The message's links as buttons, the first one primary.
+fn buttons(content: &Content) -> Vec<Value> {
+    content
+        .actions()
+        .into_iter()
+        .filter(|(_, url)| url.len() <= MAX_BUTTON_URL)
+        .enumerate()
+        .map(|(i, (label, url))| {
+            let mut button = json!({
+                "type": "button",
+                "text": {"type": "plain_text", "text": cut(label, MAX_BUTTON_TEXT)},
+                "url": url,
+                "action_id": format!("pipewatch-link-{i}"),
+            });
+            if i == 0 {
+                button["style"] = json!("primary");
+            }
+            button
+        })
+        .collect()
+}
+
+/// The characters of text a block holds, as Slack counts toward its total.
+fn text_length(block: &Value) -> usize {
+    match block {
+        Value::String(s) => s.chars().count(),
+        Value::Array(items) => items.iter().map(text_length).sum(),
+        Value::Object(map) => map
+            .iter()
+            .filter(|(k, _)| k.as_str() == "text" || k.as_str() == "elements")
+            .map(|(_, v)| text_length(v))
+            .sum(),
+        _ => 0,
+    }
+}
+
+/// Cuts already-escaped mrkdwn without splitting an `&amp;`-style entity.
+fn escape_safe_cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(max - 1).collect();
+    if let Some(amp) = cut.rfind('&')
+        && !cut[amp..].contains(';')
+    {
+        cut.truncate(amp);
+    }
+    cut.push('…');
+    cut
+}

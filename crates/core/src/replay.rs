@@ -1,0 +1,213 @@
+//! `replay`: run change detection over recorded observations of one pipeline, exactly as
+//! the tick would have, and render what each channel would have received
+//! ([`Recording::write`], which the CLI's `replay` prints).
+//!
+//! Every file is read and checked before anything is reported, so a bad file yields an
+//! error and no partial output that a reader could mistake for the whole story.
+//!
+//! Recorded `GetPipelineExecution` responses may sit beside the state files, in a folder
+//! named `executions/` (one response per file, any name ending in `.json`): messages then
+//! show commits and triggers as the tick's enrichment would. Without them, messages read
+//! as they do when enrichment fails.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::change::Change;
+use crate::diff::{diff, essentials, next_snapshot};
+use crate::error::ReplayError;
+use crate::render::console::Console;
+use crate::render::content::{Content, Context};
+use crate::render::message::{Message, messages};
+use crate::render::record::ChangeRecord;
+use crate::render::{chatbot, email, slack, teams, text};
+use crate::state::{PipelineExecution, PipelineState};
+
+/// Consecutive observations of one pipeline, oldest first, and the executions recorded
+/// beside them.
+#[derive(Debug)]
+pub struct Recording {
+    pub pipeline: String,
+    states: Vec<PipelineState>,
+    pub executions: Vec<PipelineExecution>,
+}
+
+/// What `replay` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One readable line per change: `step N: pipeline: what happened`.
+    Text,
+    /// One JSON record per change and line (the `replay --format json` contract).
+    Json,
+    /// Each message's JSON body (what queues and programs get), one document per line.
+    Body,
+    /// Each message's email, after a `=== step N: SUBJECT ===` line.
+    Email,
+    /// Each message's AWS Chatbot custom notification, one JSON document per line.
+    Chatbot,
+    /// Each message as the forwarder posts it to a Slack webhook, one document per line.
+    Slack,
+    /// Each message as the forwarder posts it to a Teams webhook, one document per line.
+    Teams,
+}
+
+/// The changes found in one file against what the tick would have stored before it.
+#[derive(Debug)]
+pub struct Step {
+    /// 1-based: the second file is step 1 (the first is the silent baseline).
+    pub number: usize,
+    pub changes: Vec<Change>,
+}
+
+impl Recording {
+    /// Reads and parses every file; all must observe the same pipeline. Then reads the
+    /// `executions/` folders beside them, if any.
+    pub fn load(paths: &[PathBuf]) -> Result<Self, ReplayError> {
+        let mut states = Vec::with_capacity(paths.len());
+        for path in paths {
+            let state = read(path)?;
+            if let Some(first) = states.first().map(|s: &PipelineState| &s.pipeline_name)
+                && *first != state.pipeline_name
+            {
+                return Err(ReplayError::MixedPipelines {
+                    path: path.clone(),
+                    found: state.pipeline_name,
+                    expected: first.clone(),
+                });
+            }
+            states.push(state);
+        }
+        let pipeline = states
+            .first()
+            .map(|s| s.pipeline_name.clone())
+            .unwrap_or_default();
+        let mut folders: Vec<PathBuf> = paths
+            .iter()
+            .map(|p| {
+                p.parent()
+                    .unwrap_or_else(|| Path::new("."))
+                    .join("executions")
+            })
+            .collect();
+        folders.dedup();
+        let mut executions = Vec::new();
+        for folder in folders.iter().filter(|f| f.is_dir()) {
+            executions.extend(read_executions(folder)?);
+        }
+        Ok(Self {
+            pipeline,
+            states,
+            executions,
+        })
+    }
+
+    /// The first observation is the silent baseline; each later one is diffed against the
+    /// snapshot the tick would hold by then (which keeps the runs' start times).
+    pub fn steps(&self) -> Vec<Step> {
+        let Some(first) = self.states.first() else {
+            return Vec::new();
+        };
+        let mut snapshot = essentials(first);
+        self.states[1..]
+            .iter()
+            .enumerate()
+            .map(|(i, state)| {
+                let changes = diff(&snapshot, state);
+                snapshot = next_snapshot(&snapshot, state, &changes);
+                Step {
+                    number: i + 1,
+                    changes,
+                }
+            })
+            .collect()
+    }
+
+    /// The messages the tick would have published at `step`, with console links when a
+    /// region is given.
+    pub fn messages(&self, step: &Step, console: Option<&Console>) -> Vec<Message> {
+        let context = Context {
+            console,
+            executions: &self.executions,
+        };
+        let prefix = format!("{}/step-{}", self.pipeline, step.number);
+        messages(&self.pipeline, &step.changes, &context, &prefix)
+    }
+}
+
+impl Recording {
+    /// Prints every step in `format`, with console links when a `console` is given.
+    pub fn write(
+        &self,
+        format: Format,
+        console: Option<&Console>,
+        out: &mut impl Write,
+    ) -> io::Result<()> {
+        for step in self.steps() {
+            if matches!(format, Format::Text | Format::Json) {
+                for change in &step.changes {
+                    if format == Format::Json {
+                        let record = ChangeRecord::new(&self.pipeline, change).at_step(step.number);
+                        serde_json::to_writer(&mut *out, &record)?;
+                        writeln!(out)?;
+                    } else {
+                        let line = text::line(&self.pipeline, change);
+                        writeln!(out, "step {}: {line}", step.number)?;
+                    }
+                }
+                continue;
+            }
+            for message in self.messages(&step, console) {
+                let content = Content::from_body(&message.body)?;
+                match format {
+                    Format::Email => {
+                        writeln!(out, "=== step {}: {} ===", step.number, message.subject)?;
+                        writeln!(out, "{}", email::render(&content))?;
+                    }
+                    Format::Body => writeln!(out, "{}", message.body)?,
+                    Format::Chatbot => writeln!(out, "{}", chatbot::render(&content))?,
+                    Format::Slack => writeln!(out, "{}", slack::render(&content))?,
+                    Format::Teams => writeln!(out, "{}", teams::render(&content))?,
+                    Format::Text | Format::Json => unreachable!("handled above"),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read(path: &Path) -> Result<PipelineState, ReplayError> {
+    parse(path, PipelineState::from_json)
+}
+
+/// Every `*.json` in `folder`, as `GetPipelineExecution` responses, in name order.
+fn read_executions(folder: &Path) -> Result<Vec<PipelineExecution>, ReplayError> {
+    let listing = std::fs::read_dir(folder).map_err(|source| ReplayError::Read {
+        path: folder.to_owned(),
+        source,
+    })?;
+    let mut files: Vec<PathBuf> = listing
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|path| parse(path, PipelineExecution::from_json))
+        .collect()
+}
+
+/// Reads `path` and parses it with `from_json`, naming the file in any error.
+fn parse<T>(
+    path: &Path,
+    from_json: impl Fn(&[u8]) -> Result<T, crate::error::ParseError>,
+) -> Result<T, ReplayError> {
+    let bytes = std::fs::read(path).map_err(|source| ReplayError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    from_json(&bytes).map_err(|source| ReplayError::Parse {
+        path: path.to_owned(),
+        source,
+    })
+}

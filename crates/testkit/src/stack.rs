@@ -1,0 +1,132 @@
+//! Stacks in the emulated CloudFormation: `tests/deploy/stack.py` translates a template with
+//! the real SAM translator and creates (or updates) it in moto's CloudFormation, which
+//! `scripts/test.sh` started with the resource types moto lacks (`tests/deploy/emulator/`).
+//! Its JSON report says what the stack created, as the services themselves describe it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::services::require;
+
+const MANIFEST_DIR: &str = crate::fixtures::REPOSITORY;
+
+/// The current template.
+pub fn current_template() -> PathBuf {
+    Path::new(MANIFEST_DIR).join("template.yaml")
+}
+
+/// The template of the previous release, as users deployed it.
+pub fn previous_template() -> PathBuf {
+    Path::new(MANIFEST_DIR).join("tests/deploy/template-0.1.0.yaml")
+}
+
+/// What a deployed stack made, by logical id (see `tests/deploy/stack.py`).
+pub struct Stack {
+    pub name: String,
+    pub report: Value,
+}
+
+impl Stack {
+    /// Creates the stack `name` from `template` with `parameters`, or updates it when it
+    /// exists. Panics with the emulator's reason when it does not complete.
+    pub fn deploy(name: &str, template: &Path, parameters: &[(&str, &str)]) -> Self {
+        let parameters: serde_json::Map<String, Value> = parameters
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
+            .collect();
+        // boto3 follows the same AWS_ENDPOINT_URL variables as the SDK; the stack's table
+        // is in moto, not in DynamoDB Local, so every service goes to moto here.
+        let output = Command::new(require("PIPEWATCH_PYTHON"))
+            .arg(Path::new(MANIFEST_DIR).join("tests/deploy/stack.py"))
+            .arg("deploy")
+            .arg(name)
+            .arg(template)
+            .arg(Value::Object(parameters).to_string())
+            .env("AWS_ENDPOINT_URL", moto_url())
+            .env_remove("AWS_ENDPOINT_URL_DYNAMODB")
+            .env("AWS_DEFAULT_REGION", require("AWS_REGION"))
+            .output()
+            .expect("run tests/deploy/stack.py");
+        assert!(
+            output.status.success(),
+            "{name} did not deploy:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let report = serde_json::from_slice(&output.stdout).expect("the report is JSON");
+        Self {
+            name: name.to_owned(),
+            report,
+        }
+    }
+
+    pub fn status(&self) -> &str {
+        self.report["status"].as_str().unwrap()
+    }
+
+    pub fn has(&self, logical_id: &str) -> bool {
+        self.report["resources"].get(logical_id).is_some()
+    }
+
+    /// The physical id of a resource the stack must have.
+    pub fn physical(&self, logical_id: &str) -> &str {
+        self.report["resources"][logical_id]["physical"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{}: no {logical_id}", self.name))
+    }
+
+    /// One section of the report (`tables`, `topics`, `functions`...) for one resource.
+    pub fn described(&self, section: &str, logical_id: &str) -> &Value {
+        let value = &self.report[section][logical_id];
+        assert!(
+            !value.is_null(),
+            "{}: no {logical_id} in {section}",
+            self.name
+        );
+        value
+    }
+
+    pub fn output(&self, key: &str) -> Option<&str> {
+        self.report["outputs"][key].as_str()
+    }
+
+    /// The watcher's environment as the stack set it, every value as text.
+    pub fn watcher_environment(&self) -> Vec<(String, String)> {
+        self.described("functions", "WatcherFunction")["environment"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| {
+                let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                (k.clone(), text)
+            })
+            .collect()
+    }
+
+    /// The actions a role's inline policies allow.
+    pub fn allowed_actions(&self, role: &str) -> Vec<String> {
+        let mut actions: Vec<String> = self.described("roles", role)["statements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["Effect"] == "Allow")
+            .flat_map(|s| match &s["Action"] {
+                Value::String(one) => vec![one.clone()],
+                Value::Array(many) => many
+                    .iter()
+                    .map(|a| a.as_str().unwrap().to_owned())
+                    .collect(),
+                other => panic!("an Action is text or a list: {other}"),
+            })
+            .collect();
+        actions.sort();
+        actions.dedup();
+        actions
+    }
+}
+
+/// moto's endpoint (`scripts/test.sh` serves SNS, SQS and CloudFormation from one moto).
+pub fn moto_url() -> String {
+    require("AWS_ENDPOINT_URL_SNS")
+}
