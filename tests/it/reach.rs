@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use pipewatch::aws::sqs::SqsShardQueue;
 use pipewatch::tick::TickSummary;
-use pipewatch_testkit::services::unique;
+use pipewatch_testkit::services::{drain_queue, unique};
 use pipewatch_testkit::world::{TestFunction, World, state};
 
 async fn schedule(function: &TestFunction) -> TickSummary {
@@ -130,33 +130,13 @@ async fn a_large_selection_is_sent_as_shards_that_the_function_checks_from_sqs()
 
     // What the event source mapping would deliver: the queue's messages as SQS events.
     let mut checked = 0;
-    loop {
-        let received = sqs
-            .receive_message()
-            .queue_url(&queue_url)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .unwrap();
-        let messages = received.messages.unwrap_or_default();
-        if messages.is_empty() {
-            break;
-        }
-        for message in messages {
-            let event = json!({"Records": [{
-                "messageId": message.message_id, "receiptHandle": message.receipt_handle,
-                "body": message.body, "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:shards", "awsRegion": "us-east-1"}]});
-            let summary = function.handle(&event, None).await.unwrap();
-            assert!(summary.pipelines_checked <= 3);
-            checked += summary.pipelines_checked;
-            sqs.delete_message()
-                .queue_url(&queue_url)
-                .receipt_handle(message.receipt_handle.unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
+    for (i, body) in drain_queue(&sqs, &queue_url).await.into_iter().enumerate() {
+        let event = json!({"Records": [{
+            "messageId": format!("shard-{i}"), "body": body, "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:shards", "awsRegion": "us-east-1"}]});
+        let summary = function.handle(&event, None).await.unwrap();
+        assert!(summary.pipelines_checked <= 3);
+        checked += summary.pipelines_checked;
     }
     assert_eq!(checked, 7, "every pipeline, in shards of at most 3");
     for name in &names {

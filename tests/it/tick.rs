@@ -6,7 +6,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use aws_config::SdkConfig;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
@@ -22,173 +21,60 @@ use pipewatch_core::pipeline::PipelineRef;
 use pipewatch_core::record::Loaded;
 use pipewatch_core::render::console::Console;
 use pipewatch_core::render::message::Message;
-use pipewatch_testkit::fake_codepipeline::{FakeCodePipeline, Fault as PipelineFault};
+use pipewatch_testkit::fake_codepipeline::Fault as PipelineFault;
 use pipewatch_testkit::fault_proxy::{Fault, FaultProxy};
 use pipewatch_testkit::fixtures::{scenario, scenario_executions};
-use pipewatch_testkit::services::{Inbox, create_table, sdk_config};
+use pipewatch_testkit::world::World;
 
-/// One test's world: its own table, topic + queue, and CodePipeline fake.
-struct Harness {
-    config: SdkConfig,
-    fake: FakeCodePipeline,
-    table: String,
-    inbox: Inbox,
+/// The settings these tests watch with: links to eu-west-1's console, records that never
+/// expire, "cannot read" after 3 failed reads, 4 pipelines at once.
+fn settings(lease: Duration) -> Settings {
+    Settings {
+        lease,
+        max_concurrency: 4,
+        console: Console::new("eu-west-1", Some("123456789012")),
+        retention: None,
+        max_publish_attempts: 10,
+        report_failures_after: 3,
+    }
 }
 
-impl Harness {
-    async fn new() -> Self {
-        let config = sdk_config().await;
-        let table = create_table(&aws_sdk_dynamodb::Client::new(&config)).await;
-        let inbox = Inbox::create(&config).await;
-        Self {
-            config,
-            fake: FakeCodePipeline::start(),
-            table,
-            inbox,
-        }
-    }
+/// The watcher over `world`'s own adapters, with a one-minute lease.
+fn watcher(world: &World) -> Watcher<CodePipelineSource, DynamoStore, SnsNotifier, SqsDeadLetters> {
+    world.watcher_with(
+        world.store(),
+        world.notifier(),
+        settings(Duration::from_mins(1)),
+    )
+}
 
-    fn source(&self) -> CodePipelineSource {
-        self.fake.source(&self.config)
+/// Serves the recorded release's executions; returns its states, oldest first.
+fn serve_release_executions(world: &World) -> Vec<String> {
+    for execution in scenario_executions("release-failure-retry") {
+        world.fake.set_execution(&execution);
     }
+    scenario("release-failure-retry")
+}
 
-    fn store(&self) -> DynamoStore {
-        DynamoStore::new(aws_sdk_dynamodb::Client::new(&self.config), &self.table)
+/// Serves run `run` of each pipeline (see [`run_state`]).
+fn serve_run(world: &World, pipelines: &[String], run: usize) {
+    for pipeline in pipelines {
+        world.fake.set_state(&run_state(pipeline, run));
     }
+}
 
-    /// A store whose requests pass through `url` (a fault proxy) instead.
-    fn store_via(&self, url: &str) -> DynamoStore {
-        let config = aws_sdk_dynamodb::config::Builder::from(&self.config)
-            .endpoint_url(url)
-            .build();
-        DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), &self.table)
-    }
-
-    fn notifier(&self) -> SnsNotifier {
-        SnsNotifier::new(
-            aws_sdk_sns::Client::new(&self.config),
-            &self.inbox.topic_arn,
-        )
-    }
-
-    fn notifier_via(&self, url: &str) -> SnsNotifier {
-        let config = aws_sdk_sns::config::Builder::from(&self.config)
-            .endpoint_url(url)
-            .build();
-        SnsNotifier::new(
-            aws_sdk_sns::Client::from_conf(config),
-            &self.inbox.topic_arn,
-        )
-    }
-
-    fn watcher(&self) -> Watcher<CodePipelineSource, DynamoStore, SnsNotifier, SqsDeadLetters> {
-        self.watcher_with(self.store(), self.notifier(), Duration::from_mins(1))
-    }
-
-    fn watcher_with<S, N>(
-        &self,
-        store: S,
-        notifier: N,
-        lease: Duration,
-    ) -> Watcher<CodePipelineSource, S, N, SqsDeadLetters> {
-        Watcher {
-            source: self.source(),
-            store,
-            notifier,
-            dead_letters: self.inbox.dead_letters(),
-            settings: Settings {
-                lease,
-                max_concurrency: 4,
-                console: Console::new("eu-west-1", Some("123456789012")),
-                retention: None,
-                max_publish_attempts: 10,
-                report_failures_after: 3,
-            },
-        }
-    }
-
-    /// A watcher whose SNS calls go through a fault proxy, and the proxy.
-    fn with_sns_proxy(
-        &self,
-        lease: Duration,
-    ) -> (
-        FaultProxy,
-        Watcher<CodePipelineSource, DynamoStore, SnsNotifier, SqsDeadLetters>,
-    ) {
-        let proxy = FaultProxy::start(&pipewatch_testkit::services::require(
-            "AWS_ENDPOINT_URL_SNS",
-        ));
-        let watcher = self.watcher_with(self.store(), self.notifier_via(&proxy.url()), lease);
-        (proxy, watcher)
-    }
-
-    /// A watcher whose DynamoDB calls go through a fault proxy, and the proxy.
-    fn with_dynamodb_proxy(
-        &self,
-    ) -> (
-        FaultProxy,
-        Watcher<CodePipelineSource, DynamoStore, SnsNotifier, SqsDeadLetters>,
-    ) {
-        let proxy = FaultProxy::start(&pipewatch_testkit::services::require(
-            "AWS_ENDPOINT_URL_DYNAMODB",
-        ));
-        let watcher = self.watcher_with(
-            self.store_via(&proxy.url()),
-            self.notifier(),
-            Duration::from_mins(1),
-        );
-        (proxy, watcher)
-    }
-
-    /// Serves the recorded release's executions; returns its states, oldest first.
-    fn serve_release_executions(&self) -> Vec<String> {
-        for execution in scenario_executions("release-failure-retry") {
-            self.fake.set_execution(&execution);
-        }
-        scenario("release-failure-retry")
-    }
-
-    /// Serves run `run` of each pipeline (see [`run_state`]).
-    fn serve_run(&self, pipelines: &[String], run: usize) {
-        for pipeline in pipelines {
-            self.fake.set_state(&run_state(pipeline, run));
-        }
-    }
-
-    /// Names `count` pipelines, serves their first run and ticks once: silent baselines.
-    async fn baselined<S: SnapshotStore, N: Notifier, D: DeadLetterQueue>(
-        &self,
-        watcher: &Watcher<CodePipelineSource, S, N, D>,
-        prefix: &str,
-        count: usize,
-    ) -> Vec<String> {
-        let pipelines = names(prefix, count);
-        self.serve_run(&pipelines, 0);
-        let summary = watcher.tick(&pipelines).await;
-        assert_eq!(summary.writes, count, "{summary:?}");
-        pipelines
-    }
-
-    /// The raw snapshot item of `pipeline`.
-    async fn item(&self, pipeline: &str) -> HashMap<String, AttributeValue> {
-        aws_sdk_dynamodb::Client::new(&self.config)
-            .get_item()
-            .table_name(&self.table)
-            .key("pipeline", AttributeValue::S(pipeline.into()))
-            .consistent_read(true)
-            .send()
-            .await
-            .unwrap()
-            .item
-            .expect("the pipeline has an item")
-    }
-
-    async fn stored(&self, pipeline: &str) -> pipewatch_core::record::Record {
-        match pipewatch::aws::dynamodb::decode(&self.item(pipeline).await) {
-            Loaded::Found(record) => record,
-            other => panic!("{pipeline}: {other:?}"),
-        }
-    }
+/// Names `count` pipelines, serves their first run and ticks once: silent baselines.
+async fn baselined<S: SnapshotStore, N: Notifier, D: DeadLetterQueue>(
+    world: &World,
+    watcher: &Watcher<CodePipelineSource, S, N, D>,
+    prefix: &str,
+    count: usize,
+) -> Vec<String> {
+    let pipelines = names(prefix, count);
+    serve_run(world, &pipelines, 0);
+    let summary = watcher.tick(&pipelines).await;
+    assert_eq!(summary.writes, count, "{summary:?}");
+    pipelines
 }
 
 /// Ticks over pipelines named at home, as most tests watch them.
@@ -225,8 +111,8 @@ fn names(prefix: &str, count: usize) -> Vec<String> {
 
 #[tokio::test]
 async fn a_recorded_release_is_announced_step_by_step_after_a_silent_baseline() {
-    let harness = Harness::new().await;
-    let watcher = harness.watcher();
+    let harness = World::new().await;
+    let watcher = watcher(&harness);
     let pipelines = vec!["web-app-release".to_owned()];
     let states = scenario("release-failure-retry");
 
@@ -288,10 +174,10 @@ const RELEASE_EXECUTION: &str = "a3c8e1d2-5b7f-4e6a-8c9d-0f1e2d3c4b5a";
 
 #[tokio::test]
 async fn a_release_is_enriched_once_per_execution_and_every_message_shows_the_commit() {
-    let harness = Harness::new().await;
-    let watcher = harness.watcher();
+    let harness = World::new().await;
+    let watcher = watcher(&harness);
     let pipelines = vec!["web-app-release".to_owned()];
-    let states = harness.serve_release_executions();
+    let states = serve_release_executions(&harness);
     let mut enriched = 0;
     for state in &states {
         harness.fake.set_state(state);
@@ -358,10 +244,10 @@ async fn a_release_is_enriched_once_per_execution_and_every_message_shows_the_co
 
 #[tokio::test]
 async fn a_failed_enrichment_never_delays_a_notification_and_is_asked_again_later() {
-    let harness = Harness::new().await;
-    let watcher = harness.watcher();
+    let harness = World::new().await;
+    let watcher = watcher(&harness);
     let pipelines = vec!["web-app-release".to_owned()];
-    let states = harness.serve_release_executions();
+    let states = serve_release_executions(&harness);
     harness.fake.set_state(&states[0]);
     watcher.tick(&pipelines).await;
 
@@ -392,7 +278,7 @@ async fn a_failed_enrichment_never_delays_a_notification_and_is_asked_again_late
 #[tokio::test]
 async fn a_record_written_by_0_1_0_is_read_without_a_rebaseline_and_its_pending_message_delivered()
 {
-    let harness = Harness::new().await;
+    let harness = World::new().await;
     let old = pipewatch_testkit::records::item("v0.1.0-release-failure");
     let pending_id = "web-app-release/41/1";
     aws_sdk_dynamodb::Client::new(&harness.config)
@@ -412,10 +298,9 @@ async fn a_record_written_by_0_1_0_is_read_without_a_rebaseline_and_its_pending_
 
     // The pipeline moves on (the failed test is retried): the pending message goes out,
     // and the new change is announced, from the old snapshot, with no re-baseline.
-    let states = harness.serve_release_executions();
+    let states = serve_release_executions(&harness);
     harness.fake.set_state(&states[3]);
-    let summary = harness
-        .watcher()
+    let summary = watcher(&harness)
         .tick(&["web-app-release".to_owned()])
         .await;
     assert!(summary.failed.is_empty(), "{summary:?}");
@@ -444,7 +329,7 @@ async fn a_record_written_by_0_1_0_is_read_without_a_rebaseline_and_its_pending_
 }
 
 /// Writes a record fixture (`tests/records/{name}.json`) to the table.
-async fn put_fixture(harness: &Harness, name: &str) {
+async fn put_fixture(harness: &World, name: &str) {
     aws_sdk_dynamodb::Client::new(&harness.config)
         .put_item()
         .table_name(&harness.table)
@@ -471,7 +356,7 @@ fn every_stored_format_ever_written_reads_as_a_record() {
 
 #[tokio::test]
 async fn a_record_with_refused_messages_and_a_failed_read_streak_is_carried_on() {
-    let harness = Harness::new().await;
+    let harness = World::new().await;
     put_fixture(&harness, "v0.2-release-failure-refused-twice").await;
     let record = harness.stored("web-app-release").await;
     assert_eq!(
@@ -481,10 +366,9 @@ async fn a_record_with_refused_messages_and_a_failed_read_streak_is_carried_on()
     assert_eq!(record.health.failures, 2);
     assert!(!record.health.reported);
 
-    let states = harness.serve_release_executions();
+    let states = serve_release_executions(&harness);
     harness.fake.set_state(&states[3]);
-    let summary = harness
-        .watcher()
+    let summary = watcher(&harness)
         .tick(&["web-app-release".to_owned()])
         .await;
     assert!(summary.failed.is_empty(), "{summary:?}");
@@ -506,16 +390,16 @@ async fn a_record_with_refused_messages_and_a_failed_read_streak_is_carried_on()
 
 #[tokio::test]
 async fn a_record_of_a_pipeline_never_read_is_baselined_with_one_reads_again_message() {
-    let harness = Harness::new().await;
+    let harness = World::new().await;
     put_fixture(&harness, "v0.2-never-read-announced").await;
     let record = harness.stored("ghost-release").await;
     assert!(record.snapshot.is_none() && record.health.reported);
 
-    let states = harness.serve_release_executions();
+    let states = serve_release_executions(&harness);
     harness
         .fake
         .set_state(&states[2].replace("web-app-release", "ghost-release"));
-    let summary = harness.watcher().tick(&["ghost-release".to_owned()]).await;
+    let summary = watcher(&harness).tick(&["ghost-release".to_owned()]).await;
     assert!(summary.failed.is_empty(), "{summary:?}");
     assert_eq!(
         (summary.changes, summary.rebaselined),
@@ -532,9 +416,9 @@ async fn a_record_of_a_pipeline_never_read_is_baselined_with_one_reads_again_mes
 
 #[tokio::test]
 async fn quiet_ticks_make_no_write() {
-    let harness = Harness::new().await;
-    let watcher = harness.watcher();
-    let pipelines = harness.baselined(&watcher, "quiet", 3).await;
+    let harness = World::new().await;
+    let watcher = watcher(&harness);
+    let pipelines = baselined(&harness, &watcher, "quiet", 3).await;
     let version = number(&harness.item(&pipelines[0]).await, "version");
     for _ in 0..3 {
         let summary = watcher.tick(&pipelines).await;
@@ -575,7 +459,7 @@ async fn overlapping_ticks(proxy: Option<&FaultProxy>) -> usize {
     const TICKS: usize = 8;
     const PIPELINES: usize = 10;
     const ROUNDS: usize = 6;
-    let harness = std::sync::Arc::new(Harness::new().await);
+    let harness = std::sync::Arc::new(World::new().await);
     let store_url = proxy.map(FaultProxy::url);
     let pipelines = names("busy", PIPELINES);
     let mut conflicts_or_quiet = 0;
@@ -591,12 +475,12 @@ async fn overlapping_ticks(proxy: Option<&FaultProxy>) -> usize {
                 let store_url = store_url.clone();
                 tokio::spawn(async move {
                     match store_url {
-                        None => harness.watcher().tick(&pipelines).await,
+                        None => watcher(&harness).tick(&pipelines).await,
                         Some(url) => {
                             let watcher = harness.watcher_with(
                                 harness.store_via(&url),
                                 harness.notifier(),
-                                Duration::from_mins(1),
+                                settings(Duration::from_mins(1)),
                             );
                             watcher.tick(&pipelines).await
                         }
@@ -652,8 +536,8 @@ async fn overlapping_ticks(proxy: Option<&FaultProxy>) -> usize {
 
 #[tokio::test]
 async fn sns_failing_for_several_ticks_loses_nothing_and_keeps_ids() {
-    let harness = Harness::new().await;
-    let (proxy, watcher) = harness.with_sns_proxy(Duration::from_mins(1));
+    let harness = World::new().await;
+    let (proxy, watcher) = harness.with_sns_proxy(settings(Duration::from_mins(1)));
     let pipelines = vec!["flaky".to_owned()];
     harness.fake.set_state(&run_state("flaky", 0));
     watcher.tick(&pipelines).await;
@@ -713,9 +597,9 @@ async fn sns_failing_for_several_ticks_loses_nothing_and_keeps_ids() {
 
 #[tokio::test]
 async fn a_tick_killed_between_claim_and_publish_is_completed_after_its_lease() {
-    let harness = Harness::new().await;
+    let harness = World::new().await;
     let lease = Duration::from_secs(5);
-    let (proxy, watcher) = harness.with_sns_proxy(lease);
+    let (proxy, watcher) = harness.with_sns_proxy(settings(lease));
     let pipelines = vec!["crashy".to_owned()];
     harness.fake.set_state(&run_state("crashy", 0));
     watcher.tick(&pipelines).await;
@@ -786,7 +670,7 @@ async fn kill_when(tick: impl std::future::Future<Output = TickSummary>, now: im
 
 #[tokio::test]
 async fn a_crash_after_publishing_redelivers_once_with_the_same_id() {
-    let harness = Harness::new().await;
+    let harness = World::new().await;
     let lease = Duration::from_secs(1);
     let dying = harness.watcher_with(
         harness.store(),
@@ -794,9 +678,9 @@ async fn a_crash_after_publishing_redelivers_once_with_the_same_id() {
             notifier: harness.notifier(),
             published: AtomicBool::new(false),
         },
-        lease,
+        settings(lease),
     );
-    let healthy = harness.watcher_with(harness.store(), harness.notifier(), lease);
+    let healthy = harness.watcher_with(harness.store(), harness.notifier(), settings(lease));
     let pipelines = vec!["twice".to_owned()];
     harness.fake.set_state(&run_state("twice", 0));
     harness.fake.set_execution(&execution_of("twice-execution"));
@@ -843,10 +727,10 @@ fn execution_of(id: &str) -> String {
 
 #[tokio::test]
 async fn dynamodb_throttled_or_unavailable_fails_the_tick_cleanly_and_the_next_catches_up() {
-    let harness = Harness::new().await;
-    let (proxy, watcher) = harness.with_dynamodb_proxy();
-    let pipelines = harness.baselined(&watcher, "ddb", 2).await;
-    harness.serve_run(&pipelines, 1);
+    let harness = World::new().await;
+    let (proxy, watcher) = harness.with_dynamodb_proxy(settings(Duration::from_mins(1)));
+    let pipelines = baselined(&harness, &watcher, "ddb", 2).await;
+    serve_run(&harness, &pipelines, 1);
 
     proxy.always(Fault::dynamodb_throttling());
     let throttled = watcher.tick(&pipelines).await;
@@ -865,7 +749,7 @@ async fn dynamodb_throttled_or_unavailable_fails_the_tick_cleanly_and_the_next_c
     let unreachable = harness.watcher_with(
         harness.store_via(&closed),
         harness.notifier(),
-        Duration::from_mins(1),
+        settings(Duration::from_mins(1)),
     );
     let down = unreachable.tick(&pipelines).await;
     assert_eq!(down.failed.len(), 2, "{down:?}");
@@ -890,8 +774,8 @@ async fn dynamodb_throttled_or_unavailable_fails_the_tick_cleanly_and_the_next_c
 
 #[tokio::test]
 async fn an_unreadable_snapshot_is_rebaselined_with_a_warning_never_a_crash() {
-    let harness = Harness::new().await;
-    let watcher = harness.watcher();
+    let harness = World::new().await;
+    let watcher = watcher(&harness);
     let client = aws_sdk_dynamodb::Client::new(&harness.config);
     let corruptions: [(&str, &str, AttributeValue); 3] = [
         (
@@ -963,14 +847,14 @@ fn function_over<S: SnapshotStore, N: Notifier>(
 
 #[tokio::test]
 async fn a_missing_pipeline_fails_alone_and_does_not_fail_the_invocation() {
-    let harness = Harness::new().await;
-    let watcher = harness.watcher();
+    let harness = World::new().await;
+    let watcher = watcher(&harness);
     let pipelines = ["alpha".to_owned(), "ghost".to_owned(), "omega".to_owned()];
     let existing = ["alpha".to_owned(), "omega".to_owned()];
-    harness.serve_run(&existing, 0);
+    serve_run(&harness, &existing, 0);
     let function = function_over(watcher, &pipelines.join(","));
     let _ = function.handle(&json!({}), None).await;
-    harness.serve_run(&existing, 1);
+    serve_run(&harness, &existing, 1);
     // A pipeline that cannot be read is told by the FailedPipelines metric and its own
     // message, not by failing every invocation (which would keep the Errors alarm on).
     let summary = function
@@ -996,7 +880,7 @@ async fn a_missing_pipeline_fails_alone_and_does_not_fail_the_invocation() {
         harness.watcher_with(
             harness.store_via("http://127.0.0.1:9"),
             harness.notifier(),
-            Duration::from_mins(1),
+            settings(Duration::from_mins(1)),
         ),
         "alpha",
     );
@@ -1013,8 +897,8 @@ async fn a_missing_pipeline_fails_alone_and_does_not_fail_the_invocation() {
 
 #[tokio::test]
 async fn a_pipeline_that_keeps_failing_is_announced_once_in_words_and_once_when_back() {
-    let harness = Harness::new().await;
-    let watcher = harness.watcher(); // announces after 3 failed reads
+    let harness = World::new().await;
+    let watcher = watcher(&harness); // announces after 3 failed reads
     let pipelines = vec!["payments-api".to_owned(), "ghost".to_owned()];
     harness.fake.set_state(&run_state("payments-api", 0));
     watcher.tick(&pipelines).await;
@@ -1076,19 +960,19 @@ async fn a_pipeline_that_keeps_failing_is_announced_once_in_words_and_once_when_
 
 #[tokio::test]
 async fn a_message_sns_refuses_for_good_is_dead_lettered_and_the_others_delivered() {
-    let harness = Harness::new().await;
-    let (proxy, watcher) = harness.with_sns_proxy(Duration::from_mins(1));
+    let harness = World::new().await;
+    let (proxy, watcher) = harness.with_sns_proxy(settings(Duration::from_mins(1)));
     let pipelines = vec![
         "keyless".to_owned(),
         "fine-1".to_owned(),
         "fine-2".to_owned(),
     ];
-    harness.serve_run(&pipelines, 0);
+    serve_run(&harness, &pipelines, 0);
     watcher.tick(&pipelines).await;
 
     // The messages of `keyless` meet a disabled key; the others go through.
     proxy.when_body_contains("keyless", Fault::sns_error("KMSDisabled"));
-    harness.serve_run(&pipelines, 1);
+    serve_run(&harness, &pipelines, 1);
     let summary = watcher.tick(&pipelines).await;
     assert_eq!(
         (summary.messages_published, summary.dead_lettered),
@@ -1118,7 +1002,7 @@ async fn a_message_sns_refuses_for_good_is_dead_lettered_and_the_others_delivere
     proxy.when_body_contains("keyless", Fault::sns_error("AuthorizationError"));
     let mut watcher = watcher;
     watcher.settings.max_publish_attempts = 3;
-    harness.serve_run(&pipelines[..1], 2);
+    serve_run(&harness, &pipelines[..1], 2);
     for attempt in 1..=3 {
         let summary = watcher.tick(&pipelines[..1]).await;
         let stored = harness.stored("keyless").await;
@@ -1163,8 +1047,8 @@ async fn a_message_sns_refuses_for_good_is_dead_lettered_and_the_others_delivere
 #[tokio::test]
 async fn a_long_sns_outage_keeps_the_outbox_bounded_and_loses_nothing() {
     use pipewatch_core::record::MAX_OUTBOX_MESSAGES;
-    let harness = Harness::new().await;
-    let (proxy, mut watcher) = harness.with_sns_proxy(Duration::from_mins(1));
+    let harness = World::new().await;
+    let (proxy, mut watcher) = harness.with_sns_proxy(settings(Duration::from_mins(1)));
     // The bound, not the attempts, is what this outage meets.
     watcher.settings.max_publish_attempts = 1_000;
     let pipelines = vec!["busy".to_owned()];
@@ -1228,8 +1112,8 @@ async fn a_long_sns_outage_keeps_the_outbox_bounded_and_loses_nothing() {
 
 #[tokio::test]
 async fn codepipeline_throttling_is_retried_and_only_persistent_failure_fails_the_pipeline() {
-    let harness = Harness::new().await;
-    let watcher = harness.watcher();
+    let harness = World::new().await;
+    let watcher = watcher(&harness);
     let pipelines = vec!["busy-api".to_owned()];
     harness.fake.set_state(&run_state("busy-api", 0));
     harness.fake.fail_next(2, PipelineFault::Throttle);
@@ -1253,10 +1137,10 @@ async fn codepipeline_throttling_is_retried_and_only_persistent_failure_fails_th
 
 #[tokio::test]
 async fn snapshots_of_many_pipelines_are_read_in_batches() {
-    let harness = Harness::new().await;
-    let watcher = harness.watcher();
+    let harness = World::new().await;
+    let watcher = watcher(&harness);
     let started = std::time::Instant::now();
-    let pipelines = harness.baselined(&watcher, "fleet", 120).await;
+    let pipelines = baselined(&harness, &watcher, "fleet", 120).await;
     let baseline_ms = started.elapsed().as_millis();
     let quiet = watcher.tick(&pipelines).await;
     assert_eq!(
@@ -1274,9 +1158,9 @@ async fn snapshots_of_many_pipelines_are_read_in_batches() {
 
 #[tokio::test]
 async fn unprocessed_batch_keys_are_retried_not_taken_for_new_pipelines() {
-    let harness = Harness::new().await;
-    let (proxy, watcher) = harness.with_dynamodb_proxy();
-    let pipelines = harness.baselined(&watcher, "unprocessed", 3).await;
+    let harness = World::new().await;
+    let (proxy, watcher) = harness.with_dynamodb_proxy(settings(Duration::from_mins(1)));
+    let pipelines = baselined(&harness, &watcher, "unprocessed", 3).await;
     let before = proxy.forwarded();
 
     // DynamoDB answers the first BatchGetItem with every key unprocessed (as it does when
@@ -1304,8 +1188,8 @@ async fn unprocessed_batch_keys_are_retried_not_taken_for_new_pipelines() {
 
 #[tokio::test]
 async fn approval_tokens_reach_neither_dynamodb_nor_sns() {
-    let harness = Harness::new().await;
-    let (proxy, watcher) = harness.with_sns_proxy(Duration::from_mins(1));
+    let harness = World::new().await;
+    let (proxy, watcher) = harness.with_sns_proxy(settings(Duration::from_mins(1)));
     let token = "6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b";
     let states = scenario("manual-approval");
     assert!(states[1].contains(token));
@@ -1348,7 +1232,7 @@ async fn approval_tokens_reach_neither_dynamodb_nor_sns() {
 
 #[tokio::test]
 async fn publish_batch_results_are_handled_per_entry() {
-    let harness = Harness::new().await;
+    let harness = World::new().await;
     let proxy = FaultProxy::start(&pipewatch_testkit::services::require(
         "AWS_ENDPOINT_URL_SNS",
     ));

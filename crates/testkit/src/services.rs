@@ -224,34 +224,38 @@ impl Inbox {
 
     /// Every message body waiting in `queue_url`, removing them.
     async fn receive_all_from(&self, queue_url: &str) -> Vec<String> {
-        let mut delivered = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            let output = self
-                .sqs
-                .receive_message()
+        drain_queue(&self.sqs, queue_url).await
+    }
+}
+
+/// Every message body waiting in `queue_url`, in the order received, removing them. Stops
+/// when a receive finds none (moto delivers synchronously), or after 10 s.
+pub async fn drain_queue(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<String> {
+    let mut delivered = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let output = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        let messages = output.messages.unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        for message in messages {
+            delivered.push(message.body.clone().unwrap());
+            sqs.delete_message()
                 .queue_url(queue_url)
-                .max_number_of_messages(10)
+                .receipt_handle(message.receipt_handle.unwrap())
                 .send()
                 .await
                 .unwrap();
-            let messages = output.messages.unwrap_or_default();
-            if messages.is_empty() {
-                break;
-            }
-            for message in messages {
-                delivered.push(message.body.clone().unwrap());
-                self.sqs
-                    .delete_message()
-                    .queue_url(queue_url)
-                    .receipt_handle(message.receipt_handle.unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-            }
         }
-        delivered
     }
+    delivered
 }
 
 fn parse(envelope: &str) -> Delivered {
