@@ -59,6 +59,10 @@ struct ReplayArgs {
     /// The account, for the pipeline's ARN in Chatbot messages.
     #[arg(long, value_name = "ACCOUNT")]
     account: Option<String>,
+    /// Only this step (the second file is step 1).
+    #[arg(long, value_name = "N")]
+    step: Option<usize>,
+    /// Recorded `GetPipelineState` responses of one pipeline, oldest first.
     #[arg(value_name = "FILE", required = true)]
     files: Vec<PathBuf>,
 }
@@ -127,7 +131,7 @@ fn run_replay(args: &ReplayArgs) -> anyhow::Result<()> {
     };
     let recording = Recording::load(&args.files)?;
     let mut out = io::BufWriter::new(io::stdout().lock());
-    recording.write(args.format.into(), console.as_ref(), &mut out)?;
+    recording.write(args.format.into(), console.as_ref(), args.step, &mut out)?;
     out.flush()?;
     Ok(())
 }

@@ -135,14 +135,17 @@ impl Recording {
 }
 
 impl Recording {
-    /// Prints every step in `format`, with console links when a `console` is given.
+    /// Prints every step in `format` (or only step `only`), with console links when a
+    /// `console` is given.
     pub fn write(
         &self,
         format: Format,
         console: Option<&Console>,
+        only: Option<usize>,
         out: &mut impl Write,
     ) -> io::Result<()> {
-        for step in self.steps() {
+        let steps = self.steps();
+        for step in steps.iter().filter(|s| only.is_none_or(|n| s.number == n)) {
             if matches!(format, Format::Text | Format::Json) {
                 for change in &step.changes {
                     if format == Format::Json {
@@ -156,7 +159,7 @@ impl Recording {
                 }
                 continue;
             }
-            for message in self.messages(&step, console) {
+            for message in self.messages(step, console) {
                 let content = Content::from_body(&message.body)?;
                 match format {
                     Format::Email => {

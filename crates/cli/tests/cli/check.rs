@@ -332,3 +332,116 @@ fn watch_with_stats_prints_each_ticks_figures_and_its_aws_calls() {
         assert!(line.contains("; GetPipelineState 1 calls (avg "), "{line}");
     }
 }
+
+/// `pipewatch check` with nothing but a profile in an AWS config file, `files` (relative
+/// to its home) and `env`, and the fake's endpoint: the credentials must come from the
+/// profile.
+fn check_with_profile(
+    fake: &FakeCodePipeline,
+    config: &str,
+    files: &[(&str, &str)],
+    env: &[(&str, String)],
+) -> Output {
+    let home = state_dir();
+    for (name, contents) in [(".aws/config", config)].iter().chain(files) {
+        let path = home.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).unwrap();
+    }
+    Command::new(env!("CARGO_BIN_EXE_pipewatch"))
+        .env_clear()
+        .env("HOME", &home)
+        .env("PATH", std::env::var("PATH").unwrap())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_PROFILE", "team")
+        .env("AWS_ENDPOINT_URL_CODEPIPELINE", fake.url())
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .args(["check", "--pipeline", "payments-api", "--state-dir"])
+        .arg(&home)
+        .output()
+        .unwrap()
+}
+
+/// A profile whose credentials come from `credential_process`, as many teams' tooling
+/// provides them: the CLI runs the process, signs with what it printed, and checks.
+#[test]
+fn check_takes_credentials_from_a_credential_process_profile() {
+    let fake = FakeCodePipeline::start();
+    fake.set_state(&scenario("v2-queued-disabled-transition")[0]);
+    let config = r#"[profile team]
+region = eu-west-1
+credential_process = echo '{"Version": 1, "AccessKeyId": "AKIDPROCESS", "SecretAccessKey": "secret", "SessionToken": "token"}'
+"#;
+    let output = check_with_profile(&fake, config, &[], &[]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(fake.operations("GetPipelineState"), 1);
+    assert!(
+        fake.access_keys("eu-west-1").contains("AKIDPROCESS"),
+        "{:?}",
+        fake.access_keys("eu-west-1")
+    );
+}
+
+/// An IAM Identity Center (SSO) profile after `aws sso login`: the CLI reads the cached
+/// token, asks the SSO portal (a fake here, found through `AWS_ENDPOINT_URL_SSO` as any
+/// service is) for the role's credentials, and signs with them.
+#[test]
+fn check_takes_credentials_from_an_sso_profile() {
+    use std::sync::{Arc, Mutex};
+
+    use pipewatch_testkit::http::{Reply, Server};
+
+    let fake = FakeCodePipeline::start();
+    fake.set_state(&scenario("v2-queued-disabled-transition")[0]);
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&asked);
+    let portal = Server::start(move |request| {
+        seen.lock().unwrap().push(format!(
+            "{} {} {}",
+            request.method,
+            request.path,
+            request.header("x-amz-sso_bearer_token").unwrap_or_default()
+        ));
+        let expiration = (std::time::SystemTime::now() + Duration::from_hours(1))
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis();
+        Reply::Respond {
+            status: 200,
+            content_type: "application/json",
+            body: format!(
+                r#"{{"roleCredentials": {{"accessKeyId": "AKIDSSO", "secretAccessKey": "secret", "sessionToken": "token", "expiration": {expiration}}}}}"#
+            )
+            .into_bytes(),
+        }
+    });
+    let config = "[profile team]\nregion = eu-west-1\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = ReleaseManager\n\n[sso-session corp]\nsso_region = eu-west-1\nsso_start_url = https://corp.awsapps.com/start\n";
+    // `aws sso login` caches the session's token under the SHA-1 of its name ("corp").
+    let token = r#"{"accessToken": "cached-token", "expiresAt": "2999-01-01T00:00:00Z", "region": "eu-west-1", "startUrl": "https://corp.awsapps.com/start"}"#;
+    let cache = ".aws/sso/cache/ee0bfd2552fbd840c02cc48b6e823320543c450f.json";
+    let output = check_with_profile(
+        &fake,
+        config,
+        &[(cache, token)],
+        &[("AWS_ENDPOINT_URL_SSO", portal.url())],
+    );
+    assert!(output.status.success(), "{output:?}");
+    // Asked up front (to say "no credentials" in words before any call), then by the
+    // client's identity cache.
+    let asked = asked.lock().unwrap();
+    assert!((1..=2).contains(&asked.len()), "{asked:?}");
+    for request in asked.iter() {
+        assert!(
+            request.starts_with("GET /federation/credentials?")
+                && request.contains("role_name=ReleaseManager")
+                && request.contains("account_id=123456789012")
+                && request.ends_with(" cached-token"),
+            "{asked:?}"
+        );
+    }
+    assert!(
+        fake.access_keys("eu-west-1").contains("AKIDSSO"),
+        "{:?}",
+        fake.access_keys("eu-west-1")
+    );
+}
