@@ -50,24 +50,29 @@ done
 log "sam build took $(( $(date +%s) - start )) s"
 
 # The Serverless Application Repository listing, as `sam publish` reads it (SAM CLI's own
-# parser), before and after `sam package` uploads the code, README and licence: to moto's
-# S3 here, found through AWS_ENDPOINT_URL_S3 as a real bucket would be.
+# parser): the template scripts/listing.py makes of the build's (the Chatbot channel left
+# out, Cargo.toml's repository filled in), before and after `sam package` uploads the code,
+# README and licence: to moto's S3 here, found through AWS_ENDPOINT_URL_S3 as a real bucket
+# would be.
 start_services
 export AWS_ENDPOINT_URL_S3="$AWS_ENDPOINT_URL_SNS"
 "$VENV/bin/python" -c 'import boto3; boto3.client("s3").create_bucket(Bucket="pipewatch-release")'
+repository=$(sed -n 's/^repository = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
+"$VENV/bin/python" scripts/listing.py "$build_dir/template.yaml" "$repository" > "$build_dir/listing.json"
 log "sam package"
-sam package --template-file "$build_dir/template.yaml" --s3-bucket pipewatch-release --region "$AWS_REGION" \
+sam package --template-file "$build_dir/listing.json" --s3-bucket pipewatch-release --region "$AWS_REGION" \
     --output-template-file "$SERVICE_LOGS/packaged.yaml" --no-progressbar > /dev/null
-"$VENV/bin/python" - template.yaml "$SERVICE_LOGS/packaged.yaml" <<'PY'
+"$VENV/bin/python" - "$build_dir/listing.json" "$SERVICE_LOGS/packaged.yaml" "$repository" <<'PY'
 import sys, boto3
 from samcli.vendor.serverlessrepo.parser import get_app_metadata, parse_template
 
-source, packaged = (parse_template(open(path).read()) for path in sys.argv[1:])
+source, packaged = (parse_template(open(path).read()) for path in sys.argv[1:3])
 required = ["name", "description", "author", "semantic_version", "spdx_license_id",
             "license_url", "readme_url", "source_code_url", "home_page_url", "labels"]
 get_app_metadata(source).validate(required)
 listing = get_app_metadata(packaged)
 listing.validate(required)
+assert listing.source_code_url == listing.home_page_url == sys.argv[3], listing.source_code_url
 s3 = boto3.client("s3")
 uploads = [listing.license_url, listing.readme_url] + [
     r["Properties"]["CodeUri"] for r in packaged["Resources"].values()

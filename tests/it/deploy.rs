@@ -126,25 +126,32 @@ fn assert_common(stack: &Stack) {
 
     assert_alarms(stack);
 
-    // The schedule invokes the watcher, with a role allowed to do that.
-    let tick = stack.described("schedules", "WatcherFunctionTick");
+    // The schedule's rule invokes the watcher (with the permission SAM adds), retries a
+    // tick twice within a minute, then leaves it in the dead-letter queue, which only this
+    // rule may write to.
+    let tick = stack.described("rules", "WatcherFunctionSchedule");
+    assert_eq!(tick["targets"].as_array().unwrap().len(), 1, "{tick}");
     assert!(
-        tick["target"]
+        tick["targets"][0]
             .as_str()
             .unwrap()
             .ends_with(&format!(":function:{}", watcher["name"].as_str().unwrap()))
     );
     assert!(
-        tick["expression"].as_str().unwrap().starts_with("rate("),
+        tick["schedule"].as_str().unwrap().starts_with("rate("),
         "{tick}"
     );
+    let dead_letters = stack.described("queues", "DeadLetterQueue");
+    assert_eq!(tick["dead_letters"][0], dead_letters["arn"], "{tick}");
+    assert_eq!(tick["retries"][0]["MaximumRetryAttempts"], 2, "{tick}");
+    assert_eq!(tick["retries"][0]["MaximumEventAgeInSeconds"], 60, "{tick}");
+    assert!(stack.has("WatcherFunctionSchedulePermission"));
+    let policy = &dead_letters["policy"]["Statement"];
+    assert_eq!(policy.as_array().unwrap().len(), 1, "{policy}");
+    assert_eq!(policy[0]["Principal"]["Service"], "events.amazonaws.com");
     assert_eq!(
-        stack.physical("WatcherFunctionTick"),
-        format!("{}-tick", stack.name)
-    );
-    assert_eq!(
-        stack.allowed_actions("WatcherFunctionTickRole"),
-        ["lambda:InvokeFunction", "sqs:SendMessage"]
+        policy[0]["Condition"]["ArnEquals"]["aws:SourceArn"], tick["arn"],
+        "{policy}"
     );
     let shards = stack.described("mappings", "WatcherFunctionShards");
     assert_eq!(
@@ -522,7 +529,7 @@ fn every_other_combination_deploys_cleanly() {
     );
     assert!(everything.has("SlackChannel") && everything.has("EventRule"));
     assert_eq!(
-        quiet.described("schedules", "WatcherFunctionTick")["expression"],
+        quiet.described("rules", "WatcherFunctionSchedule")["schedule"],
         "rate(15 minutes)"
     );
 }
@@ -605,7 +612,8 @@ async fn the_deployed_watcher_publishes_a_change_to_the_created_topic() {
 }
 
 /// 0.1.0 named every stack's schedule `WatcherFunctionTick`, so two 0.1.0 stacks cannot
-/// exist in one account and region (the update renames it): one upgrade test at a time.
+/// exist in one account and region (the update replaces it with a rule): one upgrade test
+/// at a time.
 static PREVIOUS_RELEASE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A stack of the previous release, as a user has it before updating.

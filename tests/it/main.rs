@@ -4,6 +4,7 @@
 //! of the emulators, and the built Lambda bootstraps on cargo-lambda's Runtime API.
 
 mod deploy;
+mod docs;
 mod events;
 mod forwarder;
 mod lambda;

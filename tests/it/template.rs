@@ -871,6 +871,67 @@ fn parameters_of_the_previous_release_are_still_taken() {
 /// The Serverless Application Repository's listing, against the limits its API documents
 /// (`CreateApplication`), and one version everywhere: `Cargo.toml`, the listing and
 /// `CHANGELOG.md`'s latest entry.
+/// CloudFormation refuses an update that gives a logical id another resource type, and the
+/// emulated stacks do not: every release users may update from keeps each of its ids' types
+/// (a replaced resource takes a new id, as 0.2.0's Scheduler schedule did).
+#[test]
+fn no_update_from_a_release_changes_a_resources_type() {
+    let current = pipewatch_testkit::stack::translated_resources(
+        &pipewatch_testkit::stack::current_template(),
+    );
+    for release in ["0.1.0", "0.2.0"] {
+        let previous = pipewatch_testkit::stack::translated_resources(
+            &Path::new(MANIFEST_DIR).join(format!("tests/deploy/template-{release}.yaml")),
+        );
+        assert!(previous.len() > 20, "{release}: {}", previous.len());
+        for (id, kind) in &previous {
+            if let Some(now) = current.get(id) {
+                assert_eq!(now, kind, "{release}'s {id} changes type");
+            }
+        }
+    }
+}
+
+/// The one-click path: every type the listing's template creates, once translated, is one
+/// the Serverless Application Repository accepts (its dated list in tests/deploy/); what
+/// `template.yaml` has besides is exactly the documented limitation, the Chatbot channel.
+#[test]
+fn the_listing_creates_only_types_the_repository_accepts() {
+    let accepted: BTreeSet<String> = std::fs::read_to_string(format!(
+        "{MANIFEST_DIR}/tests/deploy/sar-supported-resources.txt"
+    ))
+    .unwrap()
+    .lines()
+    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    .map(str::to_owned)
+    .collect();
+    assert!(accepted.len() > 100, "{}", accepted.len());
+    let listing =
+        pipewatch_testkit::stack::listing_template("https://github.com/example/pipewatch");
+    let listed: BTreeSet<String> = pipewatch_testkit::stack::translated_types(&listing)
+        .into_iter()
+        .collect();
+    let refused: Vec<&String> = listed.difference(&accepted).collect();
+    assert!(refused.is_empty(), "not accepted: {refused:?}");
+    assert!(listed.contains("AWS::Events::Rule") && listed.contains("AWS::Lambda::Function"));
+    let full: BTreeSet<String> =
+        pipewatch_testkit::stack::translated_types(&pipewatch_testkit::stack::current_template())
+            .into_iter()
+            .collect();
+    let left_out: Vec<&String> = full.difference(&listed).collect();
+    assert_eq!(left_out, ["AWS::Chatbot::SlackChannelConfiguration"]);
+    let install = std::fs::read_to_string(format!("{MANIFEST_DIR}/docs/install.md")).unwrap();
+    assert!(install.contains("The one-click install has no AWS Chatbot channel"));
+    let listing: Value =
+        serde_norway::from_str(&std::fs::read_to_string(listing).unwrap()).unwrap();
+    let application = &listing["Metadata"]["AWS::ServerlessRepo::Application"];
+    assert_eq!(
+        application["SourceCodeUrl"].as_str(),
+        Some("https://github.com/example/pipewatch")
+    );
+    assert!(listing["Parameters"].get("SlackWorkspaceId").is_none());
+}
+
 #[test]
 fn the_release_metadata_is_complete_and_names_one_version() {
     let template = template();
@@ -893,8 +954,9 @@ fn the_release_metadata_is_complete_and_names_one_version() {
         Some(version),
         "CHANGELOG.md's latest entry is {latest:?}"
     );
-    assert_eq!(text("SourceCodeUrl"), env!("CARGO_PKG_REPOSITORY"));
-    assert_eq!(text("HomePageUrl"), env!("CARGO_PKG_REPOSITORY"));
+    // The repository's address is Cargo.toml's, written in by scripts/listing.py.
+    assert_eq!(text("SourceCodeUrl"), "REPOSITORY_URL");
+    assert_eq!(text("HomePageUrl"), "REPOSITORY_URL");
 
     // The licence listed is one the crate is offered under, and its file holds its text.
     let licence = text("SpdxLicenseId");

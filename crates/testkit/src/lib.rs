@@ -13,8 +13,10 @@
 //! - [`lambda`]: cargo-lambda's local Runtime API with one of the built bootstraps.
 //! - [`stack`]: the deploy rehearsal's CloudFormation emulator.
 //! - [`fixtures`]: the recorded scenarios; [`records`]: records as earlier versions wrote them.
+//! - [`docs`]: the examples in the docs, checked against what produces them.
 #![allow(clippy::missing_panics_doc)] // a test harness panics to fail the test
 
+pub mod docs;
 pub mod fake_codepipeline;
 pub mod fault_proxy;
 pub mod fixtures;

@@ -22,6 +22,54 @@ pub fn previous_template() -> PathBuf {
     Path::new(MANIFEST_DIR).join("tests/deploy/template-0.1.0.yaml")
 }
 
+/// The Serverless Application Repository's template (`scripts/listing.py`), for
+/// `repository`, written beside the build's other files; returns its path.
+pub fn listing_template(repository: &str) -> PathBuf {
+    let output = Command::new(require("PIPEWATCH_PYTHON"))
+        .arg(Path::new(MANIFEST_DIR).join("scripts/listing.py"))
+        .arg(current_template())
+        .arg(repository)
+        .output()
+        .expect("run scripts/listing.py");
+    assert!(
+        output.status.success(),
+        "scripts/listing.py: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let path = std::env::temp_dir().join(format!(
+        "{}.json",
+        crate::services::unique("pipewatch-listing")
+    ));
+    std::fs::write(&path, output.stdout).unwrap();
+    path
+}
+
+/// The resource types `template` holds once the SAM translator has translated it.
+pub fn translated_types(template: &Path) -> Vec<String> {
+    translated("types", template)
+}
+
+/// The types of `template`'s resources by logical id, once translated.
+pub fn translated_resources(template: &Path) -> std::collections::BTreeMap<String, String> {
+    translated("resources", template)
+}
+
+fn translated<T: serde::de::DeserializeOwned>(what: &str, template: &Path) -> T {
+    let output = Command::new(require("PIPEWATCH_PYTHON"))
+        .arg(Path::new(MANIFEST_DIR).join("tests/deploy/stack.py"))
+        .arg(what)
+        .arg(template)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .expect("run tests/deploy/stack.py");
+    assert!(
+        output.status.success(),
+        "stack.py types: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
 /// What a deployed stack made, by logical id (see `tests/deploy/stack.py`).
 pub struct Stack {
     pub name: String,

@@ -3,5 +3,6 @@
 
 #[cfg(feature = "aws")]
 mod check;
+mod docs;
 mod offline;
 mod replay;
