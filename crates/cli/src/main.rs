@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
 use pipewatch_core::render::console::Console;
 use pipewatch_core::replay::{self, Recording};
 
@@ -48,8 +49,8 @@ enum Command {
 
 #[derive(Args)]
 struct ReplayArgs {
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+    #[arg(long, value_parser = formats(), default_value = "text")]
+    format: replay::Format,
     #[arg(
         long,
         value_name = "REGION",
@@ -67,36 +68,14 @@ struct ReplayArgs {
     files: Vec<PathBuf>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
-    /// One readable line per change.
-    Text,
-    /// One JSON object per line per change.
-    Json,
-    /// Each message's JSON body (what queues and programs get), one document per line.
-    Body,
-    /// Each message's email, as a mail client shows it.
-    Email,
-    /// Each message's AWS Chatbot custom notification, one JSON document per line.
-    Chatbot,
-    /// Each message as the forwarder posts it to Slack, one JSON document per line.
-    Slack,
-    /// Each message as the forwarder posts it to Teams, one JSON document per line.
-    Teams,
-}
-
-impl From<Format> for replay::Format {
-    fn from(format: Format) -> Self {
-        match format {
-            Format::Text => Self::Text,
-            Format::Json => Self::Json,
-            Format::Body => Self::Body,
-            Format::Email => Self::Email,
-            Format::Chatbot => Self::Chatbot,
-            Format::Slack => Self::Slack,
-            Format::Teams => Self::Teams,
-        }
-    }
+/// `--format`'s values, named and described by the core's [`replay::Format::ALL`].
+fn formats() -> impl TypedValueParser<Value = replay::Format> {
+    PossibleValuesParser::new(
+        replay::Format::ALL
+            .iter()
+            .map(|(_, name, help)| PossibleValue::new(name).help(help)),
+    )
+    .map(|name| replay::Format::from_name(&name).expect("a name the parser listed"))
 }
 
 fn main() -> ExitCode {
@@ -131,7 +110,7 @@ fn run_replay(args: &ReplayArgs) -> anyhow::Result<()> {
     };
     let recording = Recording::load(&args.files)?;
     let mut out = io::BufWriter::new(io::stdout().lock());
-    recording.write(args.format.into(), console.as_ref(), args.step, &mut out)?;
+    recording.write(args.format, console.as_ref(), args.step, &mut out)?;
     out.flush()?;
     Ok(())
 }

@@ -32,23 +32,57 @@ pub struct Recording {
     pub executions: Vec<PipelineExecution>,
 }
 
-/// What `replay` prints.
+/// What `replay` prints: [`Format::ALL`] names and describes each, for a command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// One readable line per change: `step N: pipeline: what happened`.
     Text,
-    /// One JSON record per change and line (the `replay --format json` contract).
     Json,
-    /// Each message's JSON body (what queues and programs get), one document per line.
     Body,
-    /// Each message's email, after a `=== step N: SUBJECT ===` line.
     Email,
-    /// Each message's AWS Chatbot custom notification, one JSON document per line.
     Chatbot,
-    /// Each message as the forwarder posts it to a Slack webhook, one document per line.
     Slack,
-    /// Each message as the forwarder posts it to a Teams webhook, one document per line.
     Teams,
+}
+
+impl Format {
+    /// Every format: its name on a command line, and what it prints.
+    pub const ALL: [(Self, &'static str, &'static str); 7] = [
+        (Self::Text, "text", "One readable line per change"),
+        (Self::Json, "json", "One JSON object per line per change"),
+        (
+            Self::Body,
+            "body",
+            "Each message's JSON body (what queues and programs get), one document per line",
+        ),
+        (
+            Self::Email,
+            "email",
+            "Each message's email, as a mail client shows it",
+        ),
+        (
+            Self::Chatbot,
+            "chatbot",
+            "Each message's AWS Chatbot custom notification, one JSON document per line",
+        ),
+        (
+            Self::Slack,
+            "slack",
+            "Each message as the forwarder posts it to Slack, one JSON document per line",
+        ),
+        (
+            Self::Teams,
+            "teams",
+            "Each message as the forwarder posts it to Teams, one JSON document per line",
+        ),
+    ];
+
+    /// The format a name in [`Format::ALL`] names.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .find(|(_, n, _)| *n == name)
+            .map(|(format, _, _)| *format)
+    }
 }
 
 /// The changes found in one file against what the tick would have stored before it.

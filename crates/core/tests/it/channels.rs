@@ -17,15 +17,7 @@ const FORMATS: [&str; 6] = ["text", "body", "email", "chatbot", "slack", "teams"
 
 /// `pipewatch replay --format FORMAT` over a scenario, with console links for eu-west-1.
 fn replay(scenario: &str, format: &str) -> String {
-    let format = match format {
-        "text" => Format::Text,
-        "body" => Format::Body,
-        "email" => Format::Email,
-        "chatbot" => Format::Chatbot,
-        "slack" => Format::Slack,
-        "teams" => Format::Teams,
-        other => panic!("no format {other}"),
-    };
+    let format = Format::from_name(format).unwrap();
     let console = Console::new("eu-west-1", Some("123456789012")).unwrap();
     let mut out = Vec::new();
     Recording::load(&scenario_files(scenario))
