@@ -28,3 +28,5 @@ cargo test --locked --workspace --all-targets --no-fail-fast -- --show-output
 cargo test --locked -p pipewatch-cli --no-default-features --no-fail-fast
 # Doc tests are not part of --all-targets.
 cargo test --locked --workspace --doc
+# The fuzz target is a crate of its own (fuzz/): it must still compile against the core.
+cargo check --locked --manifest-path fuzz/Cargo.toml --no-default-features

@@ -15,7 +15,7 @@ use pipewatch_testkit::fake_codepipeline::FakeCodePipeline;
 use pipewatch_testkit::fixtures::{scenario, scenario_executions};
 use pipewatch_testkit::lambda::Lambda;
 use pipewatch_testkit::services::{Inbox, sdk_config, unique};
-use pipewatch_testkit::stack::{Stack, current_template, moto_url, previous_template};
+use pipewatch_testkit::stack::{Stack, current_template, moto_url, release_template};
 use serde_json::{Value, json};
 
 const ALARMS: [&str; 8] = [
@@ -616,9 +616,9 @@ async fn the_deployed_watcher_publishes_a_change_to_the_created_topic() {
 /// at a time.
 static PREVIOUS_RELEASE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// A stack of the previous release, as a user has it before updating.
-fn deploy_previous(name: &str, parameters: &[(&str, &str)]) -> Stack {
-    let stack = Stack::deploy(name, &previous_template(), parameters);
+/// A stack of an earlier `release`, as a user has it before updating.
+fn deploy_release(release: &str, name: &str, parameters: &[(&str, &str)]) -> Stack {
+    let stack = Stack::deploy(name, &release_template(release), parameters);
     assert_eq!(
         stack.status(),
         "CREATE_COMPLETE",
@@ -642,11 +642,11 @@ fn update(name: &str, parameters: &[(&str, &str)]) -> Stack {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_update_from_the_previous_release_keeps_the_table_and_delivers_the_pending_message() {
+async fn an_update_of_a_0_1_0_stack_keeps_the_table_and_delivers_the_pending_message() {
     let only_one = PREVIOUS_RELEASE.lock().await;
     let name = unique("upgrade");
     let parameters = [("PipelineNames", "web-app-release")];
-    let before = deploy_previous(&name, &parameters);
+    let before = deploy_release("0.1.0", &name, &parameters);
     let table = before.physical("SnapshotTable").to_owned();
 
     // The stored record of 0.1.0, with a claimed message not yet published.
@@ -664,6 +664,10 @@ async fn an_update_from_the_previous_release_keeps_the_table_and_delivers_the_pe
         .unwrap();
 
     let after = update(&name, &parameters);
+    // A smoke check: whether an update replaces a resource is decided here by the project's
+    // own emulation of CloudFormation (tests/deploy/emulator/), not by CloudFormation. The
+    // guard is template.rs (no replacing property of what holds state changes, Retain kept,
+    // no logical id changes type); this shows the path runs end to end.
     assert_eq!(
         after.physical("SnapshotTable"),
         table,
@@ -723,12 +727,13 @@ async fn an_update_of_a_0_1_0_stack_with_email_and_the_forwarder_keeps_its_subsc
         ("EmailNotifications", "failures-and-approvals"),
         ("SlackWebhookSecretArn", secret),
     ];
-    let before = deploy_previous(&name, &parameters);
+    let before = deploy_release("0.1.0", &name, &parameters);
     let topic = before.physical("NotificationTopic").to_owned();
 
     let after = update(&name, &parameters);
     drop(only_one);
-    // The topic is the same, so the confirmed email subscription is too.
+    // The topic is the same, so the confirmed email subscription is too (a smoke check of
+    // the emulation, as above; template.rs is the guard).
     assert_eq!(
         after.physical("NotificationTopic"),
         topic,
@@ -762,4 +767,31 @@ async fn an_update_of_a_0_1_0_stack_with_email_and_the_forwarder_keeps_its_subsc
         after.described("functions", "ForwarderFunction")["environment"]["SLACK_WEBHOOK_SECRET_ARN"],
         secret
     );
+}
+
+/// A stack of the last release (0.2.0), with events and email, updated: its Scheduler
+/// schedule gives way to the EventBridge rule under a new id (which `update` checks
+/// invokes the watcher), and what holds state or subscribers (the table, its key, the
+/// topics) is the same resource after. Smoke checks of the emulation (whether
+/// CloudFormation would replace is template.rs's to guard).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_update_of_a_0_2_0_stack_keeps_what_holds_state_and_schedules_with_a_rule() {
+    let name = unique("upgrade-020");
+    let parameters = [
+        ("PipelineNames", "web-*"),
+        ("NotificationEmail", "ops@example.com"),
+    ];
+    let before = deploy_release("0.2.0", &name, &parameters);
+    assert!(before.has("WatcherFunctionTick"));
+    let after = update(&name, &parameters);
+    for id in [
+        "SnapshotTable",
+        "NotificationKey",
+        "NotificationTopic",
+        "AlarmTopic",
+    ] {
+        assert_eq!(before.physical(id), after.physical(id), "{id} was replaced");
+    }
+    assert!(!after.has("WatcherFunctionTick") && !after.has("WatcherFunctionTickRole"));
+    assert!(after.has("WatcherFunctionSchedule"));
 }

@@ -42,9 +42,12 @@ fn template() -> Value {
     serde_norway::from_str(&text).expect("template.yaml is YAML")
 }
 
-/// The template of the previous release (0.1.0), as users deployed it.
-fn previous_template() -> Value {
-    let path = format!("{MANIFEST_DIR}/tests/deploy/template-0.1.0.yaml");
+/// The releases users may update from (their templates are kept in `tests/deploy/`).
+const RELEASES: [&str; 2] = ["0.1.0", "0.2.0"];
+
+/// The template of `release`, as users deployed it.
+fn release_template(release: &str) -> Value {
+    let path = format!("{MANIFEST_DIR}/tests/deploy/template-{release}.yaml");
     serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -355,19 +358,16 @@ fn every_alarm_notifies_the_alarm_topic_which_the_email_subscriber_gets_unfilter
     assert!(is_ref(&forwarder_errors["Dimensions"], "ForwarderFunction"));
 }
 
-/// The email subscription's filter policy as the template writes it, as JSON.
+/// The email subscription's filter policy as the template writes it, as JSON: the first
+/// branch of its `!If [FilterEmail, {...}, !Ref AWS::NoValue]`, serialised as it stands.
 fn email_filter_policy(template: &Value) -> String {
     let policy = &resource(template, "EmailSubscription")["FilterPolicy"];
-    // `!If [FilterEmail, {severity: [...]}, !Ref AWS::NoValue]`: the policy is the If's
-    // first branch.
-    let text = format!("{policy:?}");
-    assert!(text.contains("FilterEmail"), "{text}");
-    let severities: Vec<String> = ["failure", "approval", "warning", "info"]
-        .iter()
-        .filter(|s| text.contains(&format!("\"{s}\"")))
-        .map(|s| format!("\"{s}\""))
-        .collect();
-    format!("{{\"severity\": [{}]}}", severities.join(", "))
+    let Value::Tagged(tagged) = policy else {
+        panic!("the filter policy is an !If: {policy:?}")
+    };
+    assert_eq!(tagged.tag, "If", "{policy:?}");
+    assert_eq!(tagged.value[0].as_str(), Some("FilterEmail"));
+    serde_json::to_string(&tagged.value[1]).expect("the policy is plain data")
 }
 
 /// The real filter-policy semantics (moto's SNS): with the default parameters the filtered
@@ -383,7 +383,7 @@ async fn with_the_default_parameters_alarms_reach_the_email_subscriber_through_t
         Some("failures-and-approvals")
     );
     let policy = email_filter_policy(&template);
-    assert_eq!(policy, r#"{"severity": ["failure", "approval"]}"#);
+    assert_eq!(policy, r#"{"severity":["failure","approval"]}"#);
 
     let config = pipewatch_testkit::services::sdk_config().await;
     let sns = aws_sdk_sns::Client::new(&config);
@@ -469,7 +469,7 @@ fn the_reader_role_allows_exactly_the_calls_the_watcher_makes_in_other_accounts(
     let trust = &role["AssumeRolePolicyDocument"]["Statement"][0];
     assert!(is_ref(&trust["Principal"]["AWS"], "WatcherRoleArn"));
     let default_name = template["Parameters"]["RoleName"]["Default"].as_str();
-    assert_eq!(default_name, Some(pipewatch::config::DEFAULT_ROLE_NAME));
+    assert_eq!(default_name, Some("pipewatch-reader"));
 }
 
 /// The metric names the watcher emits, read from the table in `src/metrics.rs`'s docs and
@@ -498,7 +498,7 @@ fn the_operators_alarms_and_dead_letter_queue_match_what_the_code_emits() {
     let emitted = metrics_the_code_emits();
     let environment = &resource(&template, "WatcherFunction")["Environment"]["Variables"];
     let namespace = environment["METRICS_NAMESPACE"].as_str().unwrap();
-    assert_eq!(namespace, pipewatch::config::DEFAULT_METRICS_NAMESPACE);
+    assert_eq!(namespace, "pipewatch");
 
     // The message dead-letter queue: encrypted, kept the longest SQS allows, named to the
     // function, and the only queue besides the shards' it may send to.
@@ -585,7 +585,7 @@ fn the_operators_alarms_and_dead_letter_queue_match_what_the_code_emits() {
 fn the_dashboard_shows_every_metric_the_code_emits_and_every_alarm() {
     let template = template();
     let emitted = metrics_the_code_emits();
-    let namespace = pipewatch::config::DEFAULT_METRICS_NAMESPACE;
+    let namespace = "pipewatch";
     // Valid JSON once substituted, every pipewatch metric on it emitted, every alarm on
     // it defined.
     let body = &resource(&template, "Dashboard")["DashboardBody"];
@@ -813,9 +813,14 @@ const KEPT_ACROSS_UPDATES: [(&str, &[&str]); 3] = [
 ];
 
 #[test]
-fn an_update_from_the_previous_release_replaces_nothing_that_holds_state() {
+fn an_update_from_an_earlier_release_replaces_nothing_that_holds_state() {
+    for release in RELEASES {
+        replaces_nothing_that_holds_state(&release_template(release));
+    }
+}
+
+fn replaces_nothing_that_holds_state(previous: &Value) {
     let current = template();
-    let previous = previous_template();
     for (id, replacing) in KEPT_ACROSS_UPDATES {
         let (before, after) = (&previous["Resources"][id], &current["Resources"][id]);
         assert!(!after.is_null(), "{id} is gone: an update would delete it");
@@ -829,7 +834,7 @@ fn an_update_from_the_previous_release_replaces_nothing_that_holds_state() {
     }
     // The key's attribute keeps its type (the key schema names it).
     assert_eq!(
-        resource(&previous, "SnapshotTable")["AttributeDefinitions"],
+        resource(previous, "SnapshotTable")["AttributeDefinitions"],
         resource(&current, "SnapshotTable")["AttributeDefinitions"]
     );
     // And if a replacement ever happens anyway, the old table and its key stay.
@@ -841,9 +846,14 @@ fn an_update_from_the_previous_release_replaces_nothing_that_holds_state() {
 }
 
 #[test]
-fn parameters_of_the_previous_release_are_still_taken() {
+fn parameters_of_every_earlier_release_are_still_taken() {
+    for release in RELEASES {
+        parameters_still_taken(&release_template(release));
+    }
+}
+
+fn parameters_still_taken(previous: &Value) {
     let current = template();
-    let previous = previous_template();
     let Value::Mapping(parameters) = &previous["Parameters"] else {
         panic!("the previous template has parameters")
     };
@@ -879,7 +889,7 @@ fn no_update_from_a_release_changes_a_resources_type() {
     let current = pipewatch_testkit::stack::translated_resources(
         &pipewatch_testkit::stack::current_template(),
     );
-    for release in ["0.1.0", "0.2.0"] {
+    for release in RELEASES {
         let previous = pipewatch_testkit::stack::translated_resources(
             &Path::new(MANIFEST_DIR).join(format!("tests/deploy/template-{release}.yaml")),
         );

@@ -17,9 +17,9 @@ pub fn current_template() -> PathBuf {
     Path::new(MANIFEST_DIR).join("template.yaml")
 }
 
-/// The template of the previous release, as users deployed it.
-pub fn previous_template() -> PathBuf {
-    Path::new(MANIFEST_DIR).join("tests/deploy/template-0.1.0.yaml")
+/// The template of an earlier `release` (`0.1.0`, `0.2.0`), as users deployed it.
+pub fn release_template(release: &str) -> PathBuf {
+    Path::new(MANIFEST_DIR).join(format!("tests/deploy/template-{release}.yaml"))
 }
 
 /// The Serverless Application Repository's template (`scripts/listing.py`), for
