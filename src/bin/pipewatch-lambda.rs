@@ -16,7 +16,7 @@ use pipewatch::forward::deadline_from_epoch_ms;
 use pipewatch::lambda::Function;
 use pipewatch::metrics::Emf;
 use pipewatch::select::Home;
-use pipewatch::tick::{Settings, Watcher};
+use pipewatch::tick::{Clock, Settings, Watcher};
 use pipewatch_core::render::console::Console;
 
 /// One thread: a Lambda function has at most a few vCPUs, and a fraction of one at the
@@ -64,6 +64,7 @@ async fn run() -> Result<(), lambda_runtime::Error> {
             retention: Some(config.retention),
             max_publish_attempts: config.max_publish_attempts,
             report_failures_after: config.report_failures_after,
+            clock: Clock::default(),
         },
     };
     let shards = config

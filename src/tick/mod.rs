@@ -63,6 +63,7 @@
 //! acknowledgement is written leads to one redelivery, after the lease, with the same id —
 //! subscribers that must never see a message twice drop ids they have seen.
 
+mod clock;
 mod history;
 mod publish;
 mod summary;
@@ -78,8 +79,9 @@ use pipewatch_core::plan::{
 };
 use pipewatch_core::record::{Loaded, Saved};
 use pipewatch_core::render::console::Console;
-use pipewatch_core::state::{PipelineExecution, Timestamp};
+use pipewatch_core::state::PipelineExecution;
 
+pub use clock::Clock;
 pub use summary::{FailedPipeline, PipelineReport, TickSummary, describe_failures};
 
 use crate::ports::{
@@ -135,6 +137,8 @@ pub struct Settings {
     pub max_publish_attempts: u32,
     /// Failed reads in a row after which "cannot read" is announced (at least 1).
     pub report_failures_after: u32,
+    /// What time it is for leases and the deadline: the system's, unless a test moves it.
+    pub clock: Clock,
 }
 
 /// The tick's outside services and its settings.
@@ -147,6 +151,10 @@ pub struct Watcher<P, S, N, D> {
 }
 
 impl<P: PipelineSource, S: SnapshotStore, N: Notifier, D: DeadLetterQueue> Watcher<P, S, N, D> {
+    fn clock(&self) -> &Clock {
+        &self.settings.clock
+    }
+
     /// Checks every pipeline once, at most `max_concurrency` at a time. One pipeline's
     /// failure never stops the others; failures are listed in the summary.
     pub async fn run_tick(&self, pipelines: &[PipelineRef]) -> TickSummary {
@@ -191,8 +199,8 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier, D: DeadLetterQueue> Watch
         };
         // Owned names keep these futures `Send` (a borrowed one trips a higher-ranked
         // lifetime limitation of async closures).
-        let margin =
-            deadline.map(|d| DEADLINE_MARGIN.min(d.saturating_duration_since(Instant::now()) / 4));
+        let margin = deadline
+            .map(|d| DEADLINE_MARGIN.min(d.saturating_duration_since(self.clock().instant()) / 4));
         let checks = pipelines.into_iter().map(|pipeline| {
             let loaded = prefetched
                 .remove(&pipeline.key())
@@ -201,7 +209,7 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier, D: DeadLetterQueue> Watch
                 // Decided when the check starts, not when it is queued.
                 let near = deadline
                     .zip(margin)
-                    .is_some_and(|(d, margin)| Instant::now() + margin >= d);
+                    .is_some_and(|(d, margin)| self.clock().instant() + margin >= d);
                 // What a failed check leaves pending, as far as this tick knows.
                 let before = outbox_of(&loaded).map_or((0, None), |o| (o.len(), oldest(o)));
                 let result = if near {
@@ -236,7 +244,7 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier, D: DeadLetterQueue> Watch
             }
         }
         summary.oldest_pending_ms = oldest_pending_at.map_or(0, |at| {
-            u64::try_from(now_ms().saturating_sub(at)).unwrap_or_default()
+            u64::try_from(self.clock().epoch_ms().saturating_sub(at)).unwrap_or_default()
         });
         summary.failed.sort_by(|a, b| a.pipeline.cmp(&b.pipeline));
         summary.errors = summary.failed.len();
@@ -287,7 +295,14 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier, D: DeadLetterQueue> Watch
                     .retention
                     .map(|r| i64::try_from(r.as_secs()).unwrap_or(i64::MAX)),
             };
-            let Some(plan) = plan(pipeline, &loaded, &current, facts, now_ms(), lease_ms) else {
+            let Some(plan) = plan(
+                pipeline,
+                &loaded,
+                &current,
+                facts,
+                self.clock().epoch_ms(),
+                lease_ms,
+            ) else {
                 report.pending = pending(&loaded);
                 report.oldest_pending_at = outbox_of(&loaded).and_then(oldest);
                 return Ok(report);
@@ -333,7 +348,7 @@ impl<P: PipelineSource, S: SnapshotStore, N: Notifier, D: DeadLetterQueue> Watch
                 &reason,
                 threshold,
                 self.settings.console.as_ref(),
-                now_ms(),
+                self.clock().epoch_ms(),
                 lease_ms,
             ) else {
                 break;
@@ -374,10 +389,6 @@ fn min_some(a: Option<i64>, b: Option<i64>) -> Option<i64> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
-}
-
-fn now_ms() -> i64 {
-    Timestamp::now().unix_millis()
 }
 
 fn elapsed_ms(started: Instant) -> u64 {

@@ -14,7 +14,7 @@ use pipewatch::aws::clients::Clients;
 use pipewatch::config::RoleSettings;
 use pipewatch::local::{DeadLetterFile, FileStore, StdoutNotifier};
 use pipewatch::select::{Discovery, Home, Selection, parse_tags, resolve};
-use pipewatch::tick::{Settings, TickSummary, Watcher, describe_failures};
+use pipewatch::tick::{Clock, Settings, TickSummary, Watcher, describe_failures};
 use pipewatch_core::pipeline::PipelineRef;
 use pipewatch_core::render::console::Console;
 
@@ -141,6 +141,7 @@ async fn check(live: &Live, interval: Option<Duration>, stats: bool) -> anyhow::
             retention: None,
             max_publish_attempts: pipewatch_core::record::MAX_PUBLISH_ATTEMPTS,
             report_failures_after: 5,
+            clock: Clock::default(),
         },
     };
     let mut discovery = Discovery::new(DISCOVERY);

@@ -60,6 +60,8 @@ struct Script {
     /// Faults for `GetPipelineExecution` alone, consumed before `faults`.
     execution_faults: VecDeque<Fault>,
     latency: Duration,
+    /// Run as each `GetPipelineState` is answered: a test's way to let time pass per call.
+    on_state: Option<Arc<dyn Fn() + Send + Sync>>,
     /// Requests per second above which the fake throttles, and when each was answered.
     rate_limit: Option<(usize, VecDeque<Instant>)>,
     throttled: usize,
@@ -200,6 +202,11 @@ impl FakeCodePipeline {
             .extend(std::iter::repeat_n(fault, count));
     }
 
+    /// Runs `each` as every `GetPipelineState` is answered (a clock moved on, say).
+    pub fn on_get_state(&self, each: impl Fn() + Send + Sync + 'static) {
+        self.script.lock().unwrap().on_state = Some(Arc::new(each));
+    }
+
     pub fn set_latency(&self, latency: Duration) {
         self.script.lock().unwrap().latency = latency;
     }
@@ -318,7 +325,7 @@ fn credential_scope(request: &Request) -> Option<(String, String)> {
 fn answer(script: &Mutex<Script>, request: &Request) -> Reply {
     let body = serde_json::from_slice::<serde_json::Value>(&request.body).unwrap_or_default();
     let (key, region) = credential_scope(request).unwrap_or_default();
-    let (operation, latency, fault) = {
+    let (operation, latency, fault, hook) = {
         let mut script = script.lock().unwrap();
         script
             .access_keys
@@ -362,8 +369,15 @@ fn answer(script: &Mutex<Script>, request: &Request) -> Reply {
         } else {
             script.faults.pop_front()
         };
-        (operation, script.latency, fault)
+        let hook = script
+            .on_state
+            .clone()
+            .filter(|_| operation == "GetPipelineState");
+        (operation, script.latency, fault, hook)
     };
+    if let Some(each) = hook {
+        each();
+    }
     std::thread::sleep(latency);
     if let Some(fault) = fault {
         return faulted(fault);

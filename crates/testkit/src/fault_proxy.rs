@@ -73,6 +73,9 @@ struct Plan {
     otherwise: Fault,
     faulted: usize,
     forwarded: usize,
+    /// Requests received, by operation (the JSON protocols' `X-Amz-Target`, `Service.Op`'s
+    /// `Op`; the query protocols' `Action=` parameter), faulted ones included.
+    operations: HashMap<String, usize>,
     /// Lagging replica: the last answer to each eventually consistent `BatchGetItem`
     /// request body, given to the next identical request instead of the fresh one.
     stale: Option<HashMap<Vec<u8>, Vec<u8>>>,
@@ -92,6 +95,7 @@ impl FaultProxy {
             otherwise: Fault::Forward,
             faulted: 0,
             forwarded: 0,
+            operations: HashMap::new(),
             stale: None,
             stale_answers: 0,
         }));
@@ -101,6 +105,7 @@ impl FaultProxy {
             let fault = {
                 let mut plan = shared.lock().unwrap();
                 let body = String::from_utf8_lossy(&request.body);
+                *plan.operations.entry(operation(request)).or_default() += 1;
                 let ruled = plan
                     .rules
                     .iter()
@@ -198,6 +203,30 @@ impl FaultProxy {
     pub fn faulted(&self) -> usize {
         self.plan.lock().unwrap().faulted
     }
+
+    /// Requests for `operation` (`BatchGetItem`, `PublishBatch`, ...) received so far.
+    pub fn operations(&self, operation: &str) -> usize {
+        self.plan
+            .lock()
+            .unwrap()
+            .operations
+            .get(operation)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+/// The operation a request asks for: `DynamoDB_20120810.BatchGetItem` → `BatchGetItem`,
+/// or a query protocol's `Action=PublishBatch`.
+fn operation(request: &Request) -> String {
+    if let Some(target) = request.header("x-amz-target") {
+        return target.rsplit('.').next().unwrap_or(target).to_owned();
+    }
+    String::from_utf8_lossy(&request.body)
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("Action="))
+        .unwrap_or("unknown")
+        .to_owned()
 }
 
 /// What a lagging replica answers to `request`, given the emulator's fresh answer.

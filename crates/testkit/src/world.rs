@@ -16,7 +16,7 @@ use pipewatch::aws::sqs::{SqsDeadLetters, SqsShardQueue};
 use pipewatch::aws::{CodePipelineSource, DynamoStore, SnsNotifier};
 use pipewatch::lambda::Function;
 use pipewatch::select::{Home, Selection, parse_tags};
-use pipewatch::tick::{Settings, Watcher};
+use pipewatch::tick::{Clock, Settings, Watcher};
 
 use crate::fake_codepipeline::{FakeCodePipeline, HOME_ACCOUNT};
 use crate::fault_proxy::FaultProxy;
@@ -90,6 +90,7 @@ impl World {
             retention: Some(Duration::from_hours(90 * 24)),
             max_publish_attempts: 10,
             report_failures_after: 5,
+            clock: Clock::default(),
         }
     }
 
