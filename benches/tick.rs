@@ -8,7 +8,7 @@
 //! against a Python + boto3 program in the same run.
 //!
 //! `./scripts/bench.sh` runs it (it starts the emulators); `cargo test` runs a small
-//! version as a smoke test. BENCHMARKS.md holds the figures.
+//! version as a smoke test. docs/benchmarks.md holds the figures.
 
 // Counts shown as ratios and rates in a printed table: f64's 52 bits are plenty.
 #![allow(clippy::cast_precision_loss)]
@@ -50,10 +50,7 @@ async fn main() {
     cold_start(if full { 15 } else { 1 });
     let config = sdk_config().await;
     let fake = FakeCodePipeline::start_keep_alive();
-    let capacity = fake_capacity(&fake);
-    println!(
-        "the fake answers {capacity:.0} requests/s with no latency (8 clients, keep-alive): above what any tick below asks"
-    );
+    the_fake_is_not_the_bottleneck(&fake, &concurrencies);
     for latency in [Duration::ZERO, Duration::from_millis(LATENCY_MS)] {
         fake.set_latency(latency);
         let calls = if full { 1_600 } else { 40 };
@@ -164,6 +161,20 @@ fn cold_start(runs: usize) {
         "cold start, process start to first /runtime/invocation/next (median of {runs}): pipewatch-lambda {:.1} ms, Python + boto3 {:.1} ms",
         median(&mut rust),
         median(&mut boto3)
+    );
+}
+
+/// Fails unless the fake answers ten times what the most concurrent tick below asks (its
+/// concurrency in requests every `LATENCY_MS`).
+fn the_fake_is_not_the_bottleneck(fake: &FakeCodePipeline, concurrencies: &[usize]) {
+    let capacity = fake_capacity(fake);
+    let demand = *concurrencies.iter().max().unwrap() as f64 * 1000.0 / LATENCY_MS as f64;
+    println!(
+        "the fake answers {capacity:.0} requests/s with no latency (8 clients, keep-alive); the most a tick below asks is {demand:.0} a second"
+    );
+    assert!(
+        capacity > 10.0 * demand,
+        "the fake ({capacity:.0} requests/s) would be the bottleneck of ticks asking {demand:.0}/s"
     );
 }
 

@@ -437,8 +437,8 @@ mod tests {
         assert_eq!(config.role, RoleSettings::default());
         assert_eq!((config.shard_size, config.shard_queue_url), (500, None));
         assert_eq!(config.retention, Duration::from_hours(90 * 24));
-        assert_eq!(config.max_concurrency, DEFAULT_MAX_CONCURRENCY);
-        assert_eq!(config.lease, Duration::from_secs(DEFAULT_LEASE_SECONDS));
+        assert_eq!(config.max_concurrency, 8);
+        assert_eq!(config.lease, Duration::from_mins(2));
         assert_eq!(config.max_publish_attempts, 10);
         assert_eq!(config.report_failures_after, 5);
         assert_eq!(config.metrics_namespace, "pipewatch");

@@ -70,7 +70,9 @@ fn check_names_a_pipeline_that_does_not_exist_and_still_checks_the_others() {
     let dir = state_dir();
     let states = scenario("release-failure-retry");
     fake.set_state(&states[0]);
-    check(&fake, &dir, &["web-app-release"]);
+    let baseline = check(&fake, &dir, &["web-app-release"]);
+    assert!(baseline.status.success(), "{baseline:?}");
+    assert_eq!(stdout(&baseline), "", "a silent baseline");
     fake.set_state(&states[1]);
 
     let output = check(&fake, &dir, &["web-app-release", "ghost"]);
@@ -285,7 +287,9 @@ fn watch_on_a_terminal_says_it_is_alive_once_a_tick() {
         .status()
         .unwrap();
     assert!(stopped.success(), "watch was running");
-    let _ = child.wait();
+    // Ctrl-C ends watch (and script(1) with it) cleanly, not by the minute's SIGKILL.
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
 }
 
 #[test]

@@ -279,7 +279,10 @@ fn previews_without_a_region_have_no_console_links_and_a_bad_region_is_refused()
         .env_remove("AWS_DEFAULT_REGION")
         .output()
         .unwrap();
+    assert!(output.status.success(), "{output:?}");
     let stdout = String::from_utf8(output.stdout).unwrap();
+    // One body per step of the release (its five later files), each read below.
+    assert_eq!(stdout.lines().count(), 5, "{stdout}");
     for line in stdout.lines() {
         let body: Value = serde_json::from_str(line).unwrap();
         assert_eq!(body["links"]["pipeline"], Value::Null);

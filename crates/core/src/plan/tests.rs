@@ -74,7 +74,8 @@ fn a_first_sight_is_a_silent_baseline_written_only_if_absent() {
     let plan = decide(&Loaded::Missing, &observation("InProgress")).unwrap();
     assert_eq!(plan.expected, Expected::Absent);
     assert!(plan.publish.is_empty());
-    assert_eq!(plan.record.version, first_version(NOW));
+    // A new record starts at the clock, in milliseconds.
+    assert_eq!(plan.record.version, 1_800_000_000_000);
     assert_eq!(
         plan.record.snapshot,
         Some(essentials(&observation("InProgress")))
@@ -173,7 +174,8 @@ fn an_unreadable_record_is_rebaselined_keeping_its_outbox_and_version_line() {
     };
     let plan = decide(&hopeless, &observation("Failed")).unwrap();
     assert_eq!(plan.expected, Expected::UnreadableVersion);
-    assert_eq!(plan.record.version, first_version(NOW));
+    // A new record starts at the clock, in milliseconds.
+    assert_eq!(plan.record.version, 1_800_000_000_000);
 }
 
 /// The plan with records expiring `retention_s` after each write.
@@ -307,12 +309,13 @@ fn a_streak_shorter_than_the_threshold_ends_silently() {
 
 #[test]
 fn an_outbox_past_its_bound_evicts_its_oldest_messages_and_keeps_the_new_one() {
-    let outbox: Vec<Pending> = (0..MAX_OUTBOX_MESSAGES)
+    // The outbox's bound: 100 messages (and 200,000 bytes).
+    let outbox: Vec<Pending> = (0..100)
         .map(|i| pending(&format!("web/{i}/1"), 0))
         .collect();
     let loaded = stored("InProgress", outbox);
     let plan = decide(&loaded, &observation("Failed")).unwrap();
-    assert_eq!(plan.record.outbox.len(), MAX_OUTBOX_MESSAGES);
+    assert_eq!(plan.record.outbox.len(), 100);
     let evicted: Vec<&str> = plan.evict.iter().map(|l| l.message.id.as_str()).collect();
     assert_eq!(evicted, ["web/0/1"], "the oldest goes first");
     assert!(plan.evict[0].reason.contains("bound"));
@@ -325,7 +328,7 @@ fn an_outbox_past_its_bound_evicts_its_oldest_messages_and_keeps_the_new_one() {
     // By bytes: few but large messages. Three halves of the bound: two must go.
     let big = |id: &str| {
         let mut big = pending(id, 0);
-        big.message.body = "x".repeat(MAX_OUTBOX_BYTES / 2);
+        big.message.body = "x".repeat(100_000);
         big
     };
     let loaded = stored(

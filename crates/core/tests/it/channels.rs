@@ -6,7 +6,7 @@
 
 use pipewatch_core::render::console::Console;
 use pipewatch_core::render::content::{Content, Context};
-use pipewatch_core::render::message::{MAX_PAYLOAD_BYTES, messages, sns_payload};
+use pipewatch_core::render::message::{messages, sns_payload};
 use pipewatch_core::render::{chatbot, slack, teams};
 use pipewatch_core::replay::{Format, Recording};
 use serde_json::{Value, json};
@@ -14,6 +14,30 @@ use serde_json::{Value, json};
 use crate::fixtures::{repository, scenario_files, scenario_names};
 
 const FORMATS: [&str; 6] = ["text", "body", "email", "chatbot", "slack", "teams"];
+
+/// The platforms' own limits, written down here rather than read from the renderers'
+/// constants, so that raising a constant past what the platform takes fails a test.
+/// Slack (Block Kit reference, enforced alike by Slack's own SDKs): 50 blocks a message,
+/// 150 characters in a header, 3,000 in a section's text, 75 in a button's text and 3,000
+/// in its URL; a message's blocks are refused past about 12,000 characters in all
+/// (undocumented: "12,000 text characters with a buffer for block containers" from Slack,
+/// refusals reported from 11,341), so 11,000 is the ceiling held here.
+const SLACK_MAX_BLOCKS: usize = 50;
+const SLACK_MAX_HEADER: usize = 150;
+const SLACK_MAX_SECTION: usize = 3_000;
+const SLACK_MAX_BUTTON_TEXT: usize = 75;
+const SLACK_MAX_BUTTON_URL: usize = 3_000;
+const SLACK_MAX_TOTAL_TEXT: usize = 11_000;
+/// Microsoft Teams refuses a message over 28 KB (its documented limit for bot and webhook
+/// messages), the webhook's envelope included: a card stays under 27,000 bytes.
+const TEAMS_MAX_BYTES: usize = 27_000;
+/// AWS Chatbot posts a custom notification's title as a Slack header and its description
+/// as a section: Slack's limits are the ones that bite.
+const CHATBOT_MAX_TITLE: usize = SLACK_MAX_HEADER;
+const CHATBOT_MAX_DESCRIPTION: usize = SLACK_MAX_SECTION;
+/// SNS takes 262,144 bytes a message (body, subject and attributes): a body stays clear
+/// of it by more than a subject and the attributes take.
+const SNS_MAX_PAYLOAD: usize = 250_000;
 
 /// `pipewatch replay --format FORMAT` over a scenario, with console links for eu-west-1.
 fn replay(scenario: &str, format: &str) -> String {
@@ -99,7 +123,7 @@ fn every_rendering_keeps_its_channels_limits() {
         }
         for line in replay(&scenario, "teams").lines() {
             assert!(
-                line.len() <= teams::MAX_BYTES,
+                line.len() <= TEAMS_MAX_BYTES,
                 "{scenario}: {} bytes",
                 line.len()
             );
@@ -115,10 +139,10 @@ fn every_rendering_keeps_its_channels_limits() {
 fn assert_slack_limits(post: &Value, what: &str) {
     let header = &post["blocks"][0];
     assert_eq!(header["type"], "header");
-    assert!(header["text"]["text"].as_str().unwrap().chars().count() <= slack::MAX_HEADER);
+    assert!(header["text"]["text"].as_str().unwrap().chars().count() <= SLACK_MAX_HEADER);
     let blocks = post["attachments"][0]["blocks"].as_array().unwrap();
     assert!(
-        blocks.len() < slack::MAX_BLOCKS,
+        blocks.len() < SLACK_MAX_BLOCKS,
         "{what}: {} blocks",
         blocks.len() + 1
     );
@@ -126,7 +150,7 @@ fn assert_slack_limits(post: &Value, what: &str) {
     for block in blocks {
         if let Some(text) = block["text"]["text"].as_str() {
             assert!(!text.is_empty());
-            assert!(text.chars().count() <= slack::MAX_SECTION, "{what}");
+            assert!(text.chars().count() <= SLACK_MAX_SECTION, "{what}");
             total += text.chars().count();
         }
         for element in block["elements"].as_array().into_iter().flatten() {
@@ -134,12 +158,13 @@ fn assert_slack_limits(post: &Value, what: &str) {
                 total += text.chars().count();
             }
             if element["type"] == "button" {
-                assert!(element["text"]["text"].as_str().unwrap().chars().count() <= 75);
-                assert!(element["url"].as_str().unwrap().len() <= 3000);
+                let label = element["text"]["text"].as_str().unwrap();
+                assert!(label.chars().count() <= SLACK_MAX_BUTTON_TEXT);
+                assert!(element["url"].as_str().unwrap().len() <= SLACK_MAX_BUTTON_URL);
             }
         }
     }
-    assert!(total <= slack::MAX_TOTAL_TEXT, "{what}: {total} characters");
+    assert!(total <= SLACK_MAX_TOTAL_TEXT, "{what}: {total} characters");
     assert!(
         !post["text"].as_str().unwrap().is_empty(),
         "a fallback text"
@@ -151,10 +176,10 @@ fn assert_chatbot_limits(notification: &Value, what: &str) {
     assert_eq!(notification["source"], "custom");
     let content = &notification["content"];
     assert_eq!(content["textType"], "client-markdown");
-    assert!(content["title"].as_str().unwrap().chars().count() <= chatbot::MAX_TITLE);
+    assert!(content["title"].as_str().unwrap().chars().count() <= CHATBOT_MAX_TITLE);
     let description = content["description"].as_str().unwrap();
     assert!(
-        description.chars().count() <= chatbot::MAX_DESCRIPTION,
+        description.chars().count() <= CHATBOT_MAX_DESCRIPTION,
         "{what}"
     );
     let thread = notification["metadata"]["threadId"].as_str().unwrap();
@@ -264,7 +289,7 @@ fn a_huge_failure_keeps_every_limit_and_says_how_much_was_left_out() {
     let validator = schema();
     let mut total = 0;
     for message in &messages {
-        assert!(sns_payload(message).len() <= MAX_PAYLOAD_BYTES);
+        assert!(sns_payload(message).len() <= SNS_MAX_PAYLOAD);
         let said = Content::from_body(&message.body).unwrap();
         total += said.changes.len();
         assert_valid(
@@ -285,7 +310,7 @@ fn a_huge_failure_keeps_every_limit_and_says_how_much_was_left_out() {
                 .contains(" more")
         );
         let card = teams::render(&said).to_string();
-        assert!(card.len() <= teams::MAX_BYTES, "{} bytes", card.len());
+        assert!(card.len() <= TEAMS_MAX_BYTES, "{} bytes", card.len());
         assert!(card.contains(" more"));
     }
     assert_eq!(total, changes.len(), "no change lost across parts");
@@ -378,4 +403,29 @@ fn a_pipeline_pipewatch_cannot_read_is_said_in_every_channel() {
         }
         insta::assert_snapshot!(name, shown);
     }
+}
+
+/// No stale snapshot: every file under snapshots/ is one a test of this file writes (every
+/// scenario in every format, and the three the tick alone produces), so a scenario or a
+/// format removed takes its snapshots with it.
+#[test]
+fn every_snapshot_is_one_a_test_writes() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/snapshots");
+    let mut kept: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    kept.sort();
+    let mut written: Vec<String> = scenario_names()
+        .iter()
+        .flat_map(|scenario| {
+            FORMATS.map(|format| format!("it__channels__{scenario}__{format}.snap"))
+        })
+        .chain(
+            ["access-back", "access-lost", "recovered-between-checks"]
+                .map(|name| format!("it__channels__{name}.snap")),
+        )
+        .collect();
+    written.sort();
+    assert_eq!(kept, written);
 }
