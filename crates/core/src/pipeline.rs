@@ -128,7 +128,9 @@ mod tests {
             "web",
             "arn:aws:codepipeline:us-west-2:222233334444:svc-orders",
         ] {
-            assert_eq!(PipelineRef::from_key(key).unwrap().key(), key);
+            let pipeline = PipelineRef::from_key(key).unwrap();
+            assert_eq!(pipeline.key(), key);
+            assert_eq!(pipeline.to_string(), key);
         }
         assert!(PipelineRef::from_key("web-*").is_err());
     }
@@ -146,11 +148,32 @@ mod tests {
                 "patterns only in the name",
             ),
             ("arn:aws:s3:::bucket", "which is not a pipeline ARN"),
+            // Each part of an ARN wrong alone.
+            (
+                "arn:aws:s3:us-west-2:222233334444:svc",
+                "patterns only in the name",
+            ),
+            (
+                "arn:gcp:codepipeline:us-west-2:222233334444:svc",
+                "patterns only in the name",
+            ),
+            (
+                "arn:aws:codepipeline:US-WEST-2:222233334444:svc",
+                "patterns only in the name",
+            ),
+            (
+                "arn:aws:codepipeline:us-west-2:22223333444x:svc",
+                "patterns only in the name",
+            ),
             (&"x".repeat(101), "not a pipeline name or pattern"),
         ];
         for (entry, expected) in cases {
             let error = Entry::parse(entry).unwrap_err();
             assert!(error.contains(expected), "{entry}: {error}");
         }
+        // CodePipeline's longest name, and ARNs of other partitions, are taken.
+        assert_eq!(Entry::parse(&"x".repeat(100)).unwrap().name.len(), 100);
+        let china = Entry::parse("arn:aws-cn:codepipeline:cn-north-1:222233334444:svc").unwrap();
+        assert_eq!(china.location.unwrap().partition, "aws-cn");
     }
 }

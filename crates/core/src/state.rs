@@ -387,10 +387,9 @@ fn token_presence<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D:
         fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<bool, E> {
             Ok(!v.is_empty())
         }
+        // JSON's null (the only format these are read from: `deserialize_any` never asks
+        // for `visit_none` there).
         fn visit_unit<E: serde::de::Error>(self) -> Result<bool, E> {
-            Ok(false)
-        }
-        fn visit_none<E: serde::de::Error>(self) -> Result<bool, E> {
             Ok(false)
         }
     }
@@ -436,7 +435,23 @@ mod tests {
             .status;
         assert_eq!(status.as_str(), "Paused");
         assert_eq!(status.known(), None);
-        assert_eq!(Status::new("Failed").known(), Some(KnownStatus::Failed));
+        // Every status CodePipeline documents (stages, actions and executions together).
+        let documented = [
+            ("InProgress", KnownStatus::InProgress),
+            ("Succeeded", KnownStatus::Succeeded),
+            ("Failed", KnownStatus::Failed),
+            ("Stopping", KnownStatus::Stopping),
+            ("Stopped", KnownStatus::Stopped),
+            ("Cancelled", KnownStatus::Cancelled),
+            ("Abandoned", KnownStatus::Abandoned),
+            ("Superseded", KnownStatus::Superseded),
+            ("Skipped", KnownStatus::Skipped),
+            ("Errored", KnownStatus::Errored),
+            ("Overridden", KnownStatus::Overridden),
+        ];
+        for (spelled, known) in documented {
+            assert_eq!(Status::new(spelled).known(), Some(known), "{spelled}");
+        }
     }
 
     #[test]
@@ -464,6 +479,22 @@ mod tests {
             state,
             "presence survives a round trip"
         );
+        // What counts as no token: an empty string, null, or our own flag set false.
+        for absent in [
+            r#""token":"""#,
+            r#""token":null"#,
+            r#""tokenPresent":false"#,
+        ] {
+            let json = format!(
+                r#"{{"pipelineName":"p","stageStates":[{{"stageName":"A","actionStates":[
+                {{"actionName":"M","latestExecution":{{"status":"InProgress",{absent}}}}}]}}]}}"#
+            );
+            let state = parse(&json).unwrap();
+            let execution = state.stage_states[0].action_states[0]
+                .latest_execution
+                .as_ref();
+            assert!(!execution.unwrap().token_present, "{absent}");
+        }
     }
 
     #[test]

@@ -114,6 +114,30 @@ fn rule_1_an_action_changes_when_its_execution_id_or_status_does() {
             build(vec![action("Compile", "a1", "Paused")]),
             &["action Build/Compile Paused<-InProgress a1"],
         ),
+        (
+            "an execution record with neither id nor status says nothing happened",
+            build(vec![json!({"actionName": "Compile"})]),
+            build(vec![
+                json!({"actionName": "Compile", "latestExecution": {"summary": "x"}}),
+            ]),
+            &[],
+        ),
+        (
+            "a status without an id (older responses) is a change",
+            build(vec![json!({"actionName": "Compile"})]),
+            build(vec![
+                json!({"actionName": "Compile", "latestExecution": {"status": "Failed"}}),
+            ]),
+            &["action Build/Compile Failed<--"],
+        ),
+        (
+            "an id without a status is a change",
+            build(vec![json!({"actionName": "Compile"})]),
+            build(vec![
+                json!({"actionName": "Compile", "latestExecution": {"actionExecutionId": "a1"}}),
+            ]),
+            &["action Build/Compile -<-- a1"],
+        ),
     ]);
 }
 

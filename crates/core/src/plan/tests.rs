@@ -213,11 +213,14 @@ fn every_write_pushes_the_expiry_forward() {
 #[test]
 fn a_quiet_record_is_written_again_only_once_half_its_retention_has_gone() {
     const DAY: i64 = 86_400;
-    let fresh = stored_expiring(Some(NOW / 1000 + 80 * DAY));
-    assert!(
-        decide_with_retention(&fresh, &observation("InProgress"), 90 * DAY).is_none(),
-        "a quiet tick writes nothing"
-    );
+    // 10 days gone, and exactly half (45 days left): not yet.
+    for left in [80 * DAY, 45 * DAY] {
+        let fresh = stored_expiring(Some(NOW / 1000 + left));
+        assert!(
+            decide_with_retention(&fresh, &observation("InProgress"), 90 * DAY).is_none(),
+            "a quiet tick writes nothing ({left} s left)"
+        );
+    }
     for stale in [
         stored_expiring(Some(NOW / 1000 + 40 * DAY)),
         stored_expiring(None),
@@ -238,13 +241,17 @@ fn a_quiet_record_is_written_again_only_once_half_its_retention_has_gone() {
 
 /// The plan after a failed read with `loaded` stored, announcing after `threshold`.
 fn decide_unreadable(loaded: &Loaded, threshold: u32) -> Option<Plan> {
+    decide_unreadable_at(loaded, threshold, NOW)
+}
+
+fn decide_unreadable_at(loaded: &Loaded, threshold: u32, now: i64) -> Option<Plan> {
     plan_unreadable(
         &crate::pipeline::PipelineRef::home("web"),
         loaded,
         "GetPipelineState failed: AccessDeniedException",
         threshold,
         None,
-        NOW,
+        now,
         LEASE,
     )
 }
@@ -256,15 +263,19 @@ fn failed_reads_are_counted_then_announced_once_then_nothing_until_recovery() {
     assert_eq!(first.expected, Expected::Absent);
     assert_eq!(first.record.snapshot, None);
     assert_eq!(first.record.health.failures, 1);
+    assert_eq!(first.record.health.since, NOW);
     assert!(first.publish.is_empty());
 
-    let second = decide_unreadable(&Loaded::Found(first.record), 3).unwrap();
+    // A minute later: the streak still started at the first failure.
+    let second = decide_unreadable_at(&Loaded::Found(first.record), 3, NOW + 60_000).unwrap();
     assert_eq!(second.record.health.failures, 2);
+    assert_eq!(second.record.health.since, NOW);
     assert!(second.publish.is_empty());
 
     let third = decide_unreadable(&Loaded::Found(second.record), 3).unwrap();
     assert!(third.record.health.reported);
     assert_eq!(third.publish.len(), 1, "announced at the threshold");
+    assert_eq!(third.changes, 1, "the announcement is a change");
     let announced = &third.publish[0];
     assert_eq!(announced.attributes.severity, Severity::Failure);
     assert_eq!(announced.attributes.kinds, ["access"]);
@@ -345,4 +356,110 @@ fn an_outbox_past_its_bound_evicts_its_oldest_messages_and_keeps_the_new_one() {
         .map(|p| p.message.id.as_str())
         .collect();
     assert_eq!(ids, ["web/3/1", "web/42/1"]);
+
+    // At the bound exactly (99 and the new one), nothing goes.
+    let outbox: Vec<Pending> = (0..99).map(|i| pending(&format!("web/{i}/1"), 0)).collect();
+    let plan = decide(&stored("InProgress", outbox), &observation("Failed")).unwrap();
+    assert_eq!(plan.record.outbox.len(), 100);
+    assert!(plan.evict.is_empty());
+
+    // One message alone stays, even past the bytes' bound.
+    let mut plan = decide(&stored("InProgress", vec![]), &observation("Failed")).unwrap();
+    plan.record.outbox = vec![big("web/42/1"), big("web/42/2")]
+        .into_iter()
+        .map(|mut p| {
+            p.message.body = "x".repeat(250_000);
+            p
+        })
+        .collect();
+    let plan = bounded(plan);
+    let evicted: Vec<&str> = plan.evict.iter().map(|l| l.message.id.as_str()).collect();
+    assert_eq!(evicted, ["web/42/1"]);
+    assert_eq!(plan.record.outbox.len(), 1);
+}
+
+fn execution(id: &str) -> PipelineExecution {
+    PipelineExecution {
+        pipeline_execution_id: id.into(),
+        execution_type: None,
+        artifact_revisions: Vec::new(),
+        trigger: None,
+        rollback_metadata: None,
+    }
+}
+
+fn ids(cache: &[PipelineExecution]) -> Vec<&str> {
+    cache
+        .iter()
+        .map(|e| e.pipeline_execution_id.as_str())
+        .collect()
+}
+
+/// A stage whose latest run is `execution`, with one action of `action_id` in it.
+fn running(execution: &str, action_id: &str, status: &str) -> PipelineState {
+    serde_json::from_value(
+        json!({"pipelineName": "web", "pipelineVersion": 1, "stageStates": [
+        {"stageName": "Build",
+         "latestExecution": {"pipelineExecutionId": execution, "status": status},
+         "actionStates": [{"actionName": "Compile", "latestExecution":
+            {"actionExecutionId": action_id, "status": status}}]}]}),
+    )
+    .unwrap()
+}
+
+#[test]
+fn the_executions_changes_mention_are_named_once_each_in_order() {
+    let changes = diff(
+        &running("e0", "a0", "Succeeded"),
+        &running("e1", "a1", "InProgress"),
+    );
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    assert_eq!(mentioned(&changes), ["e1"]);
+    assert!(mentioned(&[]).is_empty());
+}
+
+#[test]
+fn the_execution_cache_adds_each_answer_once_keeps_the_used_last_and_holds_twenty() {
+    let stored: Vec<PipelineExecution> = ["e1", "e2", "e3"].map(execution).into();
+    // e2 answered again (already cached) and e4 for the first time.
+    let cache = cached_executions(&stored, &[execution("e2"), execution("e4")], &[]);
+    assert_eq!(ids(&cache), ["e1", "e2", "e3", "e4"]);
+    // A change of e1 makes it the most recently used.
+    let about_e1 = diff(
+        &running("e0", "a0", "Succeeded"),
+        &running("e1", "a1", "InProgress"),
+    );
+    let cache = cached_executions(&cache, &[], &about_e1);
+    assert_eq!(ids(&cache), ["e2", "e3", "e4", "e1"]);
+    // Past 20 the least recently used go.
+    let many: Vec<PipelineExecution> = (1..=25).map(|i| execution(&format!("e{i}"))).collect();
+    let cache = cached_executions(&many, &[], &about_e1);
+    assert_eq!(cache.len(), 20);
+    assert_eq!(ids(&cache)[..2], ["e7", "e8"]);
+    assert_eq!(ids(&cache)[19], "e1");
+}
+
+#[test]
+fn the_outbox_is_counted_and_its_oldest_claim_found_whatever_was_loaded() {
+    let claimed = |at: i64| Pending {
+        claimed_at: at,
+        ..pending("web/1/1", 0)
+    };
+    // A message of a record written before claim times were kept reads 0: unknown.
+    let outbox = vec![claimed(0), claimed(300), claimed(200)];
+    assert_eq!(oldest(&outbox), Some(200));
+    assert_eq!(oldest(&[claimed(0)]), None);
+    assert_eq!(oldest(&[]), None);
+
+    let found = stored("InProgress", outbox.clone());
+    assert_eq!(super::pending(&found), 3);
+    let unreadable = Loaded::Unreadable {
+        version: Some(3),
+        outbox: outbox[..2].to_vec(),
+        reason: "corrupt".into(),
+    };
+    assert_eq!(super::pending(&unreadable), 2);
+    assert_eq!(outbox_of(&unreadable).map(<[Pending]>::len), Some(2));
+    assert_eq!(super::pending(&Loaded::Missing), 0);
+    assert!(outbox_of(&Loaded::Missing).is_none());
 }

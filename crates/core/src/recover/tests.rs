@@ -119,6 +119,40 @@ fn several_runs_between_checks_are_reported_in_order() {
 }
 
 #[test]
+fn a_run_that_started_after_the_observed_one_is_left_to_the_next_check() {
+    // History answered after the observation: a3 started after a2, the run observed.
+    let before = observed("e1", "a1", "InProgress");
+    let after = observed("e1", "a2", "InProgress");
+    let runs = vec![
+        run("e1", "a1", "Failed", 0),
+        run("e1", "a2", "Failed", 30),
+        run("e1", "a3", "InProgress", 40),
+    ];
+    assert_eq!(
+        recovered(&before, &after, &runs),
+        ["recovered a1 Failed: a1: exit status 1", "a2 InProgress"]
+    );
+}
+
+#[test]
+fn only_a_stage_on_a_new_pipeline_execution_needs_the_execution_history() {
+    let changes = |before: &PipelineState, after: &PipelineState| diff(&essentials(before), after);
+    let new_execution = changes(
+        &observed("e1", "a1", "Succeeded"),
+        &observed("e2", "a2", "InProgress"),
+    );
+    assert!(needs_executions(&new_execution));
+    // A new action run in the same pipeline execution: the stage's execution is the same.
+    let same_execution = changes(
+        &observed("e1", "a1", "Failed"),
+        &observed("e1", "a2", "InProgress"),
+    );
+    assert!(!same_execution.is_empty());
+    assert!(!needs_executions(&same_execution));
+    assert!(!needs_executions(&[]));
+}
+
+#[test]
 fn a_whole_failed_run_of_a_new_pipeline_execution_is_reported() {
     // The last run seen belongs to yesterday's execution; today's failed and was retried.
     let before = observed("e0", "a0", "Succeeded");

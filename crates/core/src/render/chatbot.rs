@@ -144,3 +144,47 @@ pub(crate) fn fit(lines: &mut Vec<String>, footer: &str, limit: usize) -> String
         lines.pop();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::render::content::Context;
+    use crate::state::PipelineState;
+
+    #[test]
+    fn keywords_are_the_pipeline_its_severity_and_the_first_stages_five_at_most() {
+        let stages = |status: &str| {
+            let stages: Vec<serde_json::Value> = ["Source", "Build", "Test", "Stage", "Prod"]
+                .iter()
+                .map(|name| {
+                    json!({"stageName": name,
+                    "latestExecution": {"pipelineExecutionId": "e-1", "status": status}})
+                })
+                .collect();
+            serde_json::from_value::<PipelineState>(
+                json!({"pipelineName": "web", "stageStates": stages}),
+            )
+            .unwrap()
+        };
+        let changes = crate::diff::diff(&stages("InProgress"), &stages("Succeeded"));
+        assert_eq!(changes.len(), 5);
+        let keywords = |count: usize| {
+            let content = Content::build(
+                "web",
+                &changes[..count],
+                &Context::default(),
+                "web/1/1",
+                (1, 1),
+            );
+            render(&content)["content"]["keywords"].clone()
+        };
+        // Chatbot documents no bound; it shows each keyword as a tag, so five is ours.
+        assert_eq!(
+            keywords(5),
+            json!(["web", "info", "Source", "Build", "Test"])
+        );
+        assert_eq!(keywords(2), json!(["web", "info", "Source", "Build"]));
+    }
+}

@@ -28,10 +28,6 @@ impl Console {
         })
     }
 
-    pub fn region(&self) -> &str {
-        &self.region
-    }
-
     pub fn partition(&self) -> &'static str {
         if self.region.starts_with("cn-") {
             "aws-cn"

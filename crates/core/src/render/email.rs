@@ -99,3 +99,47 @@ fn capitalised(value: &str) -> String {
         first.to_uppercase().chain(chars).collect()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::content::Context;
+
+    #[test]
+    fn a_value_of_several_lines_is_indented_under_itself() {
+        let mut out = String::new();
+        field(&mut out, "Reason", "first\nsecond\n\nthird");
+        assert_eq!(out, "  Reason: first\n          second\n          third\n");
+    }
+
+    #[test]
+    fn a_part_of_several_says_which_in_its_signature() {
+        let stages = |status: &str| {
+            serde_json::from_value::<crate::state::PipelineState>(serde_json::json!({
+                "pipelineName": "web", "stageStates": [{"stageName": "Build",
+                "latestExecution": {"pipelineExecutionId": "e-1", "status": status}}]}))
+            .unwrap()
+        };
+        let changes = crate::diff::diff(&stages("InProgress"), &stages("Failed"));
+        let context = Context::default();
+        let one = render(&Content::build(
+            "web",
+            &changes,
+            &context,
+            "web/7/1",
+            (1, 1),
+        ));
+        assert!(one.ends_with("pipewatch notification web/7/1\n"), "{one}");
+        let second = render(&Content::build(
+            "web",
+            &changes,
+            &context,
+            "web/7/2",
+            (2, 3),
+        ));
+        assert!(
+            second.ends_with("pipewatch notification web/7/2 (part 2 of 3)\n"),
+            "{second}"
+        );
+    }
+}

@@ -386,4 +386,68 @@ mod tests {
                 .contains("First")
         );
     }
+
+    #[test]
+    fn a_body_that_does_not_read_back_is_still_told_by_email_and_chatbot() {
+        let mut message = messages(
+            "web",
+            &[action("Build", "Failed", None)],
+            &Context::default(),
+            "web/3",
+        )
+        .remove(0);
+        message.body = "not the content model".into();
+        message.text = "line one\nline two".into();
+        let payload: serde_json::Value = serde_json::from_str(&sns_payload(&message)).unwrap();
+        assert_eq!(payload["default"], "not the content model");
+        assert_eq!(
+            payload["email"],
+            "line one\nline two\n\n-- \npipewatch notification web/3/1\n"
+        );
+        let chatbot: serde_json::Value =
+            serde_json::from_str(payload["https"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            chatbot["content"]["description"],
+            "• line one\n• line two\n"
+        );
+        assert_eq!(chatbot["content"]["title"], message.subject.as_str());
+        assert_eq!(chatbot["id"], "web/3/1");
+    }
+
+    #[test]
+    fn free_text_of_every_kind_is_bounded_before_it_is_rendered() {
+        let long = Some("x".repeat(10_000));
+        let changes = [
+            action("Build", "Failed", long.clone()),
+            Change::Transition {
+                stage: "Deploy".into(),
+                enabled: false,
+                changed_by: None,
+                reason: long.clone(),
+                changed_at: None,
+            },
+            Change::Condition {
+                stage: "Deploy".into(),
+                condition: crate::change::ConditionKind::BeforeEntry,
+                status: Status::new("Failed"),
+                previous_status: None,
+                summary: long,
+                pipeline_execution_id: None,
+            },
+        ];
+        for change in changes {
+            let bounded = bound_free_text(&change);
+            let text = match &bounded {
+                Change::Action { summary, .. } | Change::Condition { summary, .. } => summary,
+                Change::Transition { reason, .. } => reason,
+                _ => unreachable!(),
+            };
+            assert_eq!(
+                text.as_ref().unwrap().chars().count(),
+                2_000,
+                "{:?}",
+                change.kind()
+            );
+        }
+    }
 }

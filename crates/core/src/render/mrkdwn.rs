@@ -82,3 +82,25 @@ pub fn cut(text: &str, max: usize) -> String {
         cut
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaped_text_is_cut_to_fit_before_an_entity_never_through_it() {
+        let cases = [
+            ("a<b", 10, "a&lt;b"),
+            ("abcdef", 6, "abcdef"),
+            ("abcdef", 4, "abc…"),
+            ("ab<cd", 7, "ab&lt;…"),
+            ("ab<cd", 6, "ab…"),
+            ("ab<cd", 5, "ab…"),
+        ];
+        for (text, max, expected) in cases {
+            let got = escape_within(text, max);
+            assert_eq!(got, expected, "{text:?} within {max}");
+            assert!(got.chars().count() <= max);
+        }
+    }
+}

@@ -229,20 +229,6 @@ impl ChangeRecord {
         self.step = Some(step);
         self
     }
-
-    /// The `kind` of the record, as its tag spells it.
-    pub fn kind(&self) -> &'static str {
-        match self.detail {
-            Detail::Transition { .. } => "transition",
-            Detail::PipelineVersion { .. } => "pipeline_version",
-            Detail::Condition { .. } => "condition",
-            Detail::Action { .. } => "action",
-            Detail::Stage { .. } => "stage",
-            Detail::Inbound {} => "inbound",
-            Detail::Access { .. } => "access",
-            Detail::Execution { .. } => "execution",
-        }
-    }
 }
 
 #[cfg(test)]

@@ -173,3 +173,140 @@ fn escape_safe_cut(text: &str, max: usize) -> String {
     cut.push('…');
     cut
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::change::Change;
+    use crate::render::content::Context;
+    use crate::state::{PipelineExecution, PipelineState};
+
+    fn failed_actions(count: usize, reason: &str) -> Vec<Change> {
+        let stages = |status: &str| {
+            let actions: Vec<Value> = (0..count)
+                .map(|i| {
+                    json!({"actionName": format!("A{i:02}"), "latestExecution": {
+                    "actionExecutionId": format!("a-{i}"), "status": status,
+                    "errorDetails": {"code": "JobFailed", "message": reason}}})
+                })
+                .collect();
+            serde_json::from_value::<PipelineState>(json!({"pipelineName": "web",
+                "stageStates": [{"stageName": "Build", "actionStates": actions}]}))
+            .unwrap()
+        };
+        crate::diff::diff(&stages("InProgress"), &stages("Failed"))
+    }
+
+    fn sections(post: &Value) -> Vec<&str> {
+        post["attachments"][0]["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["type"] == "section")
+            .map(|b| b["text"]["text"].as_str().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn past_fifty_blocks_the_last_changes_are_counted_not_shown() {
+        let changes = failed_actions(60, "exit 1");
+        let content = Content::build("web", &changes, &Context::default(), "web/1/1", (1, 1));
+        let post = render(&content);
+        // 50 blocks: the header, 47 changes, "…and 13 more" and the id (no links, no
+        // commit without a console or an execution).
+        assert_eq!(sections(&post).len(), 47);
+        let blocks = post["attachments"][0]["blocks"].as_array().unwrap();
+        assert_eq!(blocks.len() + 1, 50);
+        assert_eq!(blocks[47]["elements"][0]["text"], "…and 13 more");
+        // Fewer changes: all shown, nothing said about more.
+        let post = render(&Content::build(
+            "web",
+            &changes[..5],
+            &Context::default(),
+            "web/1/1",
+            (1, 1),
+        ));
+        assert_eq!(sections(&post).len(), 5);
+        assert!(!post.to_string().contains("…and "));
+    }
+
+    #[test]
+    fn past_our_text_budget_the_last_changes_are_counted_not_shown() {
+        // Long reasons are cut short in a section, but 45 such changes are too much text
+        // (and within 50 blocks).
+        let changes = failed_actions(45, &"x".repeat(5_000));
+        let content = Content::build("web", &changes, &Context::default(), "web/1/1", (1, 1));
+        let post = render(&content);
+        let shown = sections(&post);
+        let section = shown[0].chars().count();
+        let total = text_length(&post["blocks"]) + text_length(&post["attachments"][0]["blocks"]);
+        // Within our 10,000 (a margin under Slack's ~12,000), and no room for another.
+        assert!(total <= 10_000, "{total}");
+        assert!(total + section > 10_000 - 40, "{total} + {section}");
+        assert!(shown.len() > 1 && shown.len() < 45, "{}", shown.len());
+    }
+
+    #[test]
+    fn text_is_counted_as_slack_counts_it() {
+        let block = json!({"type": "context", "elements": [
+            {"type": "mrkdwn", "text": "héllo"}, {"type": "mrkdwn", "text": "ab"}],
+            "block_id": "not text"});
+        assert_eq!(text_length(&block), 7);
+        assert_eq!(text_length(&json!([block, {"text": "x"}])), 8);
+        assert_eq!(text_length(&json!(42)), 0);
+    }
+
+    #[test]
+    fn a_commit_link_too_long_for_slack_is_plain_text() {
+        let execution = |url: &str| {
+            PipelineExecution::from_json(
+                json!({"pipelineExecution": {"pipelineExecutionId": "e-1",
+                    "artifactRevisions": [{"name": "Src",
+                        "revisionId": "4e1243bd22c66e76c2ba9eddc1f91394e57f9f83",
+                        "revisionSummary": "Fix", "revisionUrl": url}]}})
+                .to_string()
+                .as_bytes(),
+            )
+            .unwrap()
+        };
+        let stages = |status: &str| {
+            serde_json::from_value::<PipelineState>(json!({"pipelineName": "web",
+                "stageStates": [{"stageName": "Build",
+                "latestExecution": {"pipelineExecutionId": "e-1", "status": status}}]}))
+            .unwrap()
+        };
+        let changes = crate::diff::diff(&stages("InProgress"), &stages("Failed"));
+        for (url, linked) in [
+            (
+                "https://github.com/acme/web/commit/4e1243b".to_owned(),
+                true,
+            ),
+            (format!("https://github.com/{}", "x".repeat(3_000)), false),
+        ] {
+            let executions = [execution(&url)];
+            let ctx = Context {
+                console: None,
+                executions: &executions,
+            };
+            let content = Content::build("web", &changes, &ctx, "web/1/1", (1, 1));
+            let line = context_line(&content).unwrap();
+            assert_eq!(line.contains(&format!("<{url}|4e1243b>")), linked, "{line}");
+            assert!(line.contains("4e1243b"), "{line}");
+        }
+    }
+
+    #[test]
+    fn escaped_text_is_cut_without_splitting_an_entity() {
+        let cases = [
+            ("abcdef", 6, "abcdef"),
+            ("abcdef", 4, "abc…"),
+            ("ab&amp;cd", 6, "ab…"),
+            ("a&amp;bcdef", 8, "a&amp;b…"),
+        ];
+        for (text, max, expected) in cases {
+            assert_eq!(escape_safe_cut(text, max), expected, "{text} within {max}");
+        }
+    }
+}

@@ -186,3 +186,49 @@ fn capitalised(text: &str) -> String {
 fn cut(text: &str, max: usize) -> String {
     crate::render::mrkdwn::cut(text, max)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::render::content::Context;
+    use crate::state::PipelineState;
+
+    #[test]
+    fn past_teams_size_the_last_changes_are_counted_not_shown() {
+        let stages = |status: &str| {
+            let actions: Vec<Value> = (0..200)
+                .map(|i| {
+                    json!({"actionName": format!("A{i:03}"), "latestExecution": {
+                    "actionExecutionId": format!("a-{i}"), "status": status,
+                    "errorDetails": {"code": "JobFailed", "message": "x".repeat(300)}}})
+                })
+                .collect();
+            serde_json::from_value::<PipelineState>(json!({"pipelineName": "web",
+                "stageStates": [{"stageName": "Build", "actionStates": actions}]}))
+            .unwrap()
+        };
+        let changes = crate::diff::diff(&stages("InProgress"), &stages("Failed"));
+        let content = Content::build("web", &changes, &Context::default(), "web/1/1", (1, 1));
+        let card = render(&content);
+        // Teams refuses a message over 28 KB.
+        assert!(card.to_string().len() <= 27_000);
+        let body = card["attachments"][0]["content"]["body"]
+            .as_array()
+            .unwrap();
+        let shown = body.iter().filter(|b| b["type"] == "Container").count();
+        assert!(shown > 1 && shown < 200, "{shown}");
+        let more = format!("…and {} more", 200 - shown);
+        assert!(body.iter().any(|b| b["text"] == more.as_str()), "{more}");
+        // All of a few.
+        let few = render(&Content::build(
+            "web",
+            &changes[..3],
+            &Context::default(),
+            "web/1/1",
+            (1, 1),
+        ));
+        assert!(!few.to_string().contains("…and "));
+    }
+}

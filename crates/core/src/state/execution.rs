@@ -154,6 +154,20 @@ mod tests {
             MAX_SUMMARY
         );
         assert_eq!(revision.revision_url, None);
+        // A URL of exactly the bound is kept.
+        let url = format!("https://example.com/{}", "u".repeat(2_000 - 20));
+        let kept = PipelineExecution {
+            pipeline_execution_id: "e1".into(),
+            execution_type: None,
+            artifact_revisions: vec![ArtifactRevision {
+                revision_url: Some(url.clone()),
+                ..ArtifactRevision::default()
+            }],
+            trigger: None,
+            rollback_metadata: None,
+        }
+        .bounded();
+        assert_eq!(kept.artifact_revisions[0].revision_url, Some(url));
     }
 
     #[test]

@@ -140,6 +140,17 @@ mod tests {
     }
 
     #[test]
+    fn a_value_of_another_type_is_refused_with_what_was_expected() {
+        let error = serde_json::from_str::<Timestamp>("true").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("expected a timestamp: ISO-8601 text"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn out_of_range_and_non_finite_values_are_refused() {
         assert_eq!(Timestamp::from_unix_seconds(f64::NAN), None);
         assert_eq!(Timestamp::from_unix_seconds(1e300), None);

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::fixtures::{repository, scenario_files, scenario_names};
 
-const FORMATS: [&str; 6] = ["text", "body", "email", "chatbot", "slack", "teams"];
+const FORMATS: [&str; 7] = ["text", "json", "body", "email", "chatbot", "slack", "teams"];
 
 /// The platforms' own limits, written down here rather than read from the renderers'
 /// constants, so that raising a constant past what the platform takes fails a test.
@@ -303,6 +303,11 @@ fn a_huge_failure_keeps_every_limit_and_says_how_much_was_left_out() {
         assert!(post.to_string().contains(" more"), "…and N more");
         let notification = chatbot::render(&said);
         assert_chatbot_limits(&notification, "huge");
+        // Keywords: the pipeline, the severity and the first stages, five at most (see
+        // chatbot.rs).
+        let keywords = notification["content"]["keywords"].as_array().unwrap();
+        assert!(keywords.len() <= 5, "{keywords:?}");
+        assert_eq!(keywords[..2], [json!("monolith"), json!("failure")]);
         assert!(
             notification["content"]["description"]
                 .as_str()

@@ -75,6 +75,10 @@ fn console_links_follow_the_partition_and_encode_names() {
             console.pipeline_arn("web").unwrap(),
             format!("arn:{partition}:codepipeline:{region}:123456789012:web")
         );
+        assert_eq!(
+            console.alarm_url("pipewatch no ticks"),
+            format!("{base}/cloudwatch/home?region={region}#alarmsV2:alarm/pipewatch%20no%20ticks")
+        );
     }
     assert!(
         Console::new("eu west 1", None).is_none(),
@@ -194,6 +198,11 @@ fn a_body_written_before_schema_version_2_still_reads() {
         slack.contains("web: stage Build Failed (execution e1)"),
         "{slack}"
     );
+    let teams = crate::render::teams::render(&content).to_string();
+    assert!(
+        teams.contains("web: stage Build Failed (execution e1)"),
+        "{teams}"
+    );
 }
 
 #[test]
@@ -258,4 +267,130 @@ fn each_kind_reads_as_what_it_is() {
         assert_eq!(words(&change).what, expected);
         assert_eq!(Severity::of(&change), severity, "{expected}");
     }
+}
+
+#[test]
+fn a_severity_reads_back_from_its_name_and_nothing_else() {
+    for severity in [
+        Severity::Info,
+        Severity::Warning,
+        Severity::Approval,
+        Severity::Failure,
+    ] {
+        assert_eq!(Severity::parse(severity.as_str()), Some(severity));
+    }
+    assert_eq!(Severity::parse("failures"), None);
+    assert_eq!(Severity::parse(""), None);
+}
+
+/// An action that first ran and ended with `status`, as one change.
+fn action_ran(status: &str) -> Change {
+    let stages = json!([{"stageName": "Build", "actionStates": [{"actionName": "UnitTests",
+        "latestExecution": {"actionExecutionId": "a-1", "status": status}}]}]);
+    diff(&state(&json!([])), &state(&stages)).remove(0)
+}
+
+#[test]
+fn every_status_has_its_own_symbol() {
+    let cases = [
+        ("Succeeded", "✅"),
+        ("Failed", "❌"),
+        ("Errored", "❌"),
+        ("Abandoned", "❌"),
+        ("InProgress", "🔄"),
+        ("Stopped", "⏹️"),
+        ("Stopping", "⏹️"),
+        ("Cancelled", "⏹️"),
+        ("Skipped", "⏭️"),
+        ("Superseded", "⏭️"),
+        ("Paused", "🔹"),
+    ];
+    for (status, icon) in cases {
+        let change = ChangeContent::new("web-app", &action_ran(status), &Context::default());
+        assert_eq!(change.icon(), icon, "{status}");
+    }
+}
+
+#[test]
+fn a_body_written_before_schema_version_2_takes_its_severity_from_its_records() {
+    let old = |status: &str, approval_pending: bool| {
+        json!({"id": "web/9/1", "pipeline": "web", "subject": "s", "text": "t", "part": 1,
+            "parts": 1, "changes": [{"pipeline": "web", "kind": "action", "stage": "Approve",
+            "action": "Review", "status": status, "execution_id": "a-1",
+            "approval_pending": approval_pending}]})
+        .to_string()
+    };
+    let cases = [
+        ("Failed", false, Severity::Failure),
+        ("Errored", true, Severity::Failure),
+        ("InProgress", true, Severity::Approval),
+        ("Stopped", false, Severity::Warning),
+        ("Stopping", false, Severity::Warning),
+        ("Cancelled", false, Severity::Warning),
+        ("Abandoned", false, Severity::Warning),
+        ("InProgress", false, Severity::Info),
+        ("Succeeded", false, Severity::Info),
+    ];
+    for (status, pending, severity) in cases {
+        let content = Content::from_body(&old(status, pending)).unwrap();
+        assert_eq!(content.severity, severity, "{status} pending={pending}");
+    }
+}
+
+#[test]
+fn only_web_links_become_links() {
+    let cases = [
+        ("https://console.aws.amazon.com/codebuild/x", true),
+        ("http://jenkins.internal/job/7", true),
+        ("javascript:alert(1)", false),
+        ("ftp://example.com/x", false),
+        ("https://example.com/a b", false),
+        ("https://example.com/\u{7}", false),
+        (&*format!("https://example.com/{}", "x".repeat(1_980)), true),
+        (
+            &*format!("https://example.com/{}", "x".repeat(1_990)),
+            false,
+        ),
+    ];
+    for (url, web) in cases {
+        assert_eq!(is_web_link(url), web, "{url}");
+    }
+}
+
+#[test]
+fn the_lead_change_is_the_one_most_worth_a_subject_line() {
+    let stage = |status: &str| {
+        json!({"stageName": "Build", "latestExecution": {"pipelineExecutionId": "e-1", "status": status},
+            "actionStates": [{"actionName": "UnitTests",
+                "latestExecution": {"actionExecutionId": "a-1", "status": status}}]})
+    };
+    // A stage and its action failing: the action names what broke.
+    let failed = diff(
+        &state(&json!([stage("InProgress")])),
+        &state(&json!([stage("Failed")])),
+    );
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(matches!(failed[lead(&failed)], Change::Action { .. }));
+    // An edit of the pipeline outranks a stage that merely moved on.
+    let edited = |version: i64, status: &str| {
+        serde_json::from_value::<PipelineState>(json!({"pipelineName": "web-app",
+            "pipelineVersion": version, "stageStates": [{"stageName": "Build",
+            "latestExecution": {"pipelineExecutionId": "e-1", "status": status}}]}))
+        .unwrap()
+    };
+    let changes = diff(&edited(1, "InProgress"), &edited(2, "Succeeded"));
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    assert!(matches!(
+        changes[lead(&changes)],
+        Change::PipelineVersion { .. }
+    ));
+    // Losing access to the pipeline outranks even a failure.
+    let lost = Change::Access {
+        readable: false,
+        failed_checks: 5,
+        since: crate::state::Timestamp::from_unix_millis(1_764_000_000_000),
+        error: None,
+    };
+    let with_failure = [failed[1].clone(), lost];
+    assert_eq!(lead(&with_failure), 1);
 }

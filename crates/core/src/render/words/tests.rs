@@ -321,6 +321,15 @@ fn principals_revisions_and_durations_read_short() {
         ("arn:aws:iam::123456789012:role/Deployer", "role Deployer"),
         ("arn:aws:iam::123456789012:root", "the account root user"),
         ("ana@example.com", "ana@example.com"),
+        // Other resources, and ARNs too short to be what they name, read whole.
+        (
+            "arn:aws:iam::123456789012:group/admins",
+            "arn:aws:iam::123456789012:group/admins",
+        ),
+        (
+            "arn:aws:iam::123456789012:role",
+            "arn:aws:iam::123456789012:role",
+        ),
     ];
     for (principal, short) in principals {
         assert_eq!(short_principal(principal), short);
@@ -329,7 +338,18 @@ fn principals_revisions_and_durations_read_short() {
         short_revision("4e1243bd22c66e76c2ba9eddc1f91394e57f9f83"),
         "4e1243b"
     );
+    assert_eq!(
+        short_revision(&"4e1243bd".repeat(8)),
+        "4e1243b",
+        "SHA-256 Git"
+    );
     assert_eq!(short_revision("v1.2.3"), "v1.2.3");
+    assert_eq!(short_revision("abc123"), "abc123", "hex, but no commit");
+    assert_eq!(
+        short_revision("0123456789abcdef0123"),
+        "0123456789ab…",
+        "hex, but no commit"
+    );
     assert_eq!(
         short_revision("3h1xCkR2.mXq9LwYv8TzK0aBdE5fGhJ"),
         "3h1xCkR2.mXq…"
