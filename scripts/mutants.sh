@@ -5,6 +5,8 @@
 # viable mutants (those that build) that the tests caught, and every one they missed.
 #
 #   scripts/mutants.sh                  every mutant of the core (about 2 h here)
+#   scripts/mutants.sh --iterate        only those not caught by the last run, and new
+#                                       ones (minutes after a change to the core)
 #   scripts/mutants.sh --file crates/core/src/diff.rs
 #                                       one file's (any cargo-mutants option passes on)
 #
@@ -41,16 +43,31 @@ CARGO_TARGET_DIR="$MUTANTS_DIR/target" "$MUTANTS_DIR/bin/cargo-mutants" mutants 
 case $status in 0|2|3) ;; *) exit "$status" ;; esac
 
 out="$MUTANTS_DIR/mutants.out"
-caught=$(wc -l < "$out/caught.txt")
-missed=$(wc -l < "$out/missed.txt")
-timeout=$(wc -l < "$out/timeout.txt")
-unviable=$(wc -l < "$out/unviable.txt")
-viable=$((caught + missed + timeout))
+# Mutants that do not build stay so while their line is unchanged: remembered across runs,
+# so that an --iterate run (which retests only what was not caught before) can still give
+# the score of the whole core.
+seen_unviable="$MUTANTS_DIR/unviable-seen.txt"
+sort -u "$out/unviable.txt" "$seen_unviable" 2>/dev/null > "$seen_unviable.new" || true
+mv "$seen_unviable.new" "$seen_unviable"
 echo
 echo "missed:"
 sed 's/^/  /' "$out/missed.txt"
+count() { wc -l < "$1"; }
 echo
-echo "caught $caught, missed $missed, timed out $timeout (counted caught), unviable $unviable"
-if [ "$viable" -gt 0 ]; then
-    awk -v c=$((caught + timeout)) -v v=$viable 'BEGIN { printf "score: %.1f%% of %d viable mutants caught\n", 100 * c / v, v }'
-fi
+echo "this run: caught $(count "$out/caught.txt"), missed $(count "$out/missed.txt"), timed out $(count "$out/timeout.txt"), unviable $(count "$out/unviable.txt")"
+case "$*" in
+    ""|--iterate)
+        # Every mutant of the core as it is now; what this run did not test was caught (or
+        # found unviable) by an earlier one.
+        "$MUTANTS_DIR/bin/cargo-mutants" mutants --package pipewatch-core --list 2>/dev/null | sort > "$out/all.txt"
+        all=$(count "$out/all.txt")
+        unviable=$(sort -u "$seen_unviable" | comm -12 "$out/all.txt" - | wc -l)
+        missed=$(count "$out/missed.txt")
+        timeout=$(count "$out/timeout.txt")
+        viable=$((all - unviable))
+        awk -v all="$all" -v v="$viable" -v m="$missed" -v t="$timeout" 'BEGIN {
+            printf "the core: %d mutants, %d viable: %d caught, %d timed out, %d missed\n", all, v, v - m - t, t, m
+            printf "score: %.1f%% of viable mutants caught (timeouts not counted as caught)\n", 100 * (v - m - t) / v
+        }'
+        ;;
+esac

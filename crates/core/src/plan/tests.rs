@@ -376,6 +376,19 @@ fn an_outbox_past_its_bound_evicts_its_oldest_messages_and_keeps_the_new_one() {
     let evicted: Vec<&str> = plan.evict.iter().map(|l| l.message.id.as_str()).collect();
     assert_eq!(evicted, ["web/42/1"]);
     assert_eq!(plan.record.outbox.len(), 1);
+
+    // Two messages of exactly 200,000 bytes between them (as stored, in JSON): nothing goes.
+    let size = |p: &Pending| serde_json::to_vec(p).unwrap().len();
+    let first = big("web/42/1");
+    let mut second = big("web/42/2");
+    second.message.body.clear();
+    second.message.body = "x".repeat(200_000 - size(&first) - size(&second));
+    assert_eq!(size(&first) + size(&second), 200_000);
+    let mut plan = decide(&stored("InProgress", vec![]), &observation("Failed")).unwrap();
+    plan.record.outbox = vec![first, second];
+    let plan = bounded(plan);
+    assert!(plan.evict.is_empty(), "{:?}", plan.evict);
+    assert_eq!(plan.record.outbox.len(), 2);
 }
 
 fn execution(id: &str) -> PipelineExecution {

@@ -119,6 +119,29 @@ fn several_runs_between_checks_are_reported_in_order() {
 }
 
 #[test]
+fn runs_of_other_actions_are_not_this_actions_runs() {
+    // Between checks: Build/Lint and Test/UnitTests ran too (listed in the same pipeline
+    // execution); only Build/UnitTests's own missed run is reported.
+    let before = observed("e1", "a1", "InProgress");
+    let after = observed("e1", "a3", "InProgress");
+    let elsewhere = |id: &str, stage: &str, action: &str| ActionRun {
+        stage: stage.into(),
+        action: action.into(),
+        ..run("e1", id, "Failed", 10)
+    };
+    let runs = vec![
+        run("e1", "a1", "Failed", 0),
+        elsewhere("l1", "Build", "Lint"),
+        elsewhere("t1", "Test", "UnitTests"),
+        run("e1", "a3", "InProgress", 40),
+    ];
+    assert_eq!(
+        recovered(&before, &after, &runs),
+        ["recovered a1 Failed: a1: exit status 1", "a3 InProgress"]
+    );
+}
+
+#[test]
 fn a_run_that_started_after_the_observed_one_is_left_to_the_next_check() {
     // History answered after the observation: a3 started after a2, the run observed.
     let before = observed("e1", "a1", "InProgress");

@@ -510,7 +510,7 @@ impl RevisionContent {
             short_id: revision.revision_id.as_deref().map(short_revision),
             message,
             provider,
-            url: revision.revision_url.clone(),
+            url: revision.revision_url.clone().filter(|u| is_web_link(u)),
         }
     }
 

@@ -103,7 +103,7 @@ fn context_line(content: &Content) -> Option<String> {
         for revision in execution.revisions.iter().take(2) {
             let line = escape_within(&revision.line(), 200);
             facts.push(match (&revision.url, &revision.short_id) {
-                (Some(url), Some(id)) if url.len() <= MAX_BUTTON_URL => {
+                (Some(url), Some(id)) => {
                     let message = line.strip_prefix(&escape(id)).unwrap_or(&line).trim();
                     format!("Commit <{url}|{}> {message}", escape(id))
                 }
@@ -259,7 +259,7 @@ mod tests {
     }
 
     #[test]
-    fn a_commit_link_too_long_for_slack_is_plain_text() {
+    fn a_commit_link_that_is_not_a_web_link_is_plain_text() {
         let execution = |url: &str| {
             PipelineExecution::from_json(
                 json!({"pipelineExecution": {"pipelineExecutionId": "e-1",
@@ -283,7 +283,11 @@ mod tests {
                 "https://github.com/acme/web/commit/4e1243b".to_owned(),
                 true,
             ),
-            (format!("https://github.com/{}", "x".repeat(3_000)), false),
+            ("javascript:alert(1)".to_owned(), false),
+            (
+                "https://github.com/acme/web/commit/4e1243b >".to_owned(),
+                false,
+            ),
         ] {
             let executions = [execution(&url)];
             let ctx = Context {

@@ -434,3 +434,18 @@ fn every_snapshot_is_one_a_test_writes() {
     written.sort();
     assert_eq!(kept, written);
 }
+
+#[test]
+fn one_step_alone_is_that_steps_part_of_the_whole() {
+    let recording = Recording::load(&scenario_files("release-failure-retry")).unwrap();
+    let write = |only| {
+        let mut out = Vec::new();
+        recording.write(Format::Text, None, only, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    let whole = write(None);
+    let step_2: Vec<&str> = whole.lines().filter(|l| l.starts_with("step 2:")).collect();
+    assert!(!step_2.is_empty(), "{whole}");
+    assert_eq!(write(Some(2)).lines().collect::<Vec<_>>(), step_2);
+    assert_eq!(write(Some(99)), "", "a step past the end prints nothing");
+}

@@ -371,6 +371,11 @@ fn the_lead_change_is_the_one_most_worth_a_subject_line() {
     );
     assert_eq!(failed.len(), 2, "{failed:?}");
     assert!(matches!(failed[lead(&failed)], Change::Action { .. }));
+    let reversed = [failed[1].clone(), failed[0].clone()];
+    assert!(
+        matches!(reversed[lead(&reversed)], Change::Action { .. }),
+        "whichever comes first"
+    );
     // An edit of the pipeline outranks a stage that merely moved on.
     let edited = |version: i64, status: &str| {
         serde_json::from_value::<PipelineState>(json!({"pipelineName": "web-app",
@@ -384,6 +389,9 @@ fn the_lead_change_is_the_one_most_worth_a_subject_line() {
         changes[lead(&changes)],
         Change::PipelineVersion { .. }
     ));
+    // ...but not a stage that failed.
+    let changes = diff(&edited(1, "InProgress"), &edited(2, "Failed"));
+    assert!(matches!(changes[lead(&changes)], Change::Stage { .. }));
     // Losing access to the pipeline outranks even a failure.
     let lost = Change::Access {
         readable: false,
