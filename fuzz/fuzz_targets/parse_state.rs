@@ -1,5 +1,5 @@
 //! Feeds arbitrary bytes to the state parser, then diffs, renders and round-trips what
-//! parses. The checks live in `tests/support/exercise.rs`, which CI runs over the corpus.
+//! parses. The checks live in `crates/core/tests/it/exercise.rs`, which CI runs over the corpus.
 #![no_main]
 
 #[path = "../../crates/core/tests/it/exercise.rs"]

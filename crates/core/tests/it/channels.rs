@@ -247,8 +247,9 @@ fn the_sample_sns_event_carries_what_the_tick_publishes_today() {
 }
 
 /// A pipeline far past any scenario: 50 stages of 40 failing actions with long reasons.
-fn huge_failure() -> Vec<pipewatch_core::change::Change> {
-    let reason = "Error while executing command: make test. Reason: exit status 2. ".repeat(40);
+/// 50 stages of 40 actions failing, each action with a reason `repeat` sentences long.
+fn huge_failure_with(repeat: usize) -> Vec<pipewatch_core::change::Change> {
+    let reason = "Error while executing command: make test. Reason: exit status 2. ".repeat(repeat);
     let stages = |status: &str| -> Value {
         Value::Array(
             (0..50)
@@ -273,6 +274,30 @@ fn huge_failure() -> Vec<pipewatch_core::change::Change> {
         .unwrap()
     };
     pipewatch_core::diff::diff(&state("InProgress"), &state("Failed"))
+}
+
+fn huge_failure() -> Vec<pipewatch_core::change::Change> {
+    huge_failure_with(40)
+}
+
+#[test]
+fn many_short_changes_meet_slacks_block_limit_before_its_text_limit() {
+    let changes = huge_failure_with(0);
+    let said = Content::build(
+        "monolith",
+        &changes[..200],
+        &Context::default(),
+        "m/1/1",
+        (1, 1),
+    );
+    let post = slack::render(&said);
+    assert_slack_limits(&post, "short");
+    let blocks = post["attachments"][0]["blocks"].as_array().unwrap().len() + 1;
+    assert!(
+        blocks >= SLACK_MAX_BLOCKS - 3,
+        "the limit is used: {blocks} blocks"
+    );
+    assert!(post.to_string().contains(" more"), "…and N more");
 }
 
 #[test]
