@@ -48,6 +48,10 @@ pub struct Config {
     /// `METRICS_NAMESPACE`: the CloudWatch namespace of the tick's metrics (default
     /// `pipewatch`).
     pub metrics_namespace: String,
+    /// `DETAILED_METRICS`: `yes` adds the metrics the logs already hold (pipelines
+    /// checked, the tick's duration, each AWS API's calls, throttles and latency), each
+    /// billed by the hour; `no` (the default) leaves them to the logs.
+    pub detailed_metrics: bool,
     /// `LOG_LEVEL`: a `tracing` filter such as `info` or `pipewatch=debug` (default `info`).
     pub log_level: String,
 }
@@ -179,6 +183,7 @@ impl Config {
             max_publish_attempts: delivery.max_publish_attempts,
             report_failures_after: delivery.report_failures_after,
             metrics_namespace: delivery.metrics_namespace,
+            detailed_metrics: delivery.detailed_metrics,
             log_level,
         })
     }
@@ -203,6 +208,7 @@ struct Delivery {
     max_publish_attempts: u32,
     report_failures_after: u32,
     metrics_namespace: String,
+    detailed_metrics: bool,
 }
 
 impl Delivery {
@@ -238,11 +244,22 @@ impl Delivery {
                 ),
             });
         }
+        let detailed_metrics = match value(lookup, "DETAILED_METRICS").as_deref() {
+            None | Some("no") => false,
+            Some("yes") => true,
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "DETAILED_METRICS",
+                    problem: format!("must be yes or no, not {other:?}"),
+                });
+            }
+        };
         Ok(Self {
             dead_letter_queue_url,
             max_publish_attempts: u32::try_from(max_publish_attempts).unwrap_or(u32::MAX),
             report_failures_after: u32::try_from(report_failures_after).unwrap_or(u32::MAX),
             metrics_namespace,
+            detailed_metrics,
         })
     }
 }
@@ -442,6 +459,7 @@ mod tests {
         assert_eq!(config.max_publish_attempts, 10);
         assert_eq!(config.report_failures_after, 5);
         assert_eq!(config.metrics_namespace, "pipewatch");
+        assert!(!config.detailed_metrics);
         assert_eq!(config.log_level, "info");
     }
 
@@ -545,6 +563,11 @@ mod tests {
                 "METRICS_NAMESPACE",
                 Some("AWS/Lambda"),
                 "METRICS_NAMESPACE must be a CloudWatch namespace",
+            ),
+            (
+                "DETAILED_METRICS",
+                Some("true"),
+                "DETAILED_METRICS must be yes or no, not \"true\"",
             ),
         ];
         for (name, value, expected) in cases {

@@ -73,7 +73,11 @@ async fn run() -> Result<(), lambda_runtime::Error> {
         .map(|url| SqsShardQueue::new(sqs.clone(), url));
     let function_name =
         std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "pipewatch".to_owned());
-    let emf = Emf::init(&config.metrics_namespace, &function_name)?;
+    let emf = Emf::init(
+        &config.metrics_namespace,
+        &function_name,
+        config.detailed_metrics,
+    )?;
     let function = Function::new(
         watcher,
         config.selection,

@@ -559,7 +559,8 @@ fn release_fake() -> (FakeCodePipeline, Vec<String>) {
     (fake, scenario("release-failure-retry"))
 }
 
-/// Every AWS call the watcher made (its EMF `Api` dimension), as `service:Action`.
+/// Every AWS call the watcher made (its detailed metrics' `Api` dimension), as
+/// `service:Action`.
 fn calls_made(logs: &str) -> BTreeSet<String> {
     logs.lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
@@ -579,7 +580,14 @@ fn calls_made(logs: &str) -> BTreeSet<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_deployed_watcher_publishes_a_change_to_the_created_topic() {
-    let stack = deploy("live", &[("PipelineNames", "web-app-release")]);
+    // With the detailed metrics, whose `Api` dimension names every call made.
+    let stack = deploy(
+        "live",
+        &[
+            ("PipelineNames", "web-app-release"),
+            ("DetailedMetrics", "yes"),
+        ],
+    );
     let config = sdk_config().await;
     let inbox = Inbox::on_topic(&config, stack.output("TopicArn").unwrap()).await;
     let (fake, states) = release_fake();

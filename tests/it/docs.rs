@@ -137,6 +137,9 @@ fn the_documented_defaults_of_the_environment_are_the_parsed_ones() {
             "MAX_PUBLISH_ATTEMPTS" => config.max_publish_attempts.to_string(),
             "REPORT_FAILURES_AFTER" => config.report_failures_after.to_string(),
             "METRICS_NAMESPACE" => format!("`{}`", config.metrics_namespace),
+            "DETAILED_METRICS" => {
+                format!("`{}`", if config.detailed_metrics { "yes" } else { "no" })
+            }
             "LOG_LEVEL" => format!("`{}`", config.log_level),
             _ => return None,
         })
@@ -163,7 +166,7 @@ fn the_documented_defaults_of_the_environment_are_the_parsed_ones() {
             );
         }
     }
-    assert_eq!(rows, 10, "every variable with a default is documented");
+    assert_eq!(rows, 11, "every variable with a default is documented");
 }
 
 /// Every relative link in README.md, CONTRIBUTING.md and docs/ names a file that exists,

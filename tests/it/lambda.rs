@@ -79,31 +79,24 @@ async fn the_lambda_binary_ticks_on_scheduled_and_sharded_events() {
     for document in &documents {
         assert_valid_emf(document);
     }
-    let ticks: Vec<&serde_json::Value> = documents
-        .iter()
-        .filter(|d| d.get("TicksCompleted").is_some())
-        .collect();
-    assert_eq!(ticks.len(), 3, "one document per tick: {documents:#?}");
-    assert_eq!(ticks[1]["MessagesPublished"], 2);
-    assert!(ticks[1]["Changes"].as_u64().unwrap() >= 2, "{}", ticks[1]);
-    assert_eq!(ticks[0]["PipelinesChecked"], 2);
-    assert_eq!(ticks[2]["FailedPipelines"], 1);
-    assert_eq!(ticks[2]["Function"], "_");
-    let state_calls: u64 = documents
-        .iter()
-        .filter(|d| d["Api"] == "GetPipelineState")
-        .map(|d| d["ApiCalls"].as_u64().unwrap())
-        .sum();
+    // Only what is not zero: the quiet baseline tick writes no metric at all, the changed
+    // tick its changes and messages, the sharded one its failed pipeline. What every tick
+    // has (that it ran, its duration, its calls) is left to the logs and to Lambda's own
+    // metrics unless DETAILED_METRICS=yes.
+    assert_eq!(documents.len(), 2, "{documents:#?}");
+    assert_eq!(documents[0]["MessagesPublished"], 2);
     assert!(
-        state_calls >= 5,
-        "2 + 2 + the sharded tick's: {state_calls}"
+        documents[0]["Changes"].as_u64().unwrap() >= 2,
+        "{}",
+        documents[0]
     );
-    assert!(
-        documents
-            .iter()
-            .any(|d| d["Api"] == "PutItem" && d["ApiLatency"].is_array()),
-        "{documents:#?}"
-    );
+    assert_eq!(documents[1]["FailedPipelines"], 1);
+    assert_eq!(documents[1]["Function"], "_");
+    for document in &documents {
+        for name in ["PipelinesChecked", "TickDuration", "ApiCalls", "Api"] {
+            assert!(document.get(name).is_none(), "{name}: {document}");
+        }
+    }
     assert!(approval[1].contains("6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b"));
     drop(lambda.function);
 }

@@ -539,7 +539,7 @@ fn the_operators_alarms_and_dead_letter_queue_match_what_the_code_emits() {
         .collect();
     assert_eq!(
         watched,
-        BTreeSet::from(["FailedPipelines", "OldestPendingAge", "TicksCompleted"])
+        BTreeSet::from(["FailedPipelines", "OldestPendingAge"])
     );
     for (name, alarm) in &ours {
         let metric = alarm["Properties"]["MetricName"].as_str().unwrap();
@@ -551,20 +551,28 @@ fn the_operators_alarms_and_dead_letter_queue_match_what_the_code_emits() {
         let words = format!("{:?}", alarm["Properties"]["AlarmDescription"]);
         assert!(words.len() > 150, "{name} says what to do: {words}");
     }
-    // The others watch a metric that arrives once a tick: at the default 5-minute schedule
-    // a shorter period would be empty most of the time and flip the alarm back and forth.
+    // They watch a metric a tick writes only when it is not zero: at the default 5-minute
+    // schedule a shorter period would be empty most of the time, and no data is all is
+    // well (an alarm that ignored it would never return to OK).
     for (name, alarm) in &ours {
         let properties = &alarm["Properties"];
-        if properties["MetricName"].as_str() != Some("TicksCompleted") {
-            assert!(properties["Period"].as_u64().unwrap() >= 300, "{name}");
-            assert_eq!(
-                properties["TreatMissingData"].as_str(),
-                Some("ignore"),
-                "{name}"
-            );
-        }
+        assert!(properties["Period"].as_u64().unwrap() >= 300, "{name}");
+        assert_eq!(
+            properties["TreatMissingData"].as_str(),
+            Some("notBreaching"),
+            "{name}"
+        );
     }
+    // That ticks run at all, Lambda's own (free) count of the watcher's invocations says.
     let no_ticks = resource(&template, "NoTicksAlarm");
+    assert_eq!(
+        (
+            no_ticks["Namespace"].as_str(),
+            no_ticks["MetricName"].as_str()
+        ),
+        (Some("AWS/Lambda"), Some("Invocations"))
+    );
+    assert!(is_ref(&no_ticks["Dimensions"], "WatcherFunction"));
     assert_eq!(
         no_ticks["TreatMissingData"].as_str(),
         Some("breaching"),
