@@ -23,86 +23,12 @@ use crate::render::words::{duration_text, short_principal, short_revision, who, 
 use crate::state::{ArtifactRevision, ExecutionTrigger, KnownStatus, PipelineExecution, Status};
 
 /// The body's layout. Version 1, before links and commits, had no `schema_version` key.
+mod rank;
+
+pub use rank::Severity;
+use rank::{lead, legacy_severity};
+
 pub const SCHEMA_VERSION: u32 = 2;
-
-/// How urgent a message is: that of its most urgent change. Lets a subscription filter
-/// policy say "only failures and approvals" (`{"severity": ["failure", "approval"]}`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// Progress: something started or succeeded, a definition was edited.
-    #[default]
-    Info,
-    /// Needs watching: a transition disabled, an execution queued, stopped (its actions
-    /// abandoned), cancelled or rolled back.
-    Warning,
-    /// Needs a person: a manual approval is waiting.
-    Approval,
-    /// Something failed.
-    Failure,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Info => "info",
-            Self::Warning => "warning",
-            Self::Approval => "approval",
-            Self::Failure => "failure",
-        }
-    }
-
-    /// Parses the names [`Severity::as_str`] gives.
-    pub fn parse(name: &str) -> Option<Self> {
-        [Self::Info, Self::Warning, Self::Approval, Self::Failure]
-            .into_iter()
-            .find(|s| s.as_str() == name)
-    }
-
-    /// The severity of one change.
-    pub fn of(change: &Change) -> Self {
-        use KnownStatus::{Abandoned, Cancelled, Errored, Failed, Stopped, Stopping};
-        let status = change.status().and_then(Status::known);
-        if matches!(status, Some(Failed | Errored))
-            || matches!(
-                change,
-                Change::Access {
-                    readable: false,
-                    ..
-                }
-            )
-        {
-            Self::Failure
-        } else if matches!(
-            change,
-            Change::Action {
-                approval: Some(Approval::Waiting),
-                ..
-            }
-        ) {
-            Self::Approval
-        } else if matches!(status, Some(Stopped | Stopping | Cancelled | Abandoned))
-            || matches!(
-                (change, status),
-                (Change::Execution { .. }, Some(KnownStatus::Superseded))
-            )
-            || is_rollback(change)
-            || matches!(
-                change,
-                Change::Transition { enabled: false, .. }
-                    | Change::Inbound {
-                        status: Some(_),
-                        previous_status: None,
-                        ..
-                    }
-            )
-        {
-            Self::Warning
-        } else {
-            Self::Info
-        }
-    }
-}
 
 /// What the tick knows besides the changes themselves.
 #[derive(Debug, Clone, Copy, Default)]
@@ -630,77 +556,11 @@ impl ChangeContent {
     }
 }
 
-/// The severity of a record written before records carried one.
-fn legacy_severity(record: &ChangeRecord) -> Severity {
-    let approval_pending = matches!(
-        record.detail,
-        Detail::Action {
-            approval_pending: true,
-            ..
-        }
-    );
-    match record.status.as_deref().map(|s| Status::new(s).known()) {
-        Some(Some(KnownStatus::Failed | KnownStatus::Errored)) => Severity::Failure,
-        _ if approval_pending => Severity::Approval,
-        Some(Some(
-            KnownStatus::Stopped
-            | KnownStatus::Stopping
-            | KnownStatus::Cancelled
-            | KnownStatus::Abandoned,
-        )) => Severity::Warning,
-        _ => Severity::Info,
-    }
-}
-
 /// Only web links become buttons and links: a provider could send anything.
 fn is_web_link(url: &str) -> bool {
     (url.starts_with("https://") || url.starts_with("http://"))
         && url.len() <= 2_000
         && !url.chars().any(|c| c.is_whitespace() || c.is_control())
-}
-
-/// Index of the change that matters most; ties keep the earliest (pipeline order).
-fn lead(changes: &[Change]) -> usize {
-    changes
-        .iter()
-        .enumerate()
-        .max_by_key(|(i, c)| (importance(c), std::cmp::Reverse(*i)))
-        .map_or(0, |(i, _)| i)
-}
-
-/// Higher is more worth a subject line.
-fn importance(change: &Change) -> u8 {
-    let failed = change.status().and_then(Status::known).is_some_and(|s| {
-        matches!(
-            s,
-            KnownStatus::Failed
-                | KnownStatus::Errored
-                | KnownStatus::Stopped
-                | KnownStatus::Abandoned
-        )
-    });
-    match change {
-        // pipewatch blind to a pipeline outranks anything it saw.
-        Change::Access {
-            readable: false, ..
-        } => 8,
-        // A failed action names what broke; its stage's failure only says where.
-        Change::Action { .. } if failed => 7,
-        _ if failed => 6,
-        Change::Action {
-            approval: Some(Approval::Waiting),
-            ..
-        } => 5,
-        Change::Transition { enabled: false, .. } => 4,
-        Change::Inbound {
-            status: Some(_),
-            previous_status: None,
-            ..
-        } => 3,
-        Change::PipelineVersion { .. } => 2,
-        Change::Stage { .. } => 1,
-        _ => 0,
-    }
 }
 
 /// SNS subjects: ASCII, no line breaks or control characters, under 100 characters.
@@ -718,10 +578,6 @@ pub fn sns_subject(text: &str) -> String {
     } else {
         format!("{}...", &ascii[..96])
     }
-}
-
-fn is_rollback(change: &Change) -> bool {
-    matches!(change, Change::Stage { execution_type: Some(t), .. } if t == "ROLLBACK")
 }
 
 /// `revisionSummary` → (commit message, provider). Connections send JSON
