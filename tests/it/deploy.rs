@@ -54,6 +54,40 @@ fn deploy(set: &str, parameters: &[(&str, &str)]) -> Stack {
     stack
 }
 
+/// The customer key encrypts the topics and the queues; the lean setting uses AWS's own
+/// keys, and none for the alarms' topic (CloudWatch cannot publish to one with alias/aws/sns).
+fn assert_encryption(stack: &Stack, topic: &Value, alarm_topic: &Value) {
+    if stack.has("NotificationKey") {
+        let key = stack.physical("NotificationKey");
+        assert_eq!(topic["kms_master_key_id"], key);
+        assert_eq!(alarm_topic["kms_master_key_id"], key);
+        for queue in ["DeadLetterQueue", "ShardQueue"] {
+            assert_eq!(
+                stack.described("queues", queue)["kms_master_key_id"],
+                key,
+                "{queue}"
+            );
+        }
+    } else {
+        assert_eq!(topic["kms_master_key_id"], "alias/aws/sns");
+        assert!(
+            alarm_topic["kms_master_key_id"]
+                .as_str()
+                .is_none_or(str::is_empty),
+            "{alarm_topic}"
+        );
+        for queue in ["DeadLetterQueue", "ShardQueue"] {
+            let described = stack.described("queues", queue);
+            assert!(
+                described["kms_master_key_id"]
+                    .as_str()
+                    .is_none_or(str::is_empty),
+                "{queue}: {described}"
+            );
+        }
+    }
+}
+
 /// What every stack has, whatever its parameters.
 fn assert_common(stack: &Stack) {
     assert!(
@@ -82,22 +116,13 @@ fn assert_common(stack: &Stack) {
     );
     assert_eq!(table["billing_mode"], "PAY_PER_REQUEST");
 
-    let key = stack.physical("NotificationKey");
     let topic = stack.described("topics", "NotificationTopic");
     let alarm_topic = stack.described("topics", "AlarmTopic");
-    assert_eq!(topic["kms_master_key_id"], key);
-    assert_eq!(alarm_topic["kms_master_key_id"], key);
     assert_eq!(
         alarm_topic["policy"]["Statement"][0]["Principal"]["Service"], "cloudwatch.amazonaws.com",
         "alarms may publish to the alarm topic"
     );
-    for queue in ["DeadLetterQueue", "ShardQueue"] {
-        assert_eq!(
-            stack.described("queues", queue)["kms_master_key_id"],
-            key,
-            "{queue}"
-        );
-    }
+    assert_encryption(stack, topic, alarm_topic);
     assert_eq!(
         stack.described("queues", "MessageDeadLetterQueue")["kms_master_key_id"],
         "alias/aws/sqs"
@@ -617,6 +642,34 @@ async fn the_deployed_watcher_publishes_a_change_to_the_created_topic() {
     for call in &made {
         assert!(allowed.contains(call), "{call} is not allowed: {allowed:?}");
     }
+}
+
+/// The lean setting: a stack without a customer managed key, whose queues and topic are
+/// encrypted by AWS's own keys, still watches and publishes.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_lean_setting_deploys_without_a_key_and_still_publishes() {
+    let stack = deploy(
+        "lean",
+        &[
+            ("PipelineNames", "web-app-release"),
+            ("Encryption", "aws-managed"),
+        ],
+    );
+    assert!(!stack.has("NotificationKey") && !stack.has("NotificationKeyAlias"));
+    for queue in ["DeadLetterQueue", "ShardQueue", "EventQueue"] {
+        assert!(stack.has(queue), "{queue}");
+    }
+    let config = sdk_config().await;
+    let inbox = Inbox::on_topic(&config, stack.output("TopicArn").unwrap()).await;
+    let (fake, states) = release_fake();
+    fake.set_state(&states[0]);
+    let lambda = watcher_of(&stack, &fake, "deploy-lean");
+    let baseline = lambda.summary("scheduled-event.json");
+    assert_eq!(baseline["pipelines_checked"], 1, "{baseline}");
+    fake.set_state(&states[2]);
+    let changed = lambda.summary("scheduled-event.json");
+    assert_eq!(changed["messages_published"], 1, "{changed}");
+    assert_eq!(inbox.drain().await.len(), 1);
 }
 
 /// 0.1.0 named every stack's schedule `WatcherFunctionTick`, so two 0.1.0 stacks cannot

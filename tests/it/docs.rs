@@ -244,3 +244,30 @@ fn headings(file: &Path) -> Vec<String> {
         })
         .collect()
 }
+
+/// docs/costs.md's tables are the committed measurements at the committed prices, as
+/// `scripts/cost.sh` wrote them; a change to either without the other fails here.
+#[test]
+fn the_cost_tables_are_what_the_measured_days_cost() {
+    use pipewatch_testkit::bill::{self, Day, Prices};
+    let read = |path: &str| std::fs::read_to_string(repository().join(path)).unwrap();
+    let days: Vec<Day> = serde_json::from_str(&read("benches/measured-days.json")).unwrap();
+    let prices: Prices = serde_json::from_str(&read("benches/prices.json")).unwrap();
+    let shape: Vec<(usize, bool)> = days.iter().map(|d| (d.pipelines, d.events)).collect();
+    assert_eq!(
+        shape,
+        [
+            (20, true),
+            (20, false),
+            (100, true),
+            (100, false),
+            (500, true),
+            (500, false)
+        ]
+    );
+    let doc = read("docs/costs.md");
+    assert!(
+        doc == bill::with_section(&doc, &bill::section(&days, &prices)),
+        "docs/costs.md's tables are not benches/measured-days.json's: run scripts/cost.sh"
+    );
+}

@@ -601,9 +601,21 @@ fn the_dashboard_shows_every_metric_the_code_emits_and_every_alarm() {
         panic!("DashboardBody is a !Sub: {body:?}")
     };
     let text = sub.value[0].as_str().unwrap();
+    assert_eq!(
+        sub.value[1]["Topic"],
+        serde_norway::from_str::<Value>("!GetAtt NotificationTopic.TopicName").unwrap(),
+        "what is announced is the notification topic's free SNS metric"
+    );
     let substituted = text
         .replace("${AWS::Region}", "eu-west-1")
-        .replace("${Function}", "stack-watcher");
+        .replace("${Function}", "stack-watcher")
+        .replace("${Topic}", "stack-notifications");
+    assert!(
+        substituted.contains(
+            r#"["AWS/SNS", "NumberOfMessagesPublished", "TopicName", "stack-notifications""#
+        ),
+        "{substituted}"
+    );
     let mut json = String::new();
     let mut rest = substituted.as_str();
     let mut alarm_refs = Vec::new();
@@ -1019,4 +1031,74 @@ fn the_release_metadata_is_complete_and_names_one_version() {
             "{label}"
         );
     }
+}
+
+/// The lean setting (`Encryption=aws-managed`): no customer managed key, so every use of
+/// it sits in the true branch of an `!If [HasCustomerKey, ...]`; the queues then use
+/// SQS-managed encryption and the notification topic the AWS managed SNS key.
+#[test]
+fn without_the_customer_key_nothing_refers_to_it_and_the_queues_stay_encrypted() {
+    fn uses_outside_the_condition(value: &Value, within: bool, found: &mut Vec<String>) {
+        match value {
+            Value::Tagged(tagged) if tagged.tag == "If" => {
+                let branches = tagged.value.as_sequence().unwrap();
+                let keyed = branches[0].as_str() == Some("HasCustomerKey");
+                uses_outside_the_condition(&branches[1], within || keyed, found);
+                uses_outside_the_condition(&branches[2], within, found);
+            }
+            Value::Tagged(tagged) => {
+                let target = format!("{:?}", tagged.value);
+                if target.contains("\"NotificationKey") && !within {
+                    found.push(format!("{}{target}", tagged.tag));
+                }
+                uses_outside_the_condition(&tagged.value, within, found);
+            }
+            Value::Mapping(map) => map
+                .values()
+                .for_each(|v| uses_outside_the_condition(v, within, found)),
+            Value::Sequence(items) => items
+                .iter()
+                .for_each(|v| uses_outside_the_condition(v, within, found)),
+            _ => {}
+        }
+    }
+    let template = template();
+    let parameter = &template["Parameters"]["Encryption"];
+    assert_eq!(parameter["Default"].as_str(), Some("customer-key"));
+    let Value::Mapping(resources) = &template["Resources"] else {
+        panic!("resources")
+    };
+    for (name, definition) in resources {
+        let name = name.as_str().unwrap();
+        if name.starts_with("NotificationKey") {
+            assert_eq!(
+                definition["Condition"].as_str(),
+                Some("HasCustomerKey"),
+                "{name}"
+            );
+            continue;
+        }
+        let mut found = Vec::new();
+        uses_outside_the_condition(definition, false, &mut found);
+        assert!(
+            found.is_empty(),
+            "{name} needs the key unconditionally: {found:?}"
+        );
+    }
+    for queue in ["DeadLetterQueue", "ShardQueue", "EventQueue"] {
+        let properties = resource(&template, queue);
+        let Value::Tagged(managed) = &properties["SqsManagedSseEnabled"] else {
+            panic!("{queue}: {properties:?}")
+        };
+        assert_eq!(
+            managed.value[2].as_bool(),
+            Some(true),
+            "{queue} is encrypted without the key"
+        );
+    }
+    let Value::Tagged(topic_key) = &resource(&template, "NotificationTopic")["KmsMasterKeyId"]
+    else {
+        panic!("the topic's key is conditional")
+    };
+    assert_eq!(topic_key.value[2].as_str(), Some("alias/aws/sns"));
 }

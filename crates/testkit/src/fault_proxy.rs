@@ -80,7 +80,11 @@ struct Plan {
     /// request body, given to the next identical request instead of the fresh one.
     stale: Option<HashMap<Vec<u8>, Vec<u8>>>,
     stale_answers: usize,
+    /// Told every request's operation and body, as it arrives.
+    observer: Option<Observer>,
 }
+
+type Observer = Arc<dyn Fn(&str, &[u8]) + Send + Sync>;
 
 pub struct FaultProxy {
     plan: Arc<Mutex<Plan>>,
@@ -98,6 +102,7 @@ impl FaultProxy {
             operations: HashMap::new(),
             stale: None,
             stale_answers: 0,
+            observer: None,
         }));
         let shared = Arc::clone(&plan);
         let upstream = upstream.to_owned();
@@ -105,7 +110,11 @@ impl FaultProxy {
             let fault = {
                 let mut plan = shared.lock().unwrap();
                 let body = String::from_utf8_lossy(&request.body);
-                *plan.operations.entry(operation(request)).or_default() += 1;
+                let operation = operation(request);
+                if let Some(observer) = &plan.observer {
+                    observer(&operation, &request.body);
+                }
+                *plan.operations.entry(operation).or_default() += 1;
                 let ruled = plan
                     .rules
                     .iter()
@@ -175,6 +184,12 @@ impl FaultProxy {
     /// The next request meets `fault`; later ones are handled as before.
     pub fn once(&self, fault: Fault) {
         self.plan.lock().unwrap().queue.push_back(fault);
+    }
+
+    /// `observer` is told each request's operation and body from now on (to count what
+    /// the calls are billed by: an item's size, a batch's entries).
+    pub fn observe(&self, observer: impl Fn(&str, &[u8]) + Send + Sync + 'static) {
+        self.plan.lock().unwrap().observer = Some(Arc::new(observer));
     }
 
     /// Requests forwarded to the emulator so far.

@@ -122,6 +122,37 @@ impl Lambda {
         serde_json::from_slice(&output.stdout).expect("the response is the tick summary")
     }
 
+    /// Invokes the function with `payload` straight through the Runtime API's invoke
+    /// endpoint (what `cargo lambda invoke` calls, without starting a process each time),
+    /// and returns its answer.
+    pub fn invoke_payload(&self, payload: &[u8]) -> serde_json::Value {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let head = format!(
+            "POST /2015-03-31/functions/_/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            payload.len()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(payload).unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).unwrap();
+        let end = response
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("an HTTP answer");
+        let head = String::from_utf8_lossy(&response[..end]).to_ascii_lowercase();
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+        let body = &response[end + 4..];
+        let body = if head.contains("transfer-encoding: chunked") {
+            dechunk(body)
+        } else {
+            body.to_vec()
+        };
+        serde_json::from_slice(&body).unwrap_or_else(|e| {
+            panic!("{e}: {}", String::from_utf8_lossy(&body));
+        })
+    }
+
     pub fn logs(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap()
     }
@@ -129,5 +160,27 @@ impl Lambda {
     /// The function process's id, to read its CPU time and memory from `/proc`.
     pub fn pid(&self) -> u32 {
         self.function.0.id()
+    }
+}
+
+/// A chunked HTTP body's content.
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = body.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size = usize::from_str_radix(
+            String::from_utf8_lossy(&body[..line_end])
+                .split(';')
+                .next()
+                .unwrap()
+                .trim(),
+            16,
+        )
+        .unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&body[line_end + 2..line_end + 2 + size]);
+        body = &body[line_end + 2 + size + 2..];
     }
 }

@@ -14,8 +14,10 @@
 //! - [`stack`]: the deploy rehearsal's CloudFormation emulator.
 //! - [`fixtures`]: the recorded scenarios; [`records`]: records as earlier versions wrote them.
 //! - [`docs`]: the examples in the docs, checked against what produces them.
+//! - [`bill`]: a simulated day's billable units, the price table, and the docs' cost table.
 #![allow(clippy::missing_panics_doc)] // a test harness panics to fail the test
 
+pub mod bill;
 pub mod docs;
 pub mod fake_codepipeline;
 pub mod fault_proxy;

@@ -15,7 +15,7 @@ the CloudWatch, SNS or SQS APIs is what the stack made:
 - AWS::Chatbot::SlackChannelConfiguration -> recorded only (moto has no Chatbot), so the
   stack still lists it and its properties can be checked
 
-and four corrections of moto's own handling:
+and five corrections of moto's own handling:
 
 - AWS::Events::Rule: an EventPattern given as a string (as `!Join` makes it) is valid
   CloudFormation; moto encoded it a second time and then failed to parse it.
@@ -24,6 +24,10 @@ and four corrections of moto's own handling:
   changes the table in place, as CloudFormation does; one that changes them replaces it
   with a new, empty table, as CloudFormation would (which, under the template's
   UpdateReplacePolicy: Retain, would keep the old table aside rather than delete it).
+- AWS::SNS::Topic: moto deleted and created a topic again on any change of its
+  definition, under a new name, so its subscriptions and policy were lost. An update that
+  keeps its TopicName and FifoTopic changes it in place (its KmsMasterKeyId and
+  DisplayName), as CloudFormation does; one that changes them replaces it.
 - A stack update skips a changed resource whose condition is false, as a create does; moto
   updated it anyway and failed on its references to resources that do not exist.
 - A changed resource of a type moto cannot update (a KMS key, for one) is kept as it was;
@@ -41,7 +45,7 @@ from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.table import Table
 from moto.events.models import Rule
 from moto.scheduler.models import scheduler_backends
-from moto.sns.models import sns_backends
+from moto.sns.models import Topic, sns_backends
 from moto.sqs.models import sqs_backends
 
 
@@ -327,6 +331,25 @@ def _table_update(
     )
 
 
+def _topic_update(
+    cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+):
+    properties = cloudformation_json["Properties"]
+    same_name = properties.get("TopicName") in (None, original_resource.name)
+    same_kind = str(properties.get("FifoTopic", False)).lower() == str(
+        original_resource.fifo_topic
+    ).lower()
+    if same_name and same_kind:
+        original_resource.kms_master_key_id = properties.get("KmsMasterKeyId", "")
+        original_resource.display_name = properties.get("DisplayName", "")
+        return original_resource
+    # CloudFormation replaces the topic: a new one is created, the old one deleted.
+    original_resource.delete(account_id, region_name)
+    return cls.create_from_cloudformation_json(
+        new_resource_name, cloudformation_json, account_id, region_name
+    )
+
+
 def _update_when_its_condition_holds(original):
     def update(logical_id, resource_json, resources_map, account_id, region_name):
         condition = resource_json.get("Condition")
@@ -349,3 +372,4 @@ Rule.create_from_cloudformation_json = _rule_with_string_pattern(
 )
 Table.create_from_cloudformation_json = _table_with_ttl(Table.create_from_cloudformation_json)
 Table.update_from_cloudformation_json = classmethod(_table_update)
+Topic.update_from_cloudformation_json = classmethod(_topic_update)
