@@ -2,7 +2,7 @@
 //! found by [`crate::diff`] or [`crate::recover`], or decided by the claim rules
 //! ([`crate::plan`]). Every message, record and line is made from these.
 
-use crate::state::{ErrorDetails, Status, Timestamp};
+use crate::state::{ErrorDetails, RetryStageMetadata, Status, Timestamp};
 
 /// One thing that happened to a pipeline between two observations.
 // An action change carries the most; a tick holds a handful of changes, so boxing it
@@ -60,6 +60,8 @@ pub enum Change {
         previous_execution_id: Option<String>,
         /// `STANDARD` or `ROLLBACK`.
         execution_type: Option<String>,
+        /// The stage was run again after a failure (V2): how, and which attempt.
+        retry: Option<StageRetry>,
     },
     /// A V2 condition set (gate) of a stage was evaluated.
     Condition {
@@ -112,6 +114,33 @@ pub enum Approval {
     Waiting,
     Approved,
     Rejected,
+}
+
+/// A stage run again after a failure in the same execution (V2's
+/// `retryStageMetadata`): by its retry policy, or by a person, and which attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StageRetry {
+    pub automatic: bool,
+    pub attempt: i64,
+}
+
+impl StageRetry {
+    /// The latest retry `metadata` tells: its trigger says which count is meant (the
+    /// other may be left from an earlier retry); without a trigger, a person's retry
+    /// before an automatic one. `None` when no attempt is counted.
+    pub fn of(metadata: &RetryStageMetadata) -> Option<Self> {
+        let manual = metadata.manual_stage_retry_attempt.filter(|n| *n > 0);
+        let automatic = metadata.auto_stage_retry_attempt.filter(|n| *n > 0);
+        let (is_automatic, attempt) = match metadata.latest_retry_trigger.as_deref() {
+            Some("AutomatedStageRetry") => (true, automatic?),
+            Some("ManualStageRetry") => (false, manual?),
+            _ => manual.map_or_else(|| automatic.map(|n| (true, n)), |n| Some((false, n)))?,
+        };
+        Some(Self {
+            automatic: is_automatic,
+            attempt,
+        })
+    }
 }
 
 /// Which of a V2 stage's condition sets a [`Change::Condition`] is about.

@@ -25,7 +25,7 @@
 
 use std::collections::HashMap;
 
-use crate::change::{Approval, Change, ConditionKind};
+use crate::change::{Approval, Change, ConditionKind, StageRetry};
 use crate::state::{
     ActionExecution, ActionState, ConditionExecution, KnownStatus, PipelineState,
     StageConditionState, StageExecution, StageState, Status, Timestamp, TransitionState,
@@ -84,6 +84,7 @@ fn diff_stage(before: &StageState, now: &StageState, changes: &mut Vec<Change>) 
                 previous_status: previous.map(|p| p.status.clone()),
                 previous_execution_id: previous.map(|p| p.pipeline_execution_id.clone()),
                 execution_type: latest.execution_type.clone(),
+                retry: now.retry_stage_metadata.as_ref().and_then(StageRetry::of),
             });
         }
     }

@@ -310,6 +310,44 @@ fn rule_2_each_inbound_execution_that_arrives_changes_or_leaves_is_one_change() 
     ]);
 }
 
+#[test]
+fn rule_3_a_retried_stage_says_how_and_which_attempt() {
+    let retried = |metadata: Value| {
+        let mut stages = stage_run("e1", "InProgress");
+        stages[0]["retryStageMetadata"] = metadata;
+        diff(&pipeline(stage_run("e1", "Failed")), &pipeline(stages))
+    };
+    let rows = [
+        (
+            json!({"manualStageRetryAttempt": 1, "latestRetryTrigger": "ManualStageRetry"}),
+            Some((false, 1)),
+        ),
+        (
+            json!({"autoStageRetryAttempt": 2, "latestRetryTrigger": "AutomatedStageRetry"}),
+            Some((true, 2)),
+        ),
+        // The trigger names the count that is meant; the other is an earlier retry's.
+        (
+            json!({"autoStageRetryAttempt": 1, "manualStageRetryAttempt": 3,
+                "latestRetryTrigger": "AutomatedStageRetry"}),
+            Some((true, 1)),
+        ),
+        (json!({"manualStageRetryAttempt": 2}), Some((false, 2))),
+        (json!({"autoStageRetryAttempt": 4}), Some((true, 4))),
+        (json!({"latestRetryTrigger": "ManualStageRetry"}), None),
+        (json!({"manualStageRetryAttempt": 0}), None),
+        (json!({}), None),
+    ];
+    for (metadata, expected) in rows {
+        let changes = retried(metadata.clone());
+        let [Change::Stage { retry, .. }] = changes.as_slice() else {
+            panic!("{metadata}: {changes:?}")
+        };
+        let got = retry.map(|r| (r.automatic, r.attempt));
+        assert_eq!(got, expected, "{metadata}");
+    }
+}
+
 fn stage_run(id: &str, status: &str) -> Value {
     json!([{"stageName": "Build", "latestExecution": execution(id, status)}])
 }

@@ -318,14 +318,16 @@ impl Content {
         }
     }
 
-    /// The links worth a button, in order: the main one ("View execution", or "Review"
+    /// The links worth a button, in order: the main one ("View execution", or "Review approval"
     /// for an approval), the logs, and the pipeline when not already there.
     pub fn actions(&self) -> Vec<(&'static str, &str)> {
         let mut links: Vec<(&'static str, &str)> = Vec::new();
         if let Some(main) = self.main_link() {
             links.push(main);
         }
-        if let Some(url) = self.logs_link() {
+        if let Some(url) = self.logs_link()
+            && !links.iter().any(|(_, u)| *u == url)
+        {
             links.push(("Logs", url));
         }
         if let Some(url) = self.links.pipeline.as_deref()
@@ -348,12 +350,19 @@ impl Content {
         })
     }
 
-    /// The best "open it" link: the lead execution, else the pipeline, else an alarm.
+    /// The best "open it" link: a waiting approval's review page (the pipeline's console
+    /// page, or without a console the page CodePipeline gives the approval), else the lead
+    /// execution, else the pipeline, else an alarm.
     pub fn main_link(&self) -> Option<(&'static str, &str)> {
-        if self.lead_change().and_then(ChangeContent::approval) == Some(Approval::Waiting)
-            && let Some(url) = self.links.pipeline.as_deref()
+        if let Some(lead) = self.lead_change()
+            && lead.approval() == Some(Approval::Waiting)
+            && let Some(url) = self
+                .links
+                .pipeline
+                .as_deref()
+                .or(lead.links.logs.as_deref())
         {
-            return Some(("Review", url));
+            return Some(("Review approval", url));
         }
         self.lead_execution()
             .and_then(|e| e.url.as_deref())

@@ -244,6 +244,7 @@ mod tests {
                 previous_status: Some(Status::new("InProgress")),
                 previous_execution_id: Some("e1".into()),
                 execution_type: None,
+                retry: None,
             },
         ];
         let messages = messages("web", &changes, &Context::default(), "web/7");

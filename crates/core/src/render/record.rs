@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::change::{Approval, Change, ConditionKind};
+use crate::change::{Approval, Change, ConditionKind, StageRetry};
 
 /// One change, flattened for machines. It also reads back: the forwarder parses records
 /// out of a notification's JSON body.
@@ -70,6 +70,9 @@ pub enum Detail {
     Stage {
         previous_execution_id: Option<String>,
         execution_type: Option<String>,
+        /// Present only when the stage was run again after a failure (V2).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry: Option<StageRetry>,
     },
     Inbound {},
     /// A whole pipeline execution no observation showed (always recovered).
@@ -155,6 +158,7 @@ impl ChangeRecord {
                 execution_id,
                 previous_execution_id,
                 execution_type,
+                retry,
                 ..
             } => (
                 None,
@@ -162,6 +166,7 @@ impl ChangeRecord {
                 Detail::Stage {
                     previous_execution_id: owned(previous_execution_id),
                     execution_type: owned(execution_type),
+                    retry: *retry,
                 },
             ),
             Change::Condition {

@@ -42,10 +42,19 @@ pub fn words(change: &Change) -> Words {
             execution_id,
             previous_status,
             execution_type,
+            retry,
             ..
         } => {
             let rollback = execution_type.as_deref() == Some("ROLLBACK");
             let name = clean(stage);
+            // Which attempt this is, in every register: "manual retry 1".
+            let (retry, retry_line) = retry.map_or_else(Default::default, |r| {
+                let how = if r.automatic { "automatic" } else { "manual" };
+                (
+                    format!(" ({how} retry {})", r.attempt),
+                    format!(", {how} retry {}", r.attempt),
+                )
+            });
             let what = if rollback {
                 match change.status().and_then(Status::known) {
                     Some(KnownStatus::InProgress) => format!("stage {name} rolling back"),
@@ -53,17 +62,17 @@ pub fn words(change: &Change) -> Words {
                     _ => format!("stage {name} rollback {status}"),
                 }
             } else {
-                format!("stage {name} {status}")
+                format!("stage {name} {status}{retry}")
             };
             Words {
                 line: format!(
-                    "stage {name} {status}{}{} (execution {})",
+                    "stage {name} {status}{}{}{retry_line} (execution {})",
                     was(previous_status.as_ref().filter(|_| change.same_execution())),
                     if rollback { ", rollback" } else { "" },
                     clean(execution_id)
                 ),
                 what,
-                subject: format!("stage {stage} {raw_status}"),
+                subject: format!("stage {stage} {raw_status}{retry}"),
             }
         }
         Change::Inbound {

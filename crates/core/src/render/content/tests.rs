@@ -230,6 +230,7 @@ fn each_kind_reads_as_what_it_is() {
         previous_status: Some(Status::new("InProgress")),
         previous_execution_id: Some("e2".into()),
         execution_type: Some(kind.into()),
+        retry: None,
     };
     let cases = [
         (
@@ -401,4 +402,52 @@ fn the_lead_change_is_the_one_most_worth_a_subject_line() {
     };
     let with_failure = [failed[1].clone(), lost];
     assert_eq!(lead(&with_failure), 1);
+}
+
+/// An approval `a-1` of stage Approve waiting in execution `e-1`, seen before it started;
+/// CodePipeline gives the action the pipeline's console page to review it on.
+fn approval_waiting() -> Vec<Change> {
+    let review = "https://console.aws.amazon.com/codesuite/codepipeline/pipelines/web-app/view?region=eu-west-1";
+    let run = |latest: serde_json::Value| {
+        json!([{"stageName": "Approve",
+            "latestExecution": {"pipelineExecutionId": "e-1", "status": "InProgress"},
+            "actionStates": [{"actionName": "ChangeReview", "latestExecution": latest}]}])
+    };
+    let before = crate::diff::essentials(&state(&run(json!(null))));
+    diff(
+        &before,
+        &state(&run(
+            json!({"actionExecutionId": "a-1", "status": "InProgress",
+            "token": "t-1", "externalExecutionUrl": review}),
+        )),
+    )
+}
+
+#[test]
+fn a_waiting_approval_offers_to_review_it_under_that_name() {
+    let review = "https://console.aws.amazon.com/codesuite/codepipeline/pipelines/web-app/view?region=eu-west-1";
+    // Without a region (a replay): the page CodePipeline gave the approval, once, under
+    // its name, not as "Logs".
+    let content = Content::build(
+        "web-app",
+        &approval_waiting(),
+        &Context::default(),
+        "id",
+        (1, 1),
+    );
+    assert_eq!(content.actions(), [("Review approval", review)]);
+    // With a region: the pipeline's console page, where approvals are reviewed.
+    let console = Console::new("eu-west-1", Some("123456789012")).unwrap();
+    let with_console = Context {
+        console: Some(&console),
+        ..Context::default()
+    };
+    let content = Content::build("web-app", &approval_waiting(), &with_console, "id", (1, 1));
+    let actions = content.actions();
+    assert_eq!(actions[0].0, "Review approval");
+    assert_eq!(Some(actions[0].1), content.links.pipeline.as_deref());
+    assert!(
+        actions.iter().all(|(label, _)| *label != "Pipeline"),
+        "{actions:?}"
+    );
 }

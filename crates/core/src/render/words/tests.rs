@@ -1,6 +1,7 @@
 //! The table of words: every kind of change in every register, and the short forms.
 
 use super::*;
+use crate::change::StageRetry;
 use crate::state::{ErrorDetails, Timestamp};
 
 fn action(status: &str, previous: Option<&str>) -> Change {
@@ -63,6 +64,16 @@ fn every_kind_is_worded_in_every_register() {
         previous_status: previous.map(Status::new),
         previous_execution_id: previous.map(|_| id.into()),
         execution_type: Some(kind.into()),
+        retry: None,
+    };
+    let retried = |status: &str, previous: &str, automatic: bool, attempt: i64| Change::Stage {
+        stage: "Build".into(),
+        execution_id: id.into(),
+        status: Status::new(status),
+        previous_status: Some(Status::new(previous)),
+        previous_execution_id: Some(id.into()),
+        execution_type: Some("STANDARD".into()),
+        retry: Some(StageRetry { automatic, attempt }),
     };
     let inbound = |status: Option<&str>, previous: Option<&str>| Change::Inbound {
         stage: "Deploy".into(),
@@ -113,6 +124,18 @@ fn every_kind_is_worded_in_every_register() {
             "stage Deploy Failed (was InProgress) (execution 1e2f3041-5263-4748-995a-6b7c8d9e0f10)",
             "stage Deploy Failed",
             "stage Deploy Failed",
+        ),
+        (
+            retried("InProgress", "Failed", false, 1),
+            "stage Build InProgress (was Failed), manual retry 1 (execution 1e2f3041-5263-4748-995a-6b7c8d9e0f10)",
+            "stage Build InProgress (manual retry 1)",
+            "stage Build InProgress (manual retry 1)",
+        ),
+        (
+            retried("Succeeded", "InProgress", true, 2),
+            "stage Build Succeeded (was InProgress), automatic retry 2 (execution 1e2f3041-5263-4748-995a-6b7c8d9e0f10)",
+            "stage Build Succeeded (automatic retry 2)",
+            "stage Build Succeeded (automatic retry 2)",
         ),
         (
             stage("InProgress", None, "ROLLBACK"),
