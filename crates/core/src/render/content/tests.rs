@@ -2,6 +2,7 @@
 
 use serde_json::json;
 
+use super::execution::commit_message;
 use super::*;
 use crate::diff::diff;
 use crate::state::PipelineState;
