@@ -335,7 +335,13 @@ fn rule_3_a_retried_stage_says_how_and_which_attempt() {
         (json!({"manualStageRetryAttempt": 2}), Some((false, 2))),
         (json!({"autoStageRetryAttempt": 4}), Some((true, 4))),
         (json!({"latestRetryTrigger": "ManualStageRetry"}), None),
+        // A person's retry with only an automatic count: which attempt is not known.
+        (
+            json!({"autoStageRetryAttempt": 2, "latestRetryTrigger": "ManualStageRetry"}),
+            None,
+        ),
         (json!({"manualStageRetryAttempt": 0}), None),
+        (json!({"autoStageRetryAttempt": 0}), None),
         (json!({}), None),
     ];
     for (metadata, expected) in rows {
