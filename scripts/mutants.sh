@@ -7,6 +7,9 @@
 #   scripts/mutants.sh                  every mutant of the core (about 2 h here)
 #   scripts/mutants.sh --iterate        only those not caught by the last run, and new
 #                                       ones (minutes after a change to the core)
+#   scripts/mutants.sh --in-diff /tmp/core.diff
+#                                       only the mutants of a change (`git diff REV --
+#                                       crates/core/src > /tmp/core.diff`)
 #   scripts/mutants.sh --file crates/core/src/diff.rs
 #                                       one file's (any cargo-mutants option passes on)
 #
