@@ -83,6 +83,22 @@ pub fn cut(text: &str, max: usize) -> String {
     }
 }
 
+/// At most `max` characters of already-[`escape`]d mrkdwn, cut before an `&amp;`-style
+/// entity, never through one; the last character an ellipsis when cut.
+pub fn cut_escaped(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(max - 1).collect();
+    if let Some(amp) = cut.rfind('&')
+        && !cut[amp..].contains(';')
+    {
+        cut.truncate(amp);
+    }
+    cut.push('…');
+    cut
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +117,19 @@ mod tests {
             let got = escape_within(text, max);
             assert_eq!(got, expected, "{text:?} within {max}");
             assert!(got.chars().count() <= max);
+        }
+    }
+
+    #[test]
+    fn escaped_text_is_cut_without_splitting_an_entity() {
+        let cases = [
+            ("abcdef", 6, "abcdef"),
+            ("abcdef", 4, "abc…"),
+            ("ab&amp;cd", 6, "ab…"),
+            ("a&amp;bcdef", 8, "a&amp;b…"),
+        ];
+        for (text, max, expected) in cases {
+            assert_eq!(cut_escaped(text, max), expected, "{text} within {max}");
         }
     }
 }
