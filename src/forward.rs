@@ -233,6 +233,7 @@ fn bare(id: &str, headline: String, text: String, severity: Severity, links: Lin
         text,
         part: 1,
         parts: 1,
+        revision: None,
         severity,
         lead: 0,
         pipeline_arn: None,

@@ -26,7 +26,7 @@ const CORE: &[&[&str]] = &[
     &["change"],
     &["diff", "recover"],
     &["render"],
-    &["record"],
+    &["record", "living"],
     &["plan"],
     &["replay"],
 ];

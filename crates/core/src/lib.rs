@@ -14,7 +14,8 @@
 //! 4. [`diff`]: two observations → changes; what a snapshot keeps. [`recover`]: the runs
 //!    and executions no observation saw, from the history APIs' answers.
 //! 5. [`render`]: changes → words, the content model, and every channel's rendering.
-//! 6. [`record`]: what is stored per pipeline (snapshot, outbox, health).
+//! 6. [`record`]: what is stored per pipeline (snapshot, outbox, health). [`living`]: the
+//!    rules that keep one living Slack message per execution and channel.
 //! 7. [`plan`]: the claim rules: what to write and publish after an observation.
 //! 8. [`replay`]: the `replay` command: changes and messages across recorded observations.
 
@@ -22,6 +23,7 @@ pub mod change;
 pub mod diff;
 pub mod error;
 pub mod glob;
+pub mod living;
 pub mod pipeline;
 pub mod plan;
 pub mod record;

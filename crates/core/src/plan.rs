@@ -102,6 +102,7 @@ fn cached_executions(
 
 /// Decides what to write for `current`, given what was stored. `None`: nothing to write.
 /// Pure, so the claim rules are unit-tested without any service.
+#[allow(clippy::too_many_lines)] // one arm per state of the record, each whole
 pub fn plan(
     pipeline: &PipelineRef,
     loaded: &Loaded,
@@ -186,7 +187,19 @@ pub fn plan(
                 );
             }
             let id_prefix = format!("{}/{version}", pipeline.key());
-            for message in announce(pipeline, &changes, &executions, facts.console, &id_prefix) {
+            let seen = Seen {
+                state: Some(current),
+                starts: Some(&snapshot),
+                revision: version,
+            };
+            for message in announce(
+                pipeline,
+                &changes,
+                &executions,
+                facts.console,
+                seen,
+                &id_prefix,
+            ) {
                 outbox.push(Pending {
                     message: message.clone(),
                     lease_until,
@@ -268,7 +281,12 @@ pub fn plan_unreadable(
                 error: Some(reason.to_owned()),
             };
             let id_prefix = format!("{}/{}", pipeline.key(), record.version);
-            for message in announce(pipeline, &[change], &[], console, &id_prefix) {
+            let seen = Seen {
+                state: None,
+                starts: None,
+                revision: record.version,
+            };
+            for message in announce(pipeline, &[change], &[], console, seen, &id_prefix) {
                 record.outbox.push(Pending {
                     message: message.clone(),
                     lease_until,
@@ -293,12 +311,21 @@ pub fn plan_unreadable(
     }))
 }
 
+/// What the tick saw when it found the changes, for the executions' progress.
+#[derive(Clone, Copy)]
+struct Seen<'a> {
+    state: Option<&'a PipelineState>,
+    starts: Option<&'a PipelineState>,
+    revision: u64,
+}
+
 /// The messages announcing `changes`, linked to the pipeline's own console.
 fn announce(
     pipeline: &PipelineRef,
     changes: &[Change],
     executions: &[PipelineExecution],
     console: Option<&Console>,
+    seen: Seen<'_>,
     id_prefix: &str,
 ) -> Vec<Message> {
     // A pipeline elsewhere links to its own region's console and account.
@@ -309,6 +336,9 @@ fn announce(
     let context = Context {
         console: elsewhere.as_ref().or(console),
         executions,
+        state: seen.state,
+        starts: seen.starts,
+        revision: Some(seen.revision),
     };
     messages(&pipeline.name, changes, &context, id_prefix)
 }

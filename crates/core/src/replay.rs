@@ -16,12 +16,17 @@ use std::path::{Path, PathBuf};
 use crate::change::Change;
 use crate::diff::{diff, essentials, next_snapshot};
 use crate::error::ReplayError;
+use crate::living::Simulation;
 use crate::render::console::Console;
+use crate::render::content::Severity;
 use crate::render::content::{Content, Context};
 use crate::render::message::{Message, messages};
 use crate::render::record::ChangeRecord;
-use crate::render::{chatbot, email, slack, teams, text};
+use crate::render::{chatbot, email, slack, slack_app, teams, text};
 use crate::state::{PipelineExecution, PipelineState};
+
+/// The channel `--format slack-app` posts to: an id as Slack gives them.
+pub const REPLAY_CHANNEL: &str = "C0123456789";
 
 /// Consecutive observations of one pipeline, oldest first, and the executions recorded
 /// beside them.
@@ -41,12 +46,13 @@ pub enum Format {
     Email,
     Chatbot,
     Slack,
+    SlackApp,
     Teams,
 }
 
 impl Format {
     /// Every format: its name on a command line, and what it prints.
-    pub const ALL: [(Self, &'static str, &'static str); 7] = [
+    pub const ALL: [(Self, &'static str, &'static str); 8] = [
         (Self::Text, "text", "One readable line per change"),
         (Self::Json, "json", "One JSON object per line per change"),
         (
@@ -70,6 +76,11 @@ impl Format {
             "Each message as the forwarder posts it to Slack, one JSON document per line",
         ),
         (
+            Self::SlackApp,
+            "slack-app",
+            "The Slack app's Web API calls: a living message per run, thread replies",
+        ),
+        (
             Self::Teams,
             "teams",
             "Each message as the forwarder posts it to Teams, one JSON document per line",
@@ -91,6 +102,8 @@ pub struct Step {
     /// 1-based: the second file is step 1 (the first is the silent baseline).
     pub number: usize,
     pub changes: Vec<Change>,
+    /// What the tick would keep after this step, with the runs' start times.
+    pub snapshot: PipelineState,
 }
 
 impl Recording {
@@ -151,6 +164,7 @@ impl Recording {
                 Step {
                     number: i + 1,
                     changes,
+                    snapshot: snapshot.clone(),
                 }
             })
             .collect()
@@ -162,6 +176,9 @@ impl Recording {
         let context = Context {
             console,
             executions: &self.executions,
+            state: self.states.get(step.number),
+            starts: Some(&step.snapshot),
+            revision: u64::try_from(step.number).ok(),
         };
         let prefix = format!("{}/step-{}", self.pipeline, step.number);
         messages(&self.pipeline, &step.changes, &context, &prefix)
@@ -179,7 +196,14 @@ impl Recording {
         out: &mut impl Write,
     ) -> io::Result<()> {
         let steps = self.steps();
-        for step in steps.iter().filter(|s| only.is_none_or(|n| s.number == n)) {
+        // The app's message references live across steps, as in DynamoDB.
+        let mut app = Simulation::new(REPLAY_CHANNEL, Severity::Info);
+        for step in &steps {
+            let shown = only.is_none_or(|n| step.number == n);
+            // The app's calls depend on the steps before: they are run, and not printed.
+            if !shown && (format != Format::SlackApp || only.is_some_and(|n| step.number > n)) {
+                continue;
+            }
             if matches!(format, Format::Text | Format::Json) {
                 for change in &step.changes {
                     if format == Format::Json {
@@ -203,6 +227,14 @@ impl Recording {
                     Format::Body => writeln!(out, "{}", message.body)?,
                     Format::Chatbot => writeln!(out, "{}", chatbot::render(&content))?,
                     Format::Slack => writeln!(out, "{}", slack::render(&content))?,
+                    Format::SlackApp => {
+                        for call in app.deliver(&slack_app::render(&content, true)) {
+                            if shown {
+                                serde_json::to_writer(&mut *out, &call)?;
+                                writeln!(out)?;
+                            }
+                        }
+                    }
                     Format::Teams => writeln!(out, "{}", teams::render(&content))?,
                     Format::Text | Format::Json => unreachable!("handled above"),
                 }

@@ -20,13 +20,15 @@ use crate::render::console::Console;
 use crate::render::record::{ChangeRecord, Detail};
 use crate::render::text;
 use crate::render::words::{duration_text, who, why, words};
-use crate::state::{KnownStatus, PipelineExecution, Status};
+use crate::state::{KnownStatus, PipelineExecution, PipelineState, Status};
 
 /// The body's layout. Version 1, before links and commits, had no `schema_version` key.
 mod execution;
+mod progress;
 mod rank;
 
 pub use execution::{ExecutionContent, RevisionContent, Trigger};
+pub use progress::{Blocked, Progress, StageProgress, StageStatus};
 pub use rank::Severity;
 use rank::{lead, legacy_severity};
 
@@ -39,6 +41,14 @@ pub struct Context<'a> {
     pub console: Option<&'a Console>,
     /// What `GetPipelineExecution` said of the executions the changes mention.
     pub executions: &'a [PipelineExecution],
+    /// The observation the changes were found in: each execution's progress is read from
+    /// it. `None` leaves progress out.
+    pub state: Option<&'a PipelineState>,
+    /// The snapshot kept after that observation, for the runs' start times.
+    pub starts: Option<&'a PipelineState>,
+    /// What orders this notification among the pipeline's others: the record's version,
+    /// which only grows.
+    pub revision: Option<u64>,
 }
 
 /// A notification's content: the JSON body, and what every channel renders.
@@ -59,6 +69,10 @@ pub struct Content {
     pub text: String,
     pub part: usize,
     pub parts: usize,
+    /// The record version the notification was made at: a later notification of the
+    /// same pipeline has a greater one. Absent from bodies written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<u64>,
     #[serde(default)]
     pub severity: Severity,
     /// Index in `changes` of the change the subject names.
@@ -191,6 +205,7 @@ impl Content {
                 .join("\n"),
             part,
             parts,
+            revision: context.revision,
             severity: changes.iter().map(Severity::of).max().unwrap_or_default(),
             lead,
             pipeline_arn: context.console.and_then(|c| c.pipeline_arn(pipeline)),

@@ -8,7 +8,8 @@
 //! - [`message`]: the SNS message: subject, filterable attributes, size limit, and the
 //!   per-protocol payload.
 //! - One file per channel, each rendering [`content::Content`] within its own limits:
-//!   [`email`], [`chatbot`] (AWS Chatbot custom notifications), [`slack`] (Block Kit),
+//!   [`email`], [`chatbot`] (AWS Chatbot custom notifications), [`slack`] (Block Kit,
+//!   for webhooks), [`slack_app`] (the Slack app's living message and thread replies),
 //!   [`teams`] (Adaptive Cards).
 //! - [`mrkdwn`]: Slack's markup, shared by the Chatbot and Slack renderers.
 //! - [`text`]: one terminal line per change; [`record`]: one flat JSON record per change
@@ -25,6 +26,7 @@ pub mod message;
 pub mod mrkdwn;
 pub mod record;
 pub mod slack;
+pub mod slack_app;
 pub mod teams;
 pub mod text;
 pub mod words;

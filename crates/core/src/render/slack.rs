@@ -278,6 +278,7 @@ mod tests {
             let ctx = Context {
                 console: None,
                 executions: &executions,
+                ..Context::default()
             };
             let content = Content::build("web", &changes, &ctx, "web/1/1", (1, 1));
             let line = context_line(&content).unwrap();

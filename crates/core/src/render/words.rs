@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use crate::change::{Approval, Change, ConditionKind};
+use crate::change::{Approval, Change, ConditionKind, StageRetry};
 use crate::render::text::clean;
 use crate::state::{KnownStatus, Status};
 
@@ -49,11 +49,8 @@ pub fn words(change: &Change) -> Words {
             let name = clean(stage);
             // Which attempt this is, in every register: "manual retry 1".
             let (retry, retry_line) = retry.map_or_else(Default::default, |r| {
-                let how = if r.automatic { "automatic" } else { "manual" };
-                (
-                    format!(" ({how} retry {})", r.attempt),
-                    format!(", {how} retry {}", r.attempt),
-                )
+                let retry = retry_words(r);
+                (format!(" ({retry})"), format!(", {retry}"))
             });
             let what = if rollback {
                 match change.status().and_then(Status::known) {
@@ -391,3 +388,13 @@ fn colon(text: Option<&str>) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// Which attempt a retried stage is on: `manual retry 1`, `automatic retry 2`.
+pub fn retry_words(retry: StageRetry) -> String {
+    let how = if retry.automatic {
+        "automatic"
+    } else {
+        "manual"
+    };
+    format!("{how} retry {}", retry.attempt)
+}

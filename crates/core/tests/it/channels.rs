@@ -13,7 +13,16 @@ use serde_json::{Value, json};
 
 use crate::fixtures::{repository, scenario_files, scenario_names};
 
-const FORMATS: [&str; 7] = ["text", "json", "body", "email", "chatbot", "slack", "teams"];
+const FORMATS: [&str; 8] = [
+    "text",
+    "json",
+    "body",
+    "email",
+    "chatbot",
+    "slack",
+    "slack-app",
+    "teams",
+];
 
 /// The platforms' own limits, written down here rather than read from the renderers'
 /// constants, so that raising a constant past what the platform takes fails a test.
@@ -118,6 +127,9 @@ fn every_rendering_keeps_its_channels_limits() {
         for line in replay(&scenario, "slack").lines() {
             assert_slack_limits(&serde_json::from_str(line).unwrap(), &scenario);
         }
+        for line in replay(&scenario, "slack-app").lines() {
+            assert_app_call_limits(&serde_json::from_str(line).unwrap(), &scenario);
+        }
         for line in replay(&scenario, "chatbot").lines() {
             assert_chatbot_limits(&serde_json::from_str(line).unwrap(), &scenario);
         }
@@ -169,6 +181,97 @@ fn assert_slack_limits(post: &Value, what: &str) {
         !post["text"].as_str().unwrap().is_empty(),
         "a fallback text"
     );
+}
+
+/// One Web API call of the Slack app: a message in blocks (the living message, a reply),
+/// or the webhook's message posted on its own.
+fn assert_app_call_limits(call: &Value, what: &str) {
+    let body = &call["body"];
+    assert_eq!(body["channel"], pipewatch_core::replay::REPLAY_CHANNEL);
+    match call["method"].as_str().unwrap() {
+        "chat.update" => assert!(
+            body["ts"].is_string(),
+            "{what}: an update names its message"
+        ),
+        "chat.postMessage" => assert!(body.get("ts").is_none()),
+        other => panic!("{what}: {other}"),
+    }
+    if body.get("attachments").is_some() {
+        return assert_slack_limits(body, what);
+    }
+    let blocks = body["blocks"].as_array().unwrap();
+    assert!(
+        blocks.len() <= SLACK_MAX_BLOCKS,
+        "{what}: {} blocks",
+        blocks.len()
+    );
+    let mut total = 0;
+    for block in blocks {
+        if let Some(text) = block["text"]["text"].as_str() {
+            assert!(
+                !text.is_empty() && text.chars().count() <= SLACK_MAX_SECTION,
+                "{what}"
+            );
+            total += text.chars().count();
+        }
+        for element in block["elements"].as_array().into_iter().flatten() {
+            if let Some(text) = element["text"].as_str() {
+                total += text.chars().count();
+            }
+            if element["type"] == "button" {
+                let label = element["text"]["text"].as_str().unwrap();
+                assert!(label.chars().count() <= SLACK_MAX_BUTTON_TEXT);
+                assert!(element["url"].as_str().unwrap().len() <= SLACK_MAX_BUTTON_URL);
+            }
+        }
+    }
+    assert!(total <= SLACK_MAX_TOTAL_TEXT, "{what}: {total} characters");
+    assert!(
+        !body["text"].as_str().unwrap().is_empty(),
+        "a fallback text"
+    );
+}
+
+/// The Slack app's goal, over every bundled scenario: one top-level post per execution,
+/// then an update only when the message changes, and each thread reply once.
+#[test]
+fn the_slack_app_posts_once_per_execution_and_never_sends_the_same_message_twice() {
+    for scenario in scenario_names() {
+        let calls: Vec<Value> = replay(&scenario, "slack-app")
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        let mut last = std::collections::BTreeMap::<String, Value>::new();
+        let mut replies = std::collections::BTreeSet::new();
+        for call in &calls {
+            let body = &call["body"];
+            if let Some(thread) = body["thread_ts"].as_str() {
+                assert!(
+                    last.contains_key(thread),
+                    "{scenario}: a reply in a posted thread"
+                );
+                assert!(
+                    replies.insert(body.to_string()),
+                    "{scenario}: a reply twice"
+                );
+                continue;
+            }
+            if body.get("attachments").is_some() {
+                continue; // a notification about no execution, posted on its own
+            }
+            let mut message = body.clone();
+            message.as_object_mut().unwrap().remove("ts");
+            if call["method"] == "chat.update" {
+                let ts = body["ts"].as_str().unwrap();
+                let before = last.insert(ts.to_owned(), message.clone());
+                assert_ne!(before, Some(message), "{scenario}: a redundant update");
+            } else {
+                let ts = format!("1700000000.{:06}", 100 * (last.len() + 1));
+                last.insert(ts, message);
+            }
+        }
+        assert!(!last.is_empty(), "{scenario}: the app posted nothing");
+    }
 }
 
 fn assert_chatbot_limits(notification: &Value, what: &str) {
@@ -308,6 +411,7 @@ fn a_huge_failure_keeps_every_limit_and_says_how_much_was_left_out() {
     let context = Context {
         console: Some(&console),
         executions: &[],
+        ..Context::default()
     };
     let messages = messages("monolith", &changes, &context, "monolith/9");
     assert!(messages.len() > 1, "split into parts under SNS's limit");
@@ -369,6 +473,7 @@ fn a_pipeline_pipewatch_cannot_read_is_said_in_every_channel() {
     let links = Context {
         console: console.as_ref(),
         executions: &[],
+        ..Context::default()
     };
     let validator = schema();
     // And what recovery adds: an execution that failed between checks, and a run.

@@ -32,6 +32,7 @@ pub fn exercise(bytes: &[u8]) -> Result<PipelineState, pipewatch_core::error::Pa
     let context = Context {
         console: console.as_ref(),
         executions: &[],
+        ..Context::default()
     };
     for (before, after) in [(&never_ran, &state), (&state, &never_ran)] {
         let changes = diff(before, after);

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Context, is_web_link};
+use super::{Context, Progress, is_web_link};
 use crate::render::text;
 use crate::render::words::{short_principal, short_revision};
 use crate::state::{ArtifactRevision, ExecutionTrigger};
@@ -22,6 +22,9 @@ pub struct ExecutionContent {
     /// For a rollback: the execution whose revisions it goes back to.
     #[serde(default)]
     pub rollback_of: Option<String>,
+    /// Where the execution stands in every stage, when the notification was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
 }
 
 /// What started an execution.
@@ -74,6 +77,9 @@ impl ExecutionContent {
             rollback_of: facts
                 .and_then(|f| f.rollback_metadata.as_ref())
                 .and_then(|r| r.rollback_target_pipeline_execution_id.clone()),
+            progress: context
+                .state
+                .map(|state| Progress::of(state, context.starts, id)),
         }
     }
 

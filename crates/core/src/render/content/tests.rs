@@ -100,6 +100,7 @@ fn a_failure_carries_what_why_how_long_commit_who_started_it_and_links() {
     let known = Context {
         console: Some(&console),
         executions: &executions,
+        ..Context::default()
     };
     let content = Content::build("web-app", &failure(), &known, "web-app/7/1", (1, 1));
 
@@ -166,6 +167,7 @@ fn a_body_reads_back_exactly() {
     let known = Context {
         console: Some(&console),
         executions: &executions,
+        ..Context::default()
     };
     let content = Content::build("web-app", &failure(), &known, "web-app/7/1", (1, 1));
     let body = serde_json::to_string(&content).unwrap();

@@ -1,0 +1,123 @@
+use serde_json::json;
+
+use super::*;
+
+fn living(revision: u64, text: &str, severity: Severity) -> Living {
+    let message = json!({"text": text, "blocks": []});
+    Living {
+        execution: "e-1".into(),
+        revision,
+        severity,
+        plain: json!({"text": text}),
+        digest: crate::render::slack_app::digest(&message),
+        message,
+    }
+}
+
+fn posted(revision: u64, text: &str) -> MessageRef {
+    let mut reference = claim("C1", &living(revision, text, Severity::Info), 0);
+    reference.ts = Some("1.000100".into());
+    reference
+}
+
+#[test]
+fn the_first_rendering_claims_the_message_unless_the_channel_wants_more() {
+    let info = living(5, "a", Severity::Info);
+    assert_eq!(next(None, &info, Severity::Info, 0), Next::Claim);
+    assert_eq!(next(None, &info, Severity::Failure, 0), Next::Skip);
+    let failure = living(5, "a", Severity::Failure);
+    assert_eq!(next(None, &failure, Severity::Failure, 0), Next::Claim);
+}
+
+#[test]
+fn a_claim_without_ts_is_waited_for_until_its_lease_then_taken_over() {
+    let claimed = claim("C1", &living(5, "a", Severity::Info), 1_000);
+    let newer = living(6, "b", Severity::Info);
+    assert_eq!(claimed.claimed_until, 1_000 + CLAIM_LEASE_MS);
+    assert_eq!(
+        next(Some(&claimed), &newer, Severity::Info, 1_000),
+        Next::Wait
+    );
+    assert_eq!(
+        next(
+            Some(&claimed),
+            &newer,
+            Severity::Info,
+            claimed.claimed_until - 1
+        ),
+        Next::Wait
+    );
+    assert_eq!(
+        next(
+            Some(&claimed),
+            &newer,
+            Severity::Info,
+            claimed.claimed_until
+        ),
+        Next::TakeOver
+    );
+}
+
+#[test]
+fn only_a_newer_and_different_rendering_is_recorded() {
+    let stored = posted(5, "a");
+    let at = |revision, text| {
+        next(
+            Some(&stored),
+            &living(revision, text, Severity::Info),
+            Severity::Failure,
+            0,
+        )
+    };
+    assert_eq!(at(6, "b"), Next::Record, "newer and different");
+    assert_eq!(at(6, "a"), Next::Nothing, "newer, same rendering");
+    assert_eq!(at(5, "b"), Next::Nothing, "same revision");
+    assert_eq!(at(4, "b"), Next::Nothing, "older: never rolled back");
+}
+
+#[test]
+fn after_a_call_the_newest_recorded_rendering_is_sent_if_it_is_not_what_was_sent() {
+    let stored = posted(5, "a");
+    let newer = recorded(&stored, &living(7, "c", Severity::Info));
+    assert_eq!(newer.revision, 7);
+    assert_eq!(newer.ts, stored.ts, "recording keeps the message");
+    let sent_old = stored.digest.clone();
+    assert_eq!(resend(&newer, &sent_old), Some(newer.message.as_str()));
+    assert_eq!(resend(&newer, &newer.digest), None);
+}
+
+#[test]
+fn the_simulation_posts_once_updates_in_order_and_threads_each_reply_once() {
+    use crate::render::slack_app::{Rendered, Reply};
+    let rendering = |revision, text: &str, replies: Vec<Reply>| Rendered {
+        living: vec![living(revision, text, Severity::Info)],
+        replies,
+        standalone: None,
+    };
+    let reply = Reply {
+        execution: "e-1".into(),
+        key: "failed/Build/Unit/x".into(),
+        broadcast: true,
+        message: json!({"text": "failed"}),
+    };
+    let mut app = Simulation::new("C1", Severity::Info);
+    let methods = |calls: Vec<Call>| calls.iter().map(|c| c.method).collect::<Vec<_>>();
+    assert_eq!(
+        methods(app.deliver(&rendering(1, "a", vec![]))),
+        ["chat.postMessage"]
+    );
+    let calls = app.deliver(&rendering(2, "b", vec![reply.clone()]));
+    assert_eq!(methods(calls.clone()), ["chat.update", "chat.postMessage"]);
+    assert_eq!(calls[0].body["ts"], "1700000000.000100");
+    assert_eq!(calls[1].body["thread_ts"], "1700000000.000100");
+    assert_eq!(calls[1].body["reply_broadcast"], true);
+    assert!(
+        app.deliver(&rendering(2, "b", vec![reply.clone()]))
+            .is_empty(),
+        "a duplicate"
+    );
+    assert!(
+        app.deliver(&rendering(1, "a", vec![])).is_empty(),
+        "an older one"
+    );
+}

@@ -1,0 +1,141 @@
+use serde_json::json;
+
+use super::*;
+use crate::render::content::Context;
+use crate::state::PipelineState;
+
+fn state(json: Value) -> PipelineState {
+    serde_json::from_value(json).unwrap()
+}
+
+/// A run of `stages` stages, the first `done` succeeded and the next one at `now`.
+fn content(stages: usize, done: usize, now: &str) -> Content {
+    let stage_states: Vec<Value> = (0..stages)
+        .map(|i| {
+            let status = if i < done { "Succeeded" } else { now };
+            if i <= done {
+                json!({"stageName": format!("Stage{i:02}"),
+                    "latestExecution": {"pipelineExecutionId": "e-1", "status": status},
+                    "actionStates": [{"actionName": "Act", "latestExecution": {"actionExecutionId": format!("a{i}"),
+                        "status": status, "lastStatusChange": 1_700_000_000 + 60 * i64::try_from(i).unwrap(),
+                        "errorDetails": {"message": "boom"}}}]})
+            } else {
+                json!({"stageName": format!("Stage{i:02}")})
+            }
+        })
+        .collect();
+    let before = state(json!({"pipelineName": "web", "stageStates": []}));
+    let after = state(json!({"pipelineName": "web", "stageStates": stage_states}));
+    let mut base = after.clone();
+    for stage in &mut base.stage_states {
+        stage.latest_execution = None;
+        for action in &mut stage.action_states {
+            action.latest_execution = None;
+        }
+    }
+    let _ = before;
+    let changes = crate::diff::diff(&crate::diff::essentials(&base), &after);
+    let context = Context {
+        state: Some(&after),
+        revision: Some(3),
+        ..Context::default()
+    };
+    Content::build("web", &changes, &context, "web/3/1", (1, 1))
+}
+
+#[test]
+fn each_execution_gets_a_living_message_whole_from_its_progress() {
+    let rendered = render(&content(3, 1, "Failed"), false);
+    assert_eq!(rendered.living.len(), 1);
+    let living = &rendered.living[0];
+    assert_eq!((living.execution.as_str(), living.revision), ("e-1", 3));
+    let text = living.message.to_string();
+    assert!(text.contains("failed at Stage01/Act"), "{text}");
+    assert!(text.contains("✅ Stage00"), "{text}");
+    assert!(text.contains("◻️ Stage02"), "{text}");
+    assert!(rendered.standalone.is_none());
+    assert_eq!(living.digest, digest(&living.message));
+}
+
+#[test]
+fn a_failure_is_a_thread_reply_with_its_own_key_broadcast_only_when_asked() {
+    let quiet = render(&content(2, 1, "Failed"), false);
+    let keys: Vec<&str> = quiet.replies.iter().map(|r| r.key.as_str()).collect();
+    assert_eq!(keys, ["failed/Stage01/Act/a1"]);
+    assert!(!quiet.replies[0].broadcast);
+    assert!(quiet.replies[0].message.to_string().contains("boom"));
+    assert!(render(&content(2, 1, "Failed"), true).replies[0].broadcast);
+    assert!(
+        render(&content(2, 1, "InProgress"), true)
+            .replies
+            .is_empty()
+    );
+}
+
+#[test]
+fn equal_runs_render_equal_and_a_change_renders_different() {
+    let a = render(&content(3, 1, "InProgress"), false);
+    let b = render(&content(3, 1, "InProgress"), false);
+    let c = render(&content(3, 2, "InProgress"), false);
+    assert_eq!(a.living[0].digest, b.living[0].digest);
+    assert_ne!(a.living[0].digest, c.living[0].digest);
+}
+
+#[test]
+fn without_progress_or_revision_the_webhook_message_is_posted_on_its_own() {
+    let mut content = content(2, 1, "Failed");
+    content.revision = None;
+    let rendered = render(&content, false);
+    assert!(rendered.living.is_empty() && rendered.replies.is_empty());
+    let standalone = rendered.standalone.unwrap();
+    assert_eq!(standalone.key, "web/3/1");
+    assert_eq!(standalone.message, slack::render(&content));
+}
+
+#[test]
+fn many_stages_stay_within_slacks_limits_and_say_what_was_left_out() {
+    let rendered = render(&content(2_000, 1_999, "InProgress"), false);
+    let message = &rendered.living[0].message;
+    let blocks = message["blocks"].as_array().unwrap();
+    assert!(blocks.len() <= MAX_BLOCKS, "{}", blocks.len());
+    for block in blocks {
+        assert!(
+            block["text"]["text"]
+                .as_str()
+                .is_none_or(|t| t.chars().count() <= MAX_SECTION)
+        );
+    }
+    assert!(message.to_string().contains(" more stages"));
+    let text: usize = blocks.iter().map(text_chars).sum();
+    assert!(text <= slack::MAX_TOTAL_TEXT, "{text}");
+    let plain = &rendered.living[0].plain;
+    assert!(plain.get("blocks").is_none());
+    assert!(plain["text"].as_str().unwrap().chars().count() <= MAX_SECTION);
+}
+
+#[test]
+fn a_continuation_says_so_above_the_same_message() {
+    let living = &render(&content(2, 1, "Failed"), false).living[0];
+    let continued = continuing(&living.message, None);
+    assert_eq!(
+        continued["blocks"][0]["elements"][0]["text"],
+        "Continues an earlier message that can no longer be edited."
+    );
+    assert_eq!(continued["blocks"][1], living.message["blocks"][0]);
+    assert!(continued["text"].as_str().unwrap().ends_with("(continued)"));
+}
+
+/// The characters of every `text` in a block, as Slack counts toward a message's total.
+fn text_chars(value: &Value) -> usize {
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) if k == "text" => s.chars().count(),
+                other => text_chars(other),
+            })
+            .sum(),
+        Value::Array(items) => items.iter().map(text_chars).sum(),
+        _ => 0,
+    }
+}
