@@ -274,6 +274,23 @@ pub struct ForwarderConfig {
     pub teams_secret: Option<String>,
     /// `LOG_LEVEL`, as for the watcher.
     pub log_level: String,
+    /// The Slack app, when `SLACK_APP_SECRET_ARN` (its bot token) is set.
+    pub slack_app: Option<SlackAppConfig>,
+}
+
+/// The Slack app's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlackAppConfig {
+    /// `SLACK_APP_SECRET_ARN`: a secret holding the bot token (`xoxb-…`).
+    pub token_secret: String,
+    /// `SLACK_APP_ROUTES`: the channels, as JSON (parsed by the forwarder).
+    pub routes: String,
+    /// `TABLE_NAME`: where message references are kept.
+    pub table: String,
+    /// `ALARM_TOPIC_ARN`: where the operator is told that a channel cannot take messages.
+    pub alarm_topic: Option<String>,
+    /// `SLACK_API_URL`: Slack's Web API elsewhere (Slack for government, a local fake).
+    pub api_url: Option<String>,
 }
 
 impl ForwarderConfig {
@@ -293,11 +310,21 @@ impl ForwarderConfig {
         };
         let slack_secret = secret("SLACK_WEBHOOK_SECRET_ARN")?;
         let teams_secret = secret("TEAMS_WEBHOOK_SECRET_ARN")?;
-        if slack_secret.is_none() && teams_secret.is_none() {
+        let slack_app = match secret("SLACK_APP_SECRET_ARN")? {
+            None => None,
+            Some(token_secret) => Some(SlackAppConfig {
+                token_secret,
+                routes: required(&lookup, "SLACK_APP_ROUTES")?,
+                table: required(&lookup, "TABLE_NAME")?,
+                alarm_topic: value(&lookup, "ALARM_TOPIC_ARN"),
+                api_url: value(&lookup, "SLACK_API_URL"),
+            }),
+        };
+        if slack_secret.is_none() && teams_secret.is_none() && slack_app.is_none() {
             return Err(ConfigError {
                 name: "SLACK_WEBHOOK_SECRET_ARN",
                 problem:
-                    "is not set, nor is TEAMS_WEBHOOK_SECRET_ARN: the forwarder needs at least one"
+                    "is not set, nor is TEAMS_WEBHOOK_SECRET_ARN or SLACK_APP_SECRET_ARN: the forwarder needs at least one"
                         .into(),
             });
         }
@@ -305,6 +332,7 @@ impl ForwarderConfig {
             slack_secret,
             teams_secret,
             log_level: log_level(&lookup)?,
+            slack_app,
         })
     }
 }
@@ -420,7 +448,7 @@ mod tests {
         let missing = ForwarderConfig::from_lookup(|_| None).unwrap_err();
         assert_eq!(
             missing.to_string(),
-            "environment variable SLACK_WEBHOOK_SECRET_ARN is not set, nor is TEAMS_WEBHOOK_SECRET_ARN: the forwarder needs at least one"
+            "environment variable SLACK_WEBHOOK_SECRET_ARN is not set, nor is TEAMS_WEBHOOK_SECRET_ARN or SLACK_APP_SECRET_ARN: the forwarder needs at least one"
         );
         let wrong =
             ForwarderConfig::from_lookup(|_| Some("https://hooks.slack.com/x".into())).unwrap_err();
@@ -437,6 +465,32 @@ mod tests {
         assert_eq!(config.teams_secret.as_deref(), Some(arn));
         assert_eq!(config.slack_secret, None);
         assert_eq!(config.log_level, "info");
+        assert_eq!(config.slack_app, None);
+    }
+
+    #[test]
+    fn the_slack_app_needs_its_channels_and_the_table() {
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:slack-app-AbCdEf";
+        let with = |pairs: &'static [(&'static str, &'static str)]| {
+            ForwarderConfig::from_lookup(move |name| {
+                if name == "SLACK_APP_SECRET_ARN" {
+                    return Some(arn.into());
+                }
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| (*v).to_owned())
+            })
+        };
+        let missing = with(&[("TABLE_NAME", "t")]).unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            "environment variable SLACK_APP_ROUTES is not set"
+        );
+        let config = with(&[("TABLE_NAME", "t"), ("SLACK_APP_ROUTES", "[]")]).unwrap();
+        let app = config.slack_app.unwrap();
+        assert_eq!((app.token_secret.as_str(), app.table.as_str()), (arn, "t"));
+        assert_eq!((app.alarm_topic, app.api_url), (None, None));
     }
 
     #[test]

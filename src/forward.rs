@@ -17,6 +17,7 @@
 //! dead-letter queue keeps the event, and the Errors alarm sees it). A retried event posts
 //! again to the destinations that had accepted it; every post shows the notification id.
 
+pub mod app;
 pub mod destination;
 
 use std::time::{Duration, Instant};
@@ -24,6 +25,7 @@ use std::time::{Duration, Instant};
 use aws_lambda_events::sns::SnsEvent;
 use serde_json::Value;
 
+pub use app::{App, AppError, AppRoute};
 pub use destination::{Destination, Format};
 
 use crate::ports::PostError;
@@ -87,11 +89,21 @@ pub struct Forwarded {
     pub posts: usize,
 }
 
+/// The Slack app, when one is installed: its client and store, its channels, and the
+/// topic that tells the operator when a channel cannot take messages.
+pub struct AppTarget<'a> {
+    pub app: App<'a>,
+    pub routes: &'a [AppRoute],
+    /// The alarm topic: a path to the operator that does not depend on Slack.
+    pub operator: Option<(&'a aws_sdk_sns::Client, &'a str)>,
+}
+
 /// Posts every record of `event` to the destinations that want it, retrying within
 /// `deadline` (the invocation's).
 pub async fn forward<W: Webhook>(
     webhook: &W,
     destinations: &[Destination],
+    app: Option<&AppTarget<'_>>,
     event: &SnsEvent,
     deadline: Instant,
 ) -> Result<Forwarded, ForwardError> {
@@ -117,16 +129,95 @@ pub async fn forward<W: Webhook>(
                 }),
             }
         }
+        let mut total = wanted.len();
+        if let Some(target) = app {
+            for route in target
+                .routes
+                .iter()
+                .filter(|r| r.wants(pipeline.as_deref()))
+            {
+                total += 1;
+                match target.app.deliver(route, &content, deadline).await {
+                    Ok(sent) => forwarded.posts += sent.posts + sent.updates,
+                    Err(AppError::Destination(error)) => {
+                        if let Err(kept) =
+                            keep(target, route, &content.id, &sns.message, &error.to_string()).await
+                        {
+                            failed.push(Undelivered {
+                                destination: format!("slack app {}", route.channel),
+                                error: unavailable(kept.as_ref()),
+                            });
+                        }
+                    }
+                    Err(error) => failed.push(Undelivered {
+                        destination: format!("slack app {}", route.channel),
+                        error: unavailable(&error),
+                    }),
+                }
+            }
+        }
         if !failed.is_empty() {
             return Err(ForwardError {
                 message_id: sns.message_id.clone(),
-                total: wanted.len(),
+                total,
                 failed,
             });
         }
         forwarded.messages += 1;
     }
     Ok(forwarded)
+}
+
+fn unavailable(error: &(dyn std::error::Error + 'static)) -> PostError {
+    PostError::Unavailable {
+        host: "Slack's Web API".into(),
+        detail: pipewatch_core::error::chain(error),
+    }
+}
+
+/// A notification `route`'s channel cannot take: kept as a dead letter for that channel,
+/// and the operator told once (per channel and reason, while the reference lives) through
+/// the alarm topic. The invocation then succeeds: retrying cannot help.
+async fn keep(
+    target: &AppTarget<'_>,
+    route: &AppRoute,
+    id: &str,
+    body: &str,
+    reason: &str,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let refs = target.app.refs;
+    let now = pipewatch_core::state::Timestamp::now().unix_millis();
+    tracing::error!(channel = %route.channel, notification = %id, reason = %reason,
+        "the Slack app cannot post to this channel: the notification is kept as a dead letter");
+    refs.dead_letter(&route.channel, id, body, reason, now)
+        .await?;
+    let code = reason
+        .rsplit_once('(')
+        .map_or(reason, |(_, code)| code.trim_end_matches(')'));
+    if let Some((sns, topic)) = target.operator
+        && refs
+            .claim_once(&route.channel, &format!("told/{code}"), now)
+            .await?
+    {
+        let message = format!(
+            "pipewatch's Slack app cannot post to channel {}: {reason}.\n\n\
+             Its notifications are kept as dead letters in the snapshot table (keys slack/{}/dead/...) \
+             until this is fixed. You are told once per channel and reason.",
+            route.channel, route.channel
+        );
+        sns.publish()
+            .topic_arn(topic)
+            .subject(pipewatch_core::render::content::sns_subject(&format!(
+                "pipewatch cannot post to Slack channel {}",
+                route.channel
+            )))
+            .message(message)
+            .send()
+            .await
+            .map_err(|e| crate::aws::describe(&e))?;
+        refs.done(&route.channel, &format!("told/{code}")).await?;
+    }
+    Ok(())
 }
 
 /// Posts `body`, retrying what may succeed later while the invocation has time for it.

@@ -14,13 +14,13 @@
 //! 4. Adapters, each turning one outside service into a port: [`aws`] (CodePipeline,
 //!    DynamoDB, SNS, SQS, STS, Secrets Manager, the Tagging API, and the SDK interceptor
 //!    that counts every call), [`local`] (the CLI's folder and standard output),
-//!    [`webhook`] (the forwarder's HTTPS posts).
+//!    [`webhook`] (the forwarder's HTTPS posts), [`slack`] (the Slack app's Web API).
 //! 5. [`tick`]: check every pipeline once: load, observe, recover, enrich, claim, publish,
 //!    acknowledge. The only orchestration, where ordering and idempotency are decided.
 //! 6. [`metrics`]: a tick's figures as CloudWatch EMF lines and `watch --stats`.
 //!    [`redrive`]: dead letters back to the topic.
 //! 7. Entry points: [`lambda`] (an event → the pipelines to check → the tick → its
-//!    summary) and [`forward`] (SNS → the Slack and Teams webhooks).
+//!    summary) and [`forward`] (SNS → the Slack and Teams webhooks and the Slack app).
 //!
 //! The binaries in `src/bin/` and the command line (`crates/cli`) only wire these
 //! together.
@@ -33,6 +33,7 @@ pub mod config;
 
 pub mod aws;
 pub mod local;
+pub mod slack;
 pub mod webhook;
 
 pub mod tick;

@@ -67,12 +67,7 @@ impl Webhook for HttpsWebhook {
         if status.is_success() {
             return Ok(());
         }
-        let retry_after = response
-            .headers()
-            .get(hyper::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = retry_after(response.headers());
         let detail = tokio::time::timeout(POST_TIMEOUT, response.into_body().collect())
             .await
             .ok()
@@ -87,6 +82,15 @@ impl Webhook for HttpsWebhook {
             .unwrap_or_default();
         Err(classify(status.as_u16(), &host, retry_after, &detail))
     }
+}
+
+/// The wait a `Retry-After` header asks for, in seconds (Slack's and Teams' form).
+pub fn retry_after(headers: &hyper::HeaderMap) -> Option<Duration> {
+    headers
+        .get(hyper::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
 }
 
 /// A failed status as a [`PostError`].

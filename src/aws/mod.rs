@@ -7,6 +7,7 @@ pub mod dead_letter_reader;
 pub mod dynamodb;
 pub mod interceptor;
 pub mod secrets;
+pub mod slack_refs;
 pub mod sns;
 pub mod sqs;
 pub mod tagging;

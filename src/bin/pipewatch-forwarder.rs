@@ -1,13 +1,18 @@
 //! The optional forwarder: subscribed to the topics, posts each notification to the Slack
-//! and Teams webhooks its secrets name, which it reads once per cold start.
+//! and Teams webhooks its secrets name and, when installed, through the Slack app. It
+//! reads its secrets once per cold start.
 
 use std::process::ExitCode;
 
 use aws_lambda_events::sns::SnsEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
 
+use pipewatch::aws::slack_refs::SlackRefs;
 use pipewatch::config::ForwarderConfig;
-use pipewatch::forward::{DEFAULT_TIME, Destination, Format, deadline_from_epoch_ms, destination};
+use pipewatch::forward::{
+    App, AppTarget, DEFAULT_TIME, Destination, Format, app, deadline_from_epoch_ms, destination,
+};
+use pipewatch::slack::{BotToken, SlackApi};
 use pipewatch::webhook::HttpsWebhook;
 
 #[tokio::main]
@@ -37,15 +42,38 @@ async fn run() -> Result<(), lambda_runtime::Error> {
             .map_err(|e| format!("reading the {name} webhook secret: {e}"))?;
         destinations.extend(destination::parse(&value, name, format)?);
     }
-    let labels: Vec<&str> = destinations.iter().map(|d| d.label.as_str()).collect();
+    let mut labels: Vec<String> = destinations.iter().map(|d| d.label.clone()).collect();
+
+    // The Slack app: its token, its channels, its store and the operator's topic.
+    let mut installed = None;
+    if let Some(settings) = &config.slack_app {
+        let token = pipewatch::aws::secrets::secret_string(&secrets, &settings.token_secret)
+            .await
+            .map_err(|e| format!("reading the Slack app's secret: {e}"))?;
+        let token = BotToken::parse(&token)?;
+        let routes = app::parse_routes(&settings.routes)?;
+        labels.extend(routes.iter().map(|r| format!("slack app {}", r.channel)));
+        let api = SlackApi::new(token, settings.api_url.as_deref())?;
+        let refs = SlackRefs::new(aws_sdk_dynamodb::Client::new(&sdk), &settings.table);
+        let sns = aws_sdk_sns::Client::new(&sdk);
+        installed = Some((api, refs, routes, sns, settings.alarm_topic.clone()));
+    }
     tracing::info!(destinations = %labels.join(", "), "forwarder ready");
+    let target = installed
+        .as_ref()
+        .map(|(api, refs, routes, sns, topic)| AppTarget {
+            app: App { api, refs },
+            routes,
+            operator: topic.as_deref().map(|t| (sns, t)),
+        });
     let webhook = HttpsWebhook::new()?;
-    let (webhook, destinations) = (&webhook, destinations.as_slice());
+    let (webhook, destinations, target) = (&webhook, destinations.as_slice(), target.as_ref());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SnsEvent>| async move {
         let deadline = deadline_from_epoch_ms(event.context.deadline)
             .unwrap_or_else(|| std::time::Instant::now() + DEFAULT_TIME);
         let forwarded =
-            pipewatch::forward::forward(webhook, destinations, &event.payload, deadline).await?;
+            pipewatch::forward::forward(webhook, destinations, target, &event.payload, deadline)
+                .await?;
         tracing::info!(
             messages = forwarded.messages,
             posts = forwarded.posts,

@@ -13,7 +13,7 @@ const PIPEWATCH: &[&[&str]] = &[
     &["ports"],
     &["select"],
     &["config"],
-    &["aws", "local", "webhook"],
+    &["aws", "local", "slack", "webhook"],
     &["tick"],
     &["metrics", "redrive"],
     &["forward", "lambda"],

@@ -11,5 +11,6 @@ mod lambda;
 mod layering;
 mod reach;
 mod recovery;
+mod slack_app;
 mod template;
 mod tick;

@@ -8,6 +8,8 @@
 //! - [`world`]: one test's world (the fake, a table, an inbox) and the watcher and
 //!   function over it.
 //! - [`fake_codepipeline`]: CodePipeline (and the Tagging API) over HTTP, with faults.
+//! - [`fake_slack`]: Slack's Web API (`chat.postMessage`, `chat.update`) over HTTP, with
+//!   its refusals, rate limits, revoked tokens and deleted messages.
 //! - [`fault_proxy`]: a proxy in front of an emulator that injects throttling, errors and
 //!   stalls. [`http`]: the small HTTP server both are built on.
 //! - [`lambda`]: cargo-lambda's local Runtime API with one of the built bootstraps.
@@ -20,6 +22,7 @@
 pub mod bill;
 pub mod docs;
 pub mod fake_codepipeline;
+pub mod fake_slack;
 pub mod fault_proxy;
 pub mod fixtures;
 pub mod http;

@@ -301,6 +301,10 @@ fn standing(progress: &Progress) -> (&'static str, String) {
                 .unwrap_or_default();
             ("✅", format!("succeeded{took}"))
         }
+        Some(stage) if stage.status.is_final() => (
+            "🔄",
+            format!("in progress: {} done", text::clean(&stage.name)),
+        ),
         Some(stage) => ("🔹", format!("at {}", text::clean(&stage.name))),
         None => ("🔹", "no longer shown by CodePipeline".to_owned()),
     }
@@ -436,7 +440,7 @@ fn reply(change: &ChangeContent) -> Value {
 }
 
 /// A message without blocks: its fallback text and the blocks' text, cut to one section.
-fn plain(message: &Value) -> Value {
+pub fn plain(message: &Value) -> Value {
     let mut lines = vec![message["text"].as_str().unwrap_or_default().to_owned()];
     for block in message["blocks"].as_array().into_iter().flatten().skip(1) {
         if let Some(text) = block["text"]["text"].as_str() {

@@ -1,0 +1,477 @@
+//! The Slack app's route against real parts: the real Web API client talking to a
+//! wire-level fake of Slack ([`FakeSlack`]), message references in DynamoDB Local, the
+//! operator's topic in moto. The run of notifications is one release of a ten-stage
+//! pipeline, told in 20 notifications (a failure and a manual retry among them), each
+//! carrying the execution's progress as the tick makes it.
+
+use std::time::{Duration, Instant};
+
+use pipewatch::aws::slack_refs::SlackRefs;
+use pipewatch::forward::{App, AppRoute, AppTarget, forward};
+use pipewatch::slack::{BotToken, SlackApi};
+use pipewatch::webhook::HttpsWebhook;
+use pipewatch_core::diff::{diff, essentials, essentials_since};
+use pipewatch_core::render::content::{Content, Context, Severity};
+use pipewatch_core::render::message::messages;
+use pipewatch_core::render::slack_app;
+use pipewatch_core::state::PipelineState;
+use pipewatch_testkit::fake_slack::{FakeSlack, TOKEN};
+use pipewatch_testkit::services::{Inbox, create_table, sdk_config};
+use serde_json::{Value, json};
+
+const CHANNEL: &str = "C0RELEASES1";
+const EXECUTION: &str = "e7d1c0de-0000-4000-8000-000000000001";
+
+/// The release, one event a step: each stage starts then succeeds, but Stage3 fails
+/// (step 8) and is retried by a person (step 9).
+const EVENTS: [(usize, &str); 20] = [
+    (0, "InProgress"),
+    (0, "Succeeded"),
+    (1, "InProgress"),
+    (1, "Succeeded"),
+    (2, "InProgress"),
+    (2, "Succeeded"),
+    (3, "InProgress"),
+    (3, "Failed"),
+    (3, "InProgress"),
+    (3, "Succeeded"),
+    (4, "InProgress"),
+    (4, "Succeeded"),
+    (5, "InProgress"),
+    (5, "Succeeded"),
+    (6, "InProgress"),
+    (6, "Succeeded"),
+    (7, "InProgress"),
+    (7, "Succeeded"),
+    (8, "InProgress"),
+    (8, "Succeeded"),
+];
+
+/// The pipeline after the first `step` events.
+fn state_at(step: usize) -> PipelineState {
+    let stages: Vec<Value> = (0..9)
+        .map(|i| {
+            let name = format!("Stage{i}");
+            let Some((at, (_, status))) = EVENTS[..step]
+                .iter()
+                .enumerate()
+                .rev()
+                .find(|(_, (s, _))| *s == i)
+            else {
+                return json!({"stageName": name});
+            };
+            let retried = i == 3 && step >= 9;
+            let mut action = json!({"actionName": "Run", "latestExecution": {
+                "actionExecutionId": format!("a-{i}-{}", usize::from(retried)),
+                "status": status, "lastStatusChange": 1_700_000_000 + 60 * at}});
+            if *status == "Failed" {
+                action["latestExecution"]["errorDetails"] =
+                    json!({"code": "JobFailed", "message": "exit status 1"});
+            }
+            let mut stage = json!({"stageName": name,
+                "latestExecution": {"pipelineExecutionId": EXECUTION, "status": status},
+                "actionStates": [action]});
+            if retried {
+                stage["retryStageMetadata"] =
+                    json!({"manualStageRetryAttempt": 1, "latestRetryTrigger": "ManualStageRetry"});
+            }
+            stage
+        })
+        .collect();
+    serde_json::from_value(json!({"pipelineName": "shop-release", "stageStates": stages})).unwrap()
+}
+
+/// The 20 notifications of the release, in order, as the tick makes them.
+fn release() -> Vec<Content> {
+    let mut snapshot = essentials(&state_at(0));
+    (1..=20)
+        .map(|step| {
+            let state = state_at(step);
+            let changes = diff(&snapshot, &state);
+            assert!(!changes.is_empty(), "step {step} changes something");
+            snapshot = essentials_since(&snapshot, &state);
+            let context = Context {
+                state: Some(&state),
+                starts: Some(&snapshot),
+                revision: Some(100 + step as u64),
+                ..Context::default()
+            };
+            let message = &messages("shop-release", &changes, &context, &format!("shop/{step}"))[0];
+            Content::from_body(&message.body).unwrap()
+        })
+        .collect()
+}
+
+/// What the living message should say at `content`: its rendering, in the channel.
+fn expected(content: &Content) -> Value {
+    let mut message = slack_app::render(content, true).living[0].message.clone();
+    message["channel"] = json!(CHANNEL);
+    message
+}
+
+struct Setup {
+    slack: FakeSlack,
+    api: SlackApi,
+    refs: SlackRefs,
+    table: String,
+    dynamodb: aws_sdk_dynamodb::Client,
+}
+
+async fn setup() -> Setup {
+    let config = sdk_config().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let table = create_table(&dynamodb).await;
+    let slack = FakeSlack::start();
+    let api = SlackApi::new(BotToken::parse(TOKEN).unwrap(), Some(&slack.url())).unwrap();
+    let refs = SlackRefs::new(dynamodb.clone(), &table);
+    Setup {
+        slack,
+        api,
+        refs,
+        table,
+        dynamodb,
+    }
+}
+
+fn route() -> AppRoute {
+    AppRoute {
+        channel: CHANNEL.into(),
+        pipelines: vec!["shop-*".into()],
+        severity: Severity::Info,
+        broadcast_failures: true,
+    }
+}
+
+fn soon() -> Instant {
+    Instant::now() + Duration::from_mins(1)
+}
+
+/// A shuffle that is the same on every run: a linear congruential generator.
+fn shuffled<T>(mut items: Vec<T>, seed: u64) -> Vec<T> {
+    let mut state = seed;
+    for i in (1..items.len()).rev() {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let j = usize::try_from(state >> 33).unwrap() % (i + 1);
+        items.swap(i, j);
+    }
+    items
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn four_forwarders_given_a_shuffled_duplicated_run_post_one_message_ending_at_the_newest() {
+    let setup = setup().await;
+    let app = App {
+        api: &setup.api,
+        refs: &setup.refs,
+    };
+    let route = route();
+    let run = release();
+    // Calls overtake one another on the way, so a slow older update can land after a
+    // newer one: the forwarder must put the newest back.
+    setup.slack.jitter(Duration::from_millis(30));
+    for seed in [7, 1_234, 99] {
+        let channel_route = AppRoute {
+            channel: format!("{CHANNEL}{seed}"),
+            ..route.clone()
+        };
+        let deliveries = shuffled(run.iter().chain(&run).collect::<Vec<_>>(), seed);
+        let shares: Vec<Vec<&Content>> = (0..4)
+            .map(|f| deliveries.iter().skip(f).step_by(4).copied().collect())
+            .collect();
+        let forwarders = shares.iter().map(|share| {
+            let (app, route) = (&app, &channel_route);
+            async move {
+                for content in share {
+                    app.deliver(route, content, soon()).await.unwrap();
+                }
+            }
+        });
+        futures_util::future::join_all(forwarders).await;
+
+        let top = setup.slack.top_level(&channel_route.channel);
+        assert_eq!(
+            top.len(),
+            1,
+            "seed {seed}: one message for the run: {top:#?}"
+        );
+        let posts = setup
+            .slack
+            .calls()
+            .iter()
+            .filter(|c| {
+                c.ok && c.method == "chat.postMessage"
+                    && c.body["channel"] == channel_route.channel.as_str()
+                    && c.body.get("thread_ts").is_none()
+            })
+            .count();
+        assert_eq!(
+            posts, 1,
+            "seed {seed}: exactly one top-level chat.postMessage"
+        );
+        let mut newest = expected(&run[19]);
+        newest["channel"] = json!(channel_route.channel);
+        assert_eq!(
+            top[0].1, newest,
+            "seed {seed}: the message ends at the newest revision"
+        );
+        let messages = setup.slack.messages(&channel_route.channel);
+        let replies: Vec<&Value> = messages
+            .iter()
+            .map(|(_, m)| m)
+            .filter(|m| m.get("thread_ts").is_some())
+            .collect();
+        let texts: Vec<&str> = replies
+            .iter()
+            .map(|m| m["text"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            texts
+                .iter()
+                .filter(|t| t.contains("Stage3/Run Failed"))
+                .count(),
+            1,
+            "seed {seed}: the failure is told once in the thread: {texts:#?}"
+        );
+        assert_eq!(
+            texts
+                .iter()
+                .filter(|t| t.contains("manual retry 1"))
+                .count(),
+            1,
+            "seed {seed}: the retry is told once: {texts:#?}"
+        );
+        assert!(
+            replies.iter().all(|m| m["thread_ts"] == top[0].0.as_str()),
+            "seed {seed}: every reply is in the run's thread"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_update_that_lands_after_a_newer_one_is_put_right_by_its_sender() {
+    let setup = setup().await;
+    let app = App {
+        api: &setup.api,
+        refs: &setup.refs,
+    };
+    let run = release();
+    for content in &run[..18] {
+        app.deliver(&route(), content, soon()).await.unwrap();
+    }
+    // Step 19's update (Stage8 started) is slow on the way; step 20's overtakes it.
+    setup.slack.hold("Stage8/Run", Duration::from_millis(800));
+    let route = route();
+    let older = app.deliver(&route, &run[18], soon());
+    let newer = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        app.deliver(&route, &run[19], soon()).await
+    };
+    let (older, newer) = tokio::join!(older, newer);
+    older.unwrap();
+    newer.unwrap();
+    let updates: Vec<String> = setup
+        .slack
+        .calls()
+        .iter()
+        .filter(|c| c.method == "chat.update")
+        .map(|c| c.body["text"].as_str().unwrap().to_owned())
+        .collect();
+    let landed = |needle: &str| updates.iter().position(|t| t.contains(needle)).unwrap();
+    assert!(
+        landed("Stage8/Run") > landed("succeeded"),
+        "the slow older update landed after the newer one: {updates:#?}"
+    );
+    assert_eq!(
+        setup.slack.top_level(CHANNEL)[0].1,
+        expected(&run[19]),
+        "and its sender sent the newest again"
+    );
+}
+
+#[tokio::test]
+async fn in_order_each_visible_change_is_one_update_and_a_repeat_sends_nothing() {
+    let setup = setup().await;
+    let app = App {
+        api: &setup.api,
+        refs: &setup.refs,
+    };
+    let run = release();
+    for content in &run {
+        app.deliver(&route(), content, soon()).await.unwrap();
+    }
+    let calls = setup.slack.calls();
+    let top_posts = calls
+        .iter()
+        .filter(|c| c.method == "chat.postMessage" && c.body.get("thread_ts").is_none())
+        .count();
+    let updates = calls.iter().filter(|c| c.method == "chat.update").count();
+    assert_eq!(
+        (top_posts, updates),
+        (1, 19),
+        "one post, one update per visible change"
+    );
+    for content in &run {
+        app.deliver(&route(), content, soon()).await.unwrap();
+    }
+    assert_eq!(
+        setup.slack.calls().len(),
+        calls.len(),
+        "a second delivery sends nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_message_deleted_mid_run_is_posted_again_and_nothing_is_lost() {
+    let setup = setup().await;
+    let app = App {
+        api: &setup.api,
+        refs: &setup.refs,
+    };
+    let run = release();
+    for content in &run[..10] {
+        app.deliver(&route(), content, soon()).await.unwrap();
+    }
+    let (ts, _) = setup.slack.top_level(CHANNEL).remove(0);
+    setup.slack.delete(CHANNEL, &ts);
+    for content in &run[10..] {
+        app.deliver(&route(), content, soon()).await.unwrap();
+    }
+    let top = setup.slack.top_level(CHANNEL);
+    assert_eq!(top.len(), 1, "one new message, the deleted one gone");
+    assert_ne!(top[0].0, ts);
+    assert_eq!(top[0].1, expected(&run[19]));
+    // The next rendering goes to the new message, not the deleted one.
+    let stored = setup.refs.get(CHANNEL, EXECUTION).await.unwrap().unwrap();
+    assert_eq!(stored.ts.as_deref(), Some(top[0].0.as_str()));
+}
+
+#[tokio::test]
+async fn a_message_that_can_no_longer_be_edited_is_continued_in_a_new_one() {
+    let setup = setup().await;
+    let app = App {
+        api: &setup.api,
+        refs: &setup.refs,
+    };
+    let run = release();
+    app.deliver(&route(), &run[0], soon()).await.unwrap();
+    setup
+        .slack
+        .fail_next("chat.update", "edit_window_closed", 1);
+    app.deliver(&route(), &run[1], soon()).await.unwrap();
+    let top = setup.slack.top_level(CHANNEL);
+    assert_eq!(
+        top.len(),
+        2,
+        "the old message stays; a new one continues it"
+    );
+    let text = top[1].1.to_string();
+    assert!(text.contains("Continues an earlier message"), "{text}");
+    app.deliver(&route(), &run[2], soon()).await.unwrap();
+    let top = setup.slack.top_level(CHANNEL);
+    assert_eq!(top.len(), 2);
+    assert_eq!(
+        top[1].1,
+        expected(&run[2]),
+        "later renderings update the new one"
+    );
+}
+
+#[tokio::test]
+async fn refused_blocks_are_sent_again_as_plain_text_and_rate_limits_are_waited_out() {
+    let setup = setup().await;
+    let app = App {
+        api: &setup.api,
+        refs: &setup.refs,
+    };
+    let run = release();
+    setup
+        .slack
+        .fail_next("chat.postMessage", "invalid_blocks", 1);
+    app.deliver(&route(), &run[0], soon()).await.unwrap();
+    let top = setup.slack.top_level(CHANNEL);
+    assert_eq!(top.len(), 1);
+    assert!(top[0].1.get("blocks").is_none(), "plain text: {}", top[0].1);
+    assert!(top[0].1["text"].as_str().unwrap().contains("Stage0"));
+
+    setup.slack.fail_next("chat.update", "429", 1);
+    setup.slack.fail_next("chat.update", "internal_error", 1);
+    let started = Instant::now();
+    app.deliver(&route(), &run[1], soon()).await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After: 1 was honoured"
+    );
+    assert_eq!(setup.slack.top_level(CHANNEL)[0].1, expected(&run[1]));
+}
+
+#[tokio::test]
+async fn a_revoked_token_keeps_the_message_as_a_dead_letter_and_tells_the_operator_once() {
+    let setup = setup().await;
+    let config = sdk_config().await;
+    let operator = Inbox::create(&config).await;
+    let sns = aws_sdk_sns::Client::new(&config);
+    let routes = [route()];
+    let target = AppTarget {
+        app: App {
+            api: &setup.api,
+            refs: &setup.refs,
+        },
+        routes: &routes,
+        operator: Some((&sns, &operator.topic_arn)),
+    };
+    setup.slack.revoke();
+    let webhook = HttpsWebhook::new().unwrap();
+    let run = release();
+    for (i, content) in run[..2].iter().enumerate() {
+        let event = sns_event(&format!("m-{i}"), content);
+        let forwarded = forward(&webhook, &[], Some(&target), &event, soon()).await;
+        assert!(forwarded.is_ok(), "retrying cannot help: {forwarded:?}");
+    }
+    let told = operator.drain_raw().await;
+    assert_eq!(told.len(), 1, "told once: {told:#?}");
+    assert!(
+        told[0].contains(CHANNEL) && told[0].contains("the bot token was revoked (token_revoked)"),
+        "{}",
+        told[0]
+    );
+    assert!(!told[0].contains(TOKEN));
+    for content in &run[..2] {
+        let key = format!("slack/{CHANNEL}/dead/{}", content.id);
+        let item = setup
+            .dynamodb
+            .get_item()
+            .table_name(&setup.table)
+            .key(
+                pipewatch::aws::dynamodb::KEY,
+                aws_sdk_dynamodb::types::AttributeValue::S(key),
+            )
+            .send()
+            .await
+            .unwrap()
+            .item
+            .expect("a dead letter for the channel");
+        assert_eq!(
+            item["reason"].as_s().unwrap(),
+            "the bot token was revoked (token_revoked)"
+        );
+        assert_eq!(
+            Content::from_body(item["body"].as_s().unwrap()).unwrap().id,
+            content.id
+        );
+    }
+}
+
+/// An SNS event carrying `content` as the tick publishes it.
+fn sns_event(id: &str, content: &Content) -> aws_lambda_events::sns::SnsEvent {
+    serde_json::from_value(json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0",
+        "EventSubscriptionArn": "arn:aws:sns:eu-west-1:123456789012:pipewatch:1",
+        "Sns": {"Type": "Notification", "MessageId": id,
+            "TopicArn": "arn:aws:sns:eu-west-1:123456789012:pipewatch",
+            "Subject": content.subject, "Message": serde_json::to_string(content).unwrap(),
+            "Timestamp": "2026-12-03T10:00:00.000Z", "SignatureVersion": "1", "Signature": "x",
+            "SigningCertUrl": "https://example.com/c.pem", "UnsubscribeUrl": "https://example.com/u",
+            "MessageAttributes": {}}}]}))
+    .unwrap()
+}
