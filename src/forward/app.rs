@@ -171,20 +171,20 @@ impl App<'_> {
             match living::next(stored.as_ref(), living, route.severity, now) {
                 Next::Skip | Next::Nothing => return Ok(()),
                 Next::Claim | Next::TakeOver => {
-                    let claim = living::claim(channel, living, now);
+                    let claim = living::claim_over(stored.as_ref(), channel, living, now);
                     if !self.refs.claim(&claim, now).await? {
                         continue; // another forwarder claimed it: read again
                     }
-                    let ts = self
-                        .post(channel, &living.message, Some(&living.plain), deadline)
-                        .await?;
+                    let message: Value =
+                        serde_json::from_str(&claim.message).unwrap_or(Value::Null);
+                    let ts = self.post(channel, &message, deadline).await?;
                     sent.posts += 1;
                     if self
                         .refs
-                        .store_ts(&claim, &ts, &living.digest, now_ms())
+                        .store_ts(&claim, &ts, &claim.digest, now_ms())
                         .await?
                     {
-                        self.newest(route, &living.execution, &living.digest, deadline, sent)
+                        self.newest(route, &living.execution, &claim.digest, deadline, sent)
                             .await?;
                     } else {
                         tracing::warn!(channel = %channel, execution = %living.execution, ts = %ts,
@@ -219,7 +219,10 @@ impl App<'_> {
     }
 
     /// Sends the newest recorded rendering until the one Slack last took is the newest
-    /// recorded: whoever sends last, sends the newest.
+    /// recorded: whoever sends last, sends the newest. While Slack rate-limits, a refused
+    /// call is not repeated as it was: after the wait the newest is read again, and
+    /// nothing is sent if another forwarder sent it meanwhile (safe only while none of
+    /// this forwarder's own calls has landed, as one could land after the other's).
     async fn newest(
         &self,
         route: &AppRoute,
@@ -230,6 +233,7 @@ impl App<'_> {
     ) -> Result<(), AppError> {
         let channel = &route.channel;
         let mut last = sent_digest.to_owned();
+        let mut landed = false;
         loop {
             let Some(current) = self.refs.get(channel, execution).await? else {
                 return Ok(());
@@ -237,12 +241,28 @@ impl App<'_> {
             let Some(message) = living::resend(&current, &last) else {
                 return Ok(());
             };
+            if !landed && current.sent.as_deref() == Some(current.digest.as_str()) {
+                return Ok(());
+            }
             let message: Value = serde_json::from_str(message).unwrap_or(Value::Null);
-            let new_ts = self.update(&current, &message, deadline, sent).await?;
-            self.refs
-                .sent(&current, &current.digest, new_ts.as_deref())
-                .await?;
-            last.clone_from(&current.digest);
+            match self.update(&current, &message, deadline, sent).await {
+                Ok(new_ts) => {
+                    self.refs
+                        .sent(&current, &current.digest, new_ts.as_deref())
+                        .await?;
+                    last.clone_from(&current.digest);
+                    landed = true;
+                }
+                Err(AppError::Transient(SlackError::RateLimited { retry_after })) => {
+                    let wait = retry_after.unwrap_or(Duration::from_secs(1));
+                    if Instant::now() + wait + RESERVE > deadline {
+                        return Err(AppError::Transient(SlackError::RateLimited { retry_after }));
+                    }
+                    tracing::warn!(channel = %channel, wait_s = wait.as_secs(), "rate limited: sending the newest rendering after the wait");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(error) => return Err(error),
+            }
         }
     }
 
@@ -259,14 +279,18 @@ impl App<'_> {
         let mut body = message.clone();
         body["channel"] = json!(channel);
         body["ts"] = json!(reference.ts);
-        let result = self.retrying(deadline, || self.api.update(&body)).await;
+        // A rate limit is waited out by the caller, which then sends the newest.
+        let result = self
+            .retrying(deadline, Limited::Return, || self.api.update(&body))
+            .await;
         let result = match result {
             Err(SlackError::Content(code)) => {
                 tracing::warn!(channel = %channel, code = %code, "Slack refused the blocks: sending plain text");
                 let mut plain = slack_app::plain(message);
                 plain["channel"] = json!(channel);
                 plain["ts"] = json!(reference.ts);
-                self.retrying(deadline, || self.api.update(&plain)).await
+                self.retrying(deadline, Limited::Return, || self.api.update(&plain))
+                    .await
             }
             other => other,
         };
@@ -279,15 +303,13 @@ impl App<'_> {
                 tracing::warn!(channel = %channel, execution = %reference.execution,
                     "the message was deleted: posting a new one");
                 sent.posts += 1;
-                self.post(channel, message, None, deadline).await.map(Some)
+                self.post(channel, message, deadline).await.map(Some)
             }
             Err(SlackError::CannotEdit(code)) => {
                 tracing::warn!(channel = %channel, code = %code, "the message can no longer be edited: posting one that continues it");
                 sent.posts += 1;
                 let continued = slack_app::continuing(message, None);
-                self.post(channel, &continued, None, deadline)
-                    .await
-                    .map(Some)
+                self.post(channel, &continued, deadline).await.map(Some)
             }
             Err(error) => Err(decided(error)),
         }
@@ -298,25 +320,24 @@ impl App<'_> {
         &self,
         channel: &str,
         message: &Value,
-        plain: Option<&Value>,
         deadline: Instant,
     ) -> Result<String, AppError> {
         let mut body = message.clone();
         body["channel"] = json!(channel);
         match self
-            .retrying(deadline, || self.api.post_message(&body))
+            .retrying(deadline, Limited::Wait, || self.api.post_message(&body))
             .await
         {
             Err(SlackError::Content(code)) => {
                 tracing::warn!(channel = %channel, code = %code, "Slack refused the blocks: posting plain text");
-                let mut plain = plain.cloned().unwrap_or_else(|| slack_app::plain(message));
+                let mut plain = slack_app::plain(message);
                 plain["channel"] = json!(channel);
                 for key in ["thread_ts", "reply_broadcast"] {
                     if let Some(value) = message.get(key) {
                         plain[key] = value.clone();
                     }
                 }
-                self.retrying(deadline, || self.api.post_message(&plain))
+                self.retrying(deadline, Limited::Wait, || self.api.post_message(&plain))
                     .await
                     .map_err(decided)
             }
@@ -356,7 +377,7 @@ impl App<'_> {
         if !self.refs.claim_once(channel, key, now_ms()).await? {
             return Ok(());
         }
-        match self.post(channel, &message, None, deadline).await {
+        match self.post(channel, &message, deadline).await {
             Ok(_) => Ok(self.refs.done(channel, key).await?),
             Err(error) => {
                 self.refs.release(channel, key).await?;
@@ -365,9 +386,14 @@ impl App<'_> {
         }
     }
 
-    /// `call`, again after a rate limit (as long as Slack asked) or Slack's own failure
-    /// (backing off), while the invocation has time.
-    async fn retrying<T, F, Fut>(&self, deadline: Instant, call: F) -> Result<T, SlackError>
+    /// `call`, again after Slack's own failure (backing off) and, with [`Limited::Wait`],
+    /// after a rate limit (as long as Slack asked), while the invocation has time.
+    async fn retrying<T, F, Fut>(
+        &self,
+        deadline: Instant,
+        limited: Limited,
+        call: F,
+    ) -> Result<T, SlackError>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, SlackError>>,
@@ -375,6 +401,9 @@ impl App<'_> {
         let mut attempt = 0_u32;
         loop {
             let error = match call().await {
+                Err(error @ SlackError::RateLimited { .. }) if limited == Limited::Return => {
+                    return Err(error);
+                }
                 Err(error) if error.is_transient() => error,
                 other => return other,
             };
@@ -392,6 +421,15 @@ impl App<'_> {
             tokio::time::sleep(wait).await;
         }
     }
+}
+
+/// What a call does when Slack rate-limits it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Limited {
+    /// Wait as asked and make the same call: a post, which no newer one replaces.
+    Wait,
+    /// Return: an update, which the caller replaces with the newest after the wait.
+    Return,
 }
 
 /// A Slack error that is not handled on the spot, as the route's failure.

@@ -475,3 +475,106 @@ fn sns_event(id: &str, content: &Content) -> aws_lambda_events::sns::SnsEvent {
             "MessageAttributes": {}}}]}))
     .unwrap()
 }
+
+/// The gap Slack leaves: a forwarder claims the first post, Slack takes it, and the
+/// forwarder dies before the `ts` is stored. Within the claim's lease other deliveries
+/// wait (and fail, to be delivered again); after it, the next one posts a second message
+/// and follows the run there. The guarantee: never no message; a second one only after
+/// such a death; the first is left as it was.
+#[tokio::test]
+async fn a_forwarder_killed_between_the_post_and_storing_its_ts_costs_at_most_one_more_message() {
+    let setup = setup().await;
+    let app = App {
+        api: &setup.api,
+        refs: &setup.refs,
+    };
+    let run = release();
+    let first = &slack_app::render(&run[0], true).living[0];
+    let now = pipewatch_core::state::Timestamp::now().unix_millis();
+
+    // The first forwarder: its claim, then Slack's answer, then nothing (killed).
+    let claim = pipewatch_core::living::claim(CHANNEL, first, now);
+    assert!(setup.refs.claim(&claim, now).await.unwrap());
+    let mut post = first.message.clone();
+    post["channel"] = json!(CHANNEL);
+    let orphan = setup.api.post_message(&post).await.unwrap();
+
+    // Within the lease: the next delivery waits for the ts, and gives up before its
+    // deadline without posting, so that Lambda delivers it again later.
+    let deadline = Instant::now() + Duration::from_secs(6);
+    let waited = app.deliver(&route(), &run[1], deadline).await;
+    assert!(
+        matches!(waited, Err(pipewatch::forward::AppError::Waiting(_))),
+        "{waited:?}"
+    );
+    assert_eq!(setup.slack.top_level(CHANNEL).len(), 1);
+
+    // The lease passes (written as if the claim were that old).
+    let stale = pipewatch_core::living::claim(
+        CHANNEL,
+        first,
+        now - pipewatch_core::living::CLAIM_LEASE_MS - 1,
+    );
+    setup
+        .dynamodb
+        .update_item()
+        .table_name(&setup.table)
+        .key(
+            pipewatch::aws::dynamodb::KEY,
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("slack/{CHANNEL}/{EXECUTION}")),
+        )
+        .update_expression("SET claimed_until = :c")
+        .expression_attribute_values(
+            ":c",
+            aws_sdk_dynamodb::types::AttributeValue::N(stale.claimed_until.to_string()),
+        )
+        .send()
+        .await
+        .unwrap();
+    for content in &run[1..] {
+        app.deliver(&route(), content, soon()).await.unwrap();
+    }
+    let top = setup.slack.top_level(CHANNEL);
+    assert_eq!(top.len(), 2, "one more message, and only one");
+    assert_eq!(top[0].0, orphan);
+    assert_eq!(top[0].1, post, "the orphan is left as it was");
+    assert_eq!(
+        top[1].1,
+        expected(&run[19]),
+        "the run is followed in the new one"
+    );
+}
+
+/// While Slack rate-limits updates, the renderings recorded meanwhile are not sent one by
+/// one after the wait: the newest is sent, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn while_rate_limited_only_the_newest_rendering_is_sent() {
+    let setup = setup().await;
+    let app = App {
+        api: &setup.api,
+        refs: &setup.refs,
+    };
+    let run = release();
+    let route = route();
+    app.deliver(&route, &run[0], soon()).await.unwrap();
+    // Five forwarders record five newer renderings; every update is refused, once each.
+    setup.slack.fail_next("chat.update", "429", 5);
+    let forwarders = run[1..6]
+        .iter()
+        .map(|content| app.deliver(&route, content, soon()));
+    for result in futures_util::future::join_all(forwarders).await {
+        result.unwrap();
+    }
+    let landed: Vec<String> = setup
+        .slack
+        .calls()
+        .iter()
+        .filter(|c| c.ok && c.method == "chat.update")
+        .map(|c| c.body["text"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        !landed.is_empty() && landed.len() <= 2,
+        "the newest, not each one after the wait: {landed:#?}"
+    );
+    assert_eq!(setup.slack.top_level(CHANNEL)[0].1, expected(&run[5]));
+}

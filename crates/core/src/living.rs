@@ -105,6 +105,23 @@ pub fn recorded(stored: &MessageRef, living: &Living) -> MessageRef {
     }
 }
 
+/// The record a claim writes: `living`, or the newer rendering recorded under an expired
+/// claim (by a delivery that waited for it), so a take-over never posts an older one.
+pub fn claim_over(
+    stored: Option<&MessageRef>,
+    channel: &str,
+    living: &Living,
+    now: i64,
+) -> MessageRef {
+    let mut claim = claim(channel, living, now);
+    if let Some(stored) = stored.filter(|s| s.revision > living.revision) {
+        claim.revision = stored.revision;
+        claim.digest.clone_from(&stored.digest);
+        claim.message.clone_from(&stored.message);
+    }
+    claim
+}
+
 /// The record a claim writes.
 pub fn claim(channel: &str, living: &Living, now: i64) -> MessageRef {
     MessageRef {

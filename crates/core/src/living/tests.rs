@@ -8,7 +8,6 @@ fn living(revision: u64, text: &str, severity: Severity) -> Living {
         execution: "e-1".into(),
         revision,
         severity,
-        plain: json!({"text": text}),
         digest: crate::render::slack_app::digest(&message),
         message,
     }
@@ -120,4 +119,20 @@ fn the_simulation_posts_once_updates_in_order_and_threads_each_reply_once() {
         app.deliver(&rendering(1, "a", vec![])).is_empty(),
         "an older one"
     );
+}
+
+#[test]
+fn a_take_over_posts_the_newest_rendering_recorded_under_the_expired_claim() {
+    let mut expired = claim("C1", &living(5, "a", Severity::Info), 0);
+    expired = recorded(&expired, &living(8, "c", Severity::Info));
+    let older = living(6, "b", Severity::Info);
+    let over = claim_over(Some(&expired), "C1", &older, 100);
+    assert_eq!(
+        (over.revision, over.message.as_str()),
+        (8, expired.message.as_str())
+    );
+    assert_eq!(over.claimed_until, 100 + CLAIM_LEASE_MS);
+    let newer = living(9, "d", Severity::Info);
+    assert_eq!(claim_over(Some(&expired), "C1", &newer, 100).revision, 9);
+    assert_eq!(claim_over(None, "C1", &older, 100).revision, 6);
 }

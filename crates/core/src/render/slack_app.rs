@@ -42,11 +42,9 @@ pub struct Living {
     pub revision: u64,
     /// The notification's severity: whether it may start a message in a channel.
     pub severity: Severity,
-    /// `text` and `blocks`, without `channel` and `ts`.
+    /// `text` and `blocks`, without `channel` and `ts`; [`plain`] makes it plain text
+    /// when Slack refuses the blocks.
     pub message: Value,
-    /// The same without blocks, for when Slack refuses the blocks (`invalid_blocks`,
-    /// `msg_too_long`).
-    pub plain: Value,
     /// [`digest`] of `message`.
     pub digest: String,
 }
@@ -85,7 +83,6 @@ pub fn render(content: &Content, broadcast_failures: bool) -> Rendered {
                     execution: execution.id.clone(),
                     revision,
                     severity: content.severity,
-                    plain: plain(&message),
                     digest: digest(&message),
                     message,
                 })
@@ -439,7 +436,8 @@ fn reply(change: &ChangeContent) -> Value {
     })
 }
 
-/// A message without blocks: its fallback text and the blocks' text, cut to one section.
+/// A message without blocks, for when Slack refuses the blocks (`invalid_blocks`,
+/// `msg_too_long`): its fallback text and the blocks' text, cut to one section.
 pub fn plain(message: &Value) -> Value {
     let mut lines = vec![message["text"].as_str().unwrap_or_default().to_owned()];
     for block in message["blocks"].as_array().into_iter().flatten().skip(1) {

@@ -108,7 +108,7 @@ fn many_stages_stay_within_slacks_limits_and_say_what_was_left_out() {
     assert!(message.to_string().contains(" more stages"));
     let text: usize = blocks.iter().map(text_chars).sum();
     assert!(text <= slack::MAX_TOTAL_TEXT, "{text}");
-    let plain = &rendered.living[0].plain;
+    let plain = &plain(message);
     assert!(plain.get("blocks").is_none());
     assert!(plain["text"].as_str().unwrap().chars().count() <= MAX_SECTION);
 }
