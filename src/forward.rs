@@ -205,16 +205,8 @@ async fn keep(
              until this is fixed. You are told once per channel and reason.",
             route.channel, route.channel
         );
-        sns.publish()
-            .topic_arn(topic)
-            .subject(pipewatch_core::render::content::sns_subject(&format!(
-                "pipewatch cannot post to Slack channel {}",
-                route.channel
-            )))
-            .message(message)
-            .send()
-            .await
-            .map_err(|e| crate::aws::describe(&e))?;
+        let subject = format!("pipewatch cannot post to Slack channel {}", route.channel);
+        crate::aws::operator::tell(sns, topic, &subject, &message).await?;
         refs.done(&route.channel, &format!("told/{code}")).await?;
     }
     Ok(())

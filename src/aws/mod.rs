@@ -6,6 +6,7 @@ pub mod codepipeline;
 pub mod dead_letter_reader;
 pub mod dynamodb;
 pub mod interceptor;
+pub mod operator;
 pub mod secrets;
 pub mod slack_refs;
 pub mod sns;

@@ -339,7 +339,9 @@ fn the_webhook_forwarder_hears_both_topics_and_reads_only_its_secret() {
     let forwarder = stack.described("functions", "ForwarderFunction");
     assert_eq!(
         forwarder["environment"],
-        json!({"SLACK_WEBHOOK_SECRET_ARN": secret, "TEAMS_WEBHOOK_SECRET_ARN": "", "LOG_LEVEL": "info"})
+        json!({"SLACK_WEBHOOK_SECRET_ARN": secret, "TEAMS_WEBHOOK_SECRET_ARN": "",
+            "SLACK_APP_SECRET_ARN": "", "SLACK_APP_ROUTES": "[{\"channel\": \"C0123456789\"}]",
+            "TABLE_NAME": "", "ALARM_TOPIC_ARN": "", "SLACK_API_URL": "", "LOG_LEVEL": "info"})
     );
     let arn = |topic: &str| stack.described("topics", topic)["subscriptions"].clone();
     for topic in ["NotificationTopic", "AlarmTopic"] {
@@ -381,6 +383,87 @@ fn the_webhook_forwarder_hears_both_topics_and_reads_only_its_secret() {
     assert_eq!(
         stack.output("ForwarderFunctionName"),
         forwarder["name"].as_str()
+    );
+}
+
+/// The rehearsal of a stack with the Slack app: the forwarder's role reads the token and
+/// writes only `slack/` keys of the table, and the deployed forwarder, run with the stack's
+/// environment, posts a run's living message and its failure reply to (a fake of) Slack.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_deployed_slack_app_posts_a_living_message_with_the_stacks_table() {
+    let config = sdk_config().await;
+    let secret = aws_sdk_secretsmanager::Client::new(&config)
+        .create_secret()
+        .name(unique("slack-app"))
+        .secret_string(pipewatch_testkit::fake_slack::TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let stack = deploy(
+        "slack-app",
+        &[
+            ("PipelineNames", "web-app-release"),
+            ("SlackAppTokenSecretArn", &secret),
+            (
+                "SlackAppRoutes",
+                r#"[{"channel": "C0RELEASES1", "pipelines": ["web-*"]}]"#,
+            ),
+        ],
+    );
+    let role = "ForwarderFunctionRole";
+    assert_eq!(
+        stack.allowed_actions(role),
+        [
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "kms:Decrypt",
+            "kms:GenerateDataKey",
+            "secretsmanager:GetSecretValue",
+            "sns:Publish",
+            "sqs:SendMessage"
+        ]
+    );
+    let statements = stack.described("roles", role)["statements"].to_string();
+    assert!(
+        statements.contains(r#""dynamodb:LeadingKeys":["slack/*"]"#),
+        "{statements}"
+    );
+
+    let slack = pipewatch_testkit::fake_slack::FakeSlack::start();
+    let mut environment: Vec<(&str, String)> = Vec::new();
+    let variables = stack.environment("ForwarderFunction");
+    for (name, value) in &variables {
+        if name != "SLACK_API_URL" {
+            environment.push((name.as_str(), value.clone()));
+        }
+    }
+    environment.push(("SLACK_API_URL", slack.url()));
+    environment.push(("AWS_ENDPOINT_URL_DYNAMODB", moto_url()));
+    environment.push(("LOG_LEVEL", "debug".to_owned()));
+    let log = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("deploy-slack-app-{}.log", std::process::id()));
+    let forwarder = Lambda::start(env!("CARGO_BIN_EXE_pipewatch-forwarder"), &environment, log);
+    for _ in 0..2 {
+        let output = forwarder.invoke("sns-notification.json");
+        assert!(output.status.success(), "{}", forwarder.logs());
+    }
+    let top = slack.top_level("C0RELEASES1");
+    assert_eq!(top.len(), 1, "one message, delivered twice: {top:#?}");
+    assert!(
+        top[0].1["text"]
+            .as_str()
+            .unwrap()
+            .contains("failed at Build/UnitTests")
+    );
+    let replies = slack.messages("C0RELEASES1").len() - top.len();
+    assert_eq!(replies, 1, "the failure, once, in the thread");
+    assert!(
+        !forwarder
+            .logs()
+            .contains(pipewatch_testkit::fake_slack::TOKEN)
     );
 }
 
@@ -562,7 +645,7 @@ fn every_other_combination_deploys_cleanly() {
 /// The built watcher, started with `stack`'s environment and pointed at the emulators: the
 /// stack's table and topic are in moto; CodePipeline is the fake.
 fn watcher_of(stack: &Stack, fake: &FakeCodePipeline, log: &str) -> Lambda {
-    let variables = stack.watcher_environment();
+    let variables = stack.environment("WatcherFunction");
     let mut environment: Vec<(&str, String)> = variables
         .iter()
         .map(|(name, value)| (name.as_str(), value.clone()))

@@ -23,7 +23,10 @@ const FUNCTIONS: [(&str, &[&str]); 2] = [
             "clients.rs",
         ],
     ),
-    ("ForwarderFunction", &["secrets.rs"]),
+    (
+        "ForwarderFunction",
+        &["secrets.rs", "slack_refs.rs", "operator.rs"],
+    ),
 ];
 
 /// What Lambda's poller does with the function's role for the event queue's mapping (SAM
@@ -100,9 +103,10 @@ fn valid(name: &str) -> Option<String> {
         "DEAD_LETTER_QUEUE_URL" => {
             Some("https://sqs.us-east-1.amazonaws.com/123456789012/dead-letters".into())
         }
-        "SLACK_WEBHOOK_SECRET_ARN" => {
+        "SLACK_WEBHOOK_SECRET_ARN" | "SLACK_APP_SECRET_ARN" => {
             Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:s".into())
         }
+        "SLACK_APP_ROUTES" => Some("[]".into()),
         _ => None,
     }
 }
@@ -170,6 +174,8 @@ fn operations_the_code_calls(files: &[&str]) -> BTreeSet<(String, String)> {
     for file in files {
         let service = match *file {
             "secrets.rs" => "secretsmanager",
+            "slack_refs.rs" => "dynamodb",
+            "operator.rs" => "sns",
             "tagging.rs" => "tag",
             other => other.trim_end_matches(".rs"),
         };

@@ -139,9 +139,9 @@ impl Stack {
         self.report["outputs"][key].as_str()
     }
 
-    /// The watcher's environment as the stack set it, every value as text.
-    pub fn watcher_environment(&self) -> Vec<(String, String)> {
-        self.described("functions", "WatcherFunction")["environment"]
+    /// A function's environment as the stack set it, every value as text.
+    pub fn environment(&self, function: &str) -> Vec<(String, String)> {
+        self.described("functions", function)["environment"]
             .as_object()
             .unwrap()
             .iter()
