@@ -432,7 +432,7 @@ async fn the_deployed_slack_app_posts_a_living_message_with_the_stacks_table() {
         "{statements}"
     );
 
-    let slack = pipewatch_testkit::fake_slack::FakeSlack::start();
+    let fake_slack = pipewatch_testkit::fake_slack::FakeSlack::start();
     let mut environment: Vec<(&str, String)> = Vec::new();
     let variables = stack.environment("ForwarderFunction");
     for (name, value) in &variables {
@@ -440,7 +440,7 @@ async fn the_deployed_slack_app_posts_a_living_message_with_the_stacks_table() {
             environment.push((name.as_str(), value.clone()));
         }
     }
-    environment.push(("SLACK_API_URL", slack.url()));
+    environment.push(("SLACK_API_URL", fake_slack.url()));
     environment.push(("AWS_ENDPOINT_URL_DYNAMODB", moto_url()));
     environment.push(("LOG_LEVEL", "debug".to_owned()));
     let log = Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -450,7 +450,7 @@ async fn the_deployed_slack_app_posts_a_living_message_with_the_stacks_table() {
         let output = forwarder.invoke("sns-notification.json");
         assert!(output.status.success(), "{}", forwarder.logs());
     }
-    let top = slack.top_level("C0RELEASES1");
+    let top = fake_slack.top_level("C0RELEASES1");
     assert_eq!(top.len(), 1, "one message, delivered twice: {top:#?}");
     assert!(
         top[0].1["text"]
@@ -458,7 +458,7 @@ async fn the_deployed_slack_app_posts_a_living_message_with_the_stacks_table() {
             .unwrap()
             .contains("failed at Build/UnitTests")
     );
-    let replies = slack.messages("C0RELEASES1").len() - top.len();
+    let replies = fake_slack.messages("C0RELEASES1").len() - top.len();
     assert_eq!(replies, 1, "the failure, once, in the thread");
     assert!(
         !forwarder

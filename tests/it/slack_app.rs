@@ -578,3 +578,33 @@ async fn while_rate_limited_only_the_newest_rendering_is_sent() {
     );
     assert_eq!(setup.slack.top_level(CHANNEL)[0].1, expected(&run[5]));
 }
+
+/// The app asks for one scope, and the client calls only the methods it allows.
+#[test]
+fn the_manifest_asks_for_chat_write_alone_and_the_client_calls_only_what_it_allows() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{root}/docs/slack-app-manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        manifest["oauth_config"]["scopes"]["bot"],
+        json!(["chat:write"])
+    );
+    assert!(
+        manifest["oauth_config"]["scopes"].get("user").is_none(),
+        "no user scopes"
+    );
+    assert!(
+        manifest["features"]["bot_user"].is_object(),
+        "a bot user posts"
+    );
+    let client = std::fs::read_to_string(format!("{root}/src/slack.rs")).unwrap();
+    let called: Vec<&str> = client
+        .split("self.call(\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap())
+        .collect();
+    // chat:write covers exactly these two (Slack's method reference).
+    assert_eq!(called, ["chat.postMessage", "chat.update"]);
+}
