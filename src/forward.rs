@@ -168,6 +168,66 @@ pub async fn forward<W: Webhook>(
     Ok(forwarded)
 }
 
+/// What a redrive of one channel's dead letters did.
+#[derive(Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SlackRedriven {
+    pub channel: String,
+    pub delivered: usize,
+    /// Still kept: the first Slack refused again, and the ones after it.
+    pub kept: usize,
+    /// Why the first kept one was refused again.
+    pub reason: Option<String>,
+}
+
+/// Sends `channel`'s dead letters to that channel again, oldest first, through the app's
+/// rules (a run's living message is updated, not duplicated) and to nothing else: not back
+/// through the topic, where every other subscriber would get them twice. Stops at the
+/// first that Slack still refuses, keeping it and those after it.
+pub async fn redrive_channel(
+    target: &AppTarget<'_>,
+    channel: &str,
+    deadline: Instant,
+) -> Result<SlackRedriven, String> {
+    let route = target
+        .routes
+        .iter()
+        .find(|r| r.channel == channel)
+        .ok_or_else(|| format!("no route of SLACK_APP_ROUTES is for channel {channel:?}"))?;
+    let refs = target.app.refs;
+    let letters = refs
+        .dead_letters(channel)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut redriven = SlackRedriven {
+        channel: channel.to_owned(),
+        ..SlackRedriven::default()
+    };
+    for (i, (id, body, _)) in letters.iter().enumerate() {
+        let (content, _) = read(id, None, body);
+        match target.app.deliver(route, &content, deadline).await {
+            Ok(_) => {
+                refs.forget_dead_letter(channel, id)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                redriven.delivered += 1;
+            }
+            Err(AppError::Destination(error)) => {
+                redriven.kept = letters.len() - i;
+                redriven.reason = Some(error.to_string());
+                break;
+            }
+            Err(error) => {
+                return Err(format!(
+                    "{redriven:?} then {}",
+                    pipewatch_core::error::chain(&error)
+                ));
+            }
+        }
+    }
+    tracing::info!(channel = %channel, delivered = redriven.delivered, kept = redriven.kept, "redrove the channel's dead letters");
+    Ok(redriven)
+}
+
 fn unavailable(error: &(dyn std::error::Error + 'static)) -> PostError {
     PostError::Unavailable {
         host: "Slack's Web API".into(),
@@ -201,9 +261,10 @@ async fn keep(
     {
         let message = format!(
             "pipewatch's Slack app cannot post to channel {}: {reason}.\n\n\
-             Its notifications are kept as dead letters in the snapshot table (keys slack/{}/dead/...) \
-             until this is fixed. You are told once per channel and reason.",
-            route.channel, route.channel
+             Its notifications are kept as dead letters in the snapshot table (keys slack/{}/dead/...). \
+             Once it is fixed, send them to that channel alone: invoke the forwarder with \
+             {{\"redrive_slack_channel\": \"{}\"}}. You are told once per channel and reason.",
+            route.channel, route.channel, route.channel
         );
         let subject = format!("pipewatch cannot post to Slack channel {}", route.channel);
         crate::aws::operator::tell(sns, topic, &subject, &message).await?;

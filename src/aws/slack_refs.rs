@@ -7,6 +7,8 @@
 //! |-----|------------|
 //! | `slack/{channel}/{execution}` | `ts` (absent while claimed), `claimed_until`, `revision`, `digest`, `message`, `sent` |
 //! | `slack/{channel}/{execution}/{reply key}`, `slack/{channel}/post/{id}` | `claimed_until`, `done` |
+//! | `slack/{channel}/dead/{id}` | `body`, `reason`, `at`: a notification the channel could not take |
+//! | `slack/{channel}/dead` | `ids`: the channel's dead letters, for a redrive |
 //!
 //! Items expire (the table's TTL) 30 days after their last write.
 
@@ -197,6 +199,21 @@ impl SlackRefs {
         won(result, "UpdateItem")
     }
 
+    /// Gives up the claim `claim` made, when its post failed: the next delivery claims and
+    /// posts at once instead of waiting for the lease. Kept if another took it over.
+    pub async fn unclaim(&self, claim: &MessageRef) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(KEY, s(Self::key(&claim.channel, &claim.execution)))
+            .condition_expression("attribute_not_exists(ts) AND claimed_until = :mine")
+            .expression_attribute_values(":mine", n(claim.claimed_until))
+            .send()
+            .await;
+        won(result, "DeleteItem").map(drop)
+    }
+
     /// Records `newer` as the newest rendering, if the stored revision is still
     /// `read_revision`. `false`: another forwarder recorded one meanwhile.
     pub async fn record(
@@ -299,7 +316,8 @@ impl SlackRefs {
     }
 
     /// Keeps a notification `body` that `channel` could not take, with the `reason` in
-    /// words, for a redrive to that destination alone.
+    /// words, for a redrive to that channel alone; its id joins the channel's list of dead
+    /// letters (`slack/{channel}/dead`), which a redrive reads.
     pub async fn dead_letter(
         &self,
         channel: &str,
@@ -321,7 +339,87 @@ impl SlackRefs {
             .set_item(Some(item))
             .send()
             .await
+            .map_err(|e| failed("PutItem", super::describe(&e)))?;
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, s(format!("slack/{channel}/dead")))
+            .update_expression("ADD ids :id SET #e = :e")
+            .expression_attribute_names("#e", EXPIRES_AT)
+            .expression_attribute_values(":id", AttributeValue::Ss(vec![id.to_owned()]))
+            .expression_attribute_values(":e", Self::expires(now_ms))
+            .send()
+            .await
             .map(drop)
-            .map_err(|e| failed("PutItem", super::describe(&e)))
+            .map_err(|e| failed("UpdateItem", super::describe(&e)))
+    }
+
+    /// The dead letters kept for `channel`: (id, body, reason), oldest id first.
+    pub async fn dead_letters(
+        &self,
+        channel: &str,
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        let list = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY, s(format!("slack/{channel}/dead")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| failed("GetItem", super::describe(&e)))?;
+        let mut ids: Vec<String> = list
+            .item()
+            .and_then(|item| item.get("ids"))
+            .and_then(|ids| ids.as_ss().ok())
+            .cloned()
+            .unwrap_or_default();
+        ids.sort();
+        let mut letters = Vec::new();
+        for id in ids {
+            let output = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key(KEY, s(format!("slack/{channel}/dead/{id}")))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| failed("GetItem", super::describe(&e)))?;
+            let text = |name: &str| {
+                output
+                    .item()
+                    .and_then(|item| item.get(name))
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+            };
+            // An id whose letter expired is only dropped from the list.
+            match text("body") {
+                Some(body) => letters.push((id, body, text("reason").unwrap_or_default())),
+                None => self.forget_dead_letter(channel, &id).await?,
+            }
+        }
+        Ok(letters)
+    }
+
+    /// Removes a dead letter of `channel`, once delivered.
+    pub async fn forget_dead_letter(&self, channel: &str, id: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(KEY, s(format!("slack/{channel}/dead/{id}")))
+            .send()
+            .await
+            .map_err(|e| failed("DeleteItem", super::describe(&e)))?;
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, s(format!("slack/{channel}/dead")))
+            .update_expression("DELETE ids :id")
+            .expression_attribute_values(":id", AttributeValue::Ss(vec![id.to_owned()]))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| failed("UpdateItem", super::describe(&e)))
     }
 }

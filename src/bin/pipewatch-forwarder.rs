@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use aws_lambda_events::sns::SnsEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
 
 use pipewatch::aws::slack_refs::SlackRefs;
 use pipewatch::config::ForwarderConfig;
@@ -68,18 +69,25 @@ async fn run() -> Result<(), lambda_runtime::Error> {
         });
     let webhook = HttpsWebhook::new()?;
     let (webhook, destinations, target) = (&webhook, destinations.as_slice(), target.as_ref());
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SnsEvent>| async move {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = deadline_from_epoch_ms(event.context.deadline)
             .unwrap_or_else(|| std::time::Instant::now() + DEFAULT_TIME);
+        // An operator's redrive of a Slack channel's dead letters, else SNS's records.
+        if let Some(channel) = event.payload["redrive_slack_channel"].as_str() {
+            let target = target.ok_or("the Slack app is not installed: no SLACK_APP_SECRET_ARN")?;
+            let redriven = pipewatch::forward::redrive_channel(target, channel, deadline).await?;
+            return Ok::<Value, lambda_runtime::Error>(serde_json::to_value(redriven)?);
+        }
+        let sns: SnsEvent = serde_json::from_value(event.payload)
+            .map_err(|e| format!("the event is neither SNS records nor a redrive: {e}"))?;
         let forwarded =
-            pipewatch::forward::forward(webhook, destinations, target, &event.payload, deadline)
-                .await?;
+            pipewatch::forward::forward(webhook, destinations, target, &sns, deadline).await?;
         tracing::info!(
             messages = forwarded.messages,
             posts = forwarded.posts,
             "forwarded"
         );
-        Ok::<usize, pipewatch::forward::ForwardError>(forwarded.posts)
+        Ok(Value::from(forwarded.posts))
     }))
     .await
 }

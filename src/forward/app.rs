@@ -177,7 +177,13 @@ impl App<'_> {
                     }
                     let message: Value =
                         serde_json::from_str(&claim.message).unwrap_or(Value::Null);
-                    let ts = self.post(channel, &message, deadline).await?;
+                    let ts = match self.post(channel, &message, deadline).await {
+                        Ok(ts) => ts,
+                        Err(error) => {
+                            self.refs.unclaim(&claim).await?;
+                            return Err(error);
+                        }
+                    };
                     sent.posts += 1;
                     if self
                         .refs

@@ -416,6 +416,7 @@ async fn the_deployed_slack_app_posts_a_living_message_with_the_stacks_table() {
     assert_eq!(
         stack.allowed_actions(role),
         [
+            "dynamodb:DeleteItem",
             "dynamodb:GetItem",
             "dynamodb:PutItem",
             "dynamodb:UpdateItem",

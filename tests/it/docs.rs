@@ -20,6 +20,7 @@ fn produce(example: &Example) -> String {
     match example.command.as_str() {
         "template parameters" => parameters_table(),
         "example stats line" => stats_line(),
+        "slack app calls per scenario" => slack_calls_table(),
         "example redrive report" => Redriven {
             published: 2,
             ..Redriven::default()
@@ -37,8 +38,8 @@ fn produce(example: &Example) -> String {
 fn every_other_example_in_the_docs_is_what_the_code_produces() {
     let checked = docs::check(|command| !command.starts_with("pipewatch "), produce);
     assert_eq!(
-        checked, 3,
-        "the template's parameters, a stats line, a redrive report"
+        checked, 4,
+        "the template's parameters, a stats line, a redrive report, the Slack app's calls"
     );
 }
 
@@ -85,6 +86,72 @@ fn parameters_table() -> String {
             "| `{}` | {} | {allowed} | {what} |",
             name.as_str().unwrap(),
             scalar(&parameter["Default"]),
+        );
+    }
+    table
+}
+
+/// For every bundled scenario, what the Slack app sends over the whole recording
+/// (`pipewatch replay --format slack-app`), against how often an execution's message had
+/// something new to show: the goal is one post per run, one update per visible change,
+/// none redundant.
+fn slack_calls_table() -> String {
+    use pipewatch_core::render::console::Console;
+    use pipewatch_core::render::content::Content;
+    use pipewatch_core::render::slack_app;
+    use pipewatch_core::replay::{Format, Recording};
+    use pipewatch_testkit::fixtures::{scenario_files, scenario_names};
+
+    let console = Console::new("eu-west-1", Some("123456789012"));
+    let mut table = String::from(
+        "| scenario | runs | top-level posts | updates | visible changes | redundant updates | thread replies | other messages |\n|---|---|---|---|---|---|---|---|\n",
+    );
+    for scenario in scenario_names() {
+        let recording = Recording::load(&scenario_files(&scenario)).unwrap();
+        // An execution's message shows something new when its rendering differs from the
+        // one before.
+        let mut shown: BTreeMap<String, String> = BTreeMap::new();
+        let mut visible = 0;
+        for step in recording.steps() {
+            for message in recording.messages(&step, console.as_ref()) {
+                let content = Content::from_body(&message.body).unwrap();
+                for living in slack_app::render(&content, true).living {
+                    let before = shown.insert(living.execution.clone(), living.digest.clone());
+                    if before.is_some_and(|d| d != living.digest) {
+                        visible += 1;
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        recording
+            .write(Format::SlackApp, console.as_ref(), None, &mut out)
+            .unwrap();
+        let (mut posts, mut updates, mut redundant, mut replies, mut other) = (0, 0, 0, 0, 0);
+        let mut messages: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+        for line in String::from_utf8(out).unwrap().lines() {
+            let call: serde_json::Value = serde_json::from_str(line).unwrap();
+            let mut body = call["body"].clone();
+            if body.get("thread_ts").is_some() {
+                replies += 1;
+            } else if body.get("attachments").is_some() {
+                other += 1;
+            } else if call["method"] == "chat.update" {
+                updates += 1;
+                let ts = body.as_object_mut().unwrap().remove("ts").unwrap();
+                if messages.insert(ts.to_string(), body.clone()) == Some(body) {
+                    redundant += 1;
+                }
+            } else {
+                posts += 1;
+                // The ts the replay gives its n-th post (pipewatch_core::living).
+                messages.insert(format!("\"1700000000.{:06}\"", posts * 100), body);
+            }
+        }
+        let _ = writeln!(
+            table,
+            "| {scenario} | {} | {posts} | {updates} | {visible} | {redundant} | {replies} | {other} |",
+            shown.len()
         );
     }
     table

@@ -1,106 +1,22 @@
 //! The Slack app's route against real parts: the real Web API client talking to a
 //! wire-level fake of Slack ([`FakeSlack`]), message references in DynamoDB Local, the
-//! operator's topic in moto. The run of notifications is one release of a ten-stage
-//! pipeline, told in 20 notifications (a failure and a manual retry among them), each
-//! carrying the execution's progress as the tick makes it.
+//! operator's topic in moto. The run of notifications is one release told in 20
+//! notifications, a failure and a manual retry among them ([`release`]).
 
 use std::time::{Duration, Instant};
 
 use pipewatch::aws::slack_refs::SlackRefs;
-use pipewatch::forward::{App, AppRoute, AppTarget, forward};
+use pipewatch::forward::{App, AppRoute, AppTarget, forward, redrive_channel};
 use pipewatch::slack::{BotToken, SlackApi};
 use pipewatch::webhook::HttpsWebhook;
-use pipewatch_core::diff::{diff, essentials, essentials_since};
-use pipewatch_core::render::content::{Content, Context, Severity};
-use pipewatch_core::render::message::messages;
+use pipewatch_core::render::content::{Content, Severity};
 use pipewatch_core::render::slack_app;
-use pipewatch_core::state::PipelineState;
 use pipewatch_testkit::fake_slack::{FakeSlack, TOKEN};
+use pipewatch_testkit::release::{EXECUTION, release, shuffled};
 use pipewatch_testkit::services::{Inbox, create_table, sdk_config};
 use serde_json::{Value, json};
 
 const CHANNEL: &str = "C0RELEASES1";
-const EXECUTION: &str = "e7d1c0de-0000-4000-8000-000000000001";
-
-/// The release, one event a step: each stage starts then succeeds, but Stage3 fails
-/// (step 8) and is retried by a person (step 9).
-const EVENTS: [(usize, &str); 20] = [
-    (0, "InProgress"),
-    (0, "Succeeded"),
-    (1, "InProgress"),
-    (1, "Succeeded"),
-    (2, "InProgress"),
-    (2, "Succeeded"),
-    (3, "InProgress"),
-    (3, "Failed"),
-    (3, "InProgress"),
-    (3, "Succeeded"),
-    (4, "InProgress"),
-    (4, "Succeeded"),
-    (5, "InProgress"),
-    (5, "Succeeded"),
-    (6, "InProgress"),
-    (6, "Succeeded"),
-    (7, "InProgress"),
-    (7, "Succeeded"),
-    (8, "InProgress"),
-    (8, "Succeeded"),
-];
-
-/// The pipeline after the first `step` events.
-fn state_at(step: usize) -> PipelineState {
-    let stages: Vec<Value> = (0..9)
-        .map(|i| {
-            let name = format!("Stage{i}");
-            let Some((at, (_, status))) = EVENTS[..step]
-                .iter()
-                .enumerate()
-                .rev()
-                .find(|(_, (s, _))| *s == i)
-            else {
-                return json!({"stageName": name});
-            };
-            let retried = i == 3 && step >= 9;
-            let mut action = json!({"actionName": "Run", "latestExecution": {
-                "actionExecutionId": format!("a-{i}-{}", usize::from(retried)),
-                "status": status, "lastStatusChange": 1_700_000_000 + 60 * at}});
-            if *status == "Failed" {
-                action["latestExecution"]["errorDetails"] =
-                    json!({"code": "JobFailed", "message": "exit status 1"});
-            }
-            let mut stage = json!({"stageName": name,
-                "latestExecution": {"pipelineExecutionId": EXECUTION, "status": status},
-                "actionStates": [action]});
-            if retried {
-                stage["retryStageMetadata"] =
-                    json!({"manualStageRetryAttempt": 1, "latestRetryTrigger": "ManualStageRetry"});
-            }
-            stage
-        })
-        .collect();
-    serde_json::from_value(json!({"pipelineName": "shop-release", "stageStates": stages})).unwrap()
-}
-
-/// The 20 notifications of the release, in order, as the tick makes them.
-fn release() -> Vec<Content> {
-    let mut snapshot = essentials(&state_at(0));
-    (1..=20)
-        .map(|step| {
-            let state = state_at(step);
-            let changes = diff(&snapshot, &state);
-            assert!(!changes.is_empty(), "step {step} changes something");
-            snapshot = essentials_since(&snapshot, &state);
-            let context = Context {
-                state: Some(&state),
-                starts: Some(&snapshot),
-                revision: Some(100 + step as u64),
-                ..Context::default()
-            };
-            let message = &messages("shop-release", &changes, &context, &format!("shop/{step}"))[0];
-            Content::from_body(&message.body).unwrap()
-        })
-        .collect()
-}
 
 /// What the living message should say at `content`: its rendering, in the channel.
 fn expected(content: &Content) -> Value {
@@ -144,19 +60,6 @@ fn route() -> AppRoute {
 
 fn soon() -> Instant {
     Instant::now() + Duration::from_mins(1)
-}
-
-/// A shuffle that is the same on every run: a linear congruential generator.
-fn shuffled<T>(mut items: Vec<T>, seed: u64) -> Vec<T> {
-    let mut state = seed;
-    for i in (1..items.len()).rev() {
-        state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        let j = usize::try_from(state >> 33).unwrap() % (i + 1);
-        items.swap(i, j);
-    }
-    items
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -461,6 +364,58 @@ async fn a_revoked_token_keeps_the_message_as_a_dead_letter_and_tells_the_operat
             content.id
         );
     }
+
+    // Fixed: the redrive sends them to this channel alone, as one living message.
+    setup.slack.restore();
+    let redriven = redrive_channel(&target, CHANNEL, soon()).await.unwrap();
+    assert_eq!((redriven.delivered, redriven.kept), (2, 0), "{redriven:?}");
+    let top = setup.slack.top_level(CHANNEL);
+    assert_eq!(top.len(), 1);
+    assert_eq!(top[0].1, expected(&run[1]));
+    assert!(setup.refs.dead_letters(CHANNEL).await.unwrap().is_empty());
+    assert!(
+        operator.drain_raw().await.is_empty(),
+        "nothing goes back through a topic"
+    );
+    let again = redrive_channel(&target, CHANNEL, soon()).await.unwrap();
+    assert_eq!((again.delivered, again.kept), (0, 0));
+}
+
+#[tokio::test]
+async fn a_redrive_stops_at_the_first_letter_still_refused_and_keeps_the_rest() {
+    let setup = setup().await;
+    let routes = [route()];
+    let target = AppTarget {
+        app: App {
+            api: &setup.api,
+            refs: &setup.refs,
+        },
+        routes: &routes,
+        operator: None,
+    };
+    setup.slack.revoke();
+    let webhook = HttpsWebhook::new().unwrap();
+    let run = release();
+    for (i, content) in run[..3].iter().enumerate() {
+        let event = sns_event(&format!("m-{i}"), content);
+        forward(&webhook, &[], Some(&target), &event, soon())
+            .await
+            .unwrap();
+    }
+    let redriven = redrive_channel(&target, CHANNEL, soon()).await.unwrap();
+    assert_eq!((redriven.delivered, redriven.kept), (0, 3));
+    assert_eq!(
+        redriven.reason.as_deref(),
+        Some("the bot token was revoked (token_revoked)")
+    );
+    assert_eq!(setup.refs.dead_letters(CHANNEL).await.unwrap().len(), 3);
+    let elsewhere = redrive_channel(&target, "C0NOROUTE", soon())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        elsewhere,
+        "no route of SLACK_APP_ROUTES is for channel \"C0NOROUTE\""
+    );
 }
 
 /// An SNS event carrying `content` as the tick publishes it.

@@ -118,6 +118,11 @@ impl FakeSlack {
         self.state.lock().unwrap().revoked = true;
     }
 
+    /// The token works again (a new one installed under the same secret).
+    pub fn restore(&self) {
+        self.state.lock().unwrap().revoked = false;
+    }
+
     /// At most `calls` calls per `window`, as Slack's tiers allow; 429 past that.
     pub fn limit(&self, calls: usize, window: Duration) {
         self.state.lock().unwrap().limit = Some((calls, window));

@@ -14,7 +14,8 @@
 //!   stalls. [`http`]: the small HTTP server both are built on.
 //! - [`lambda`]: cargo-lambda's local Runtime API with one of the built bootstraps.
 //! - [`stack`]: the deploy rehearsal's CloudFormation emulator.
-//! - [`fixtures`]: the recorded scenarios; [`records`]: records as earlier versions wrote them.
+//! - [`fixtures`]: the recorded scenarios; [`records`]: records as earlier versions wrote them;
+//!   [`release`]: a release told in 20 notifications, for the Slack app.
 //! - [`docs`]: the examples in the docs, checked against what produces them.
 //! - [`bill`]: a simulated day's billable units, the price table, and the docs' cost table.
 #![allow(clippy::missing_panics_doc)] // a test harness panics to fail the test
@@ -28,6 +29,7 @@ pub mod fixtures;
 pub mod http;
 pub mod lambda;
 pub mod records;
+pub mod release;
 pub mod services;
 pub mod stack;
 pub mod world;
