@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use aws_lambda_events::sns::SnsEvent;
-use lambda_runtime::{LambdaEvent, service_fn};
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 
 use pipewatch::aws::slack_refs::SlackRefs;
@@ -74,12 +74,22 @@ async fn run() -> Result<(), lambda_runtime::Error> {
             .unwrap_or_else(|| std::time::Instant::now() + DEFAULT_TIME);
         // An operator's redrive of a Slack channel's dead letters, else SNS's records.
         if let Some(channel) = event.payload["redrive_slack_channel"].as_str() {
-            let target = target.ok_or("the Slack app is not installed: no SLACK_APP_SECRET_ARN")?;
-            let redriven = pipewatch::forward::redrive_channel(target, channel, deadline).await?;
-            return Ok::<Value, lambda_runtime::Error>(serde_json::to_value(redriven)?);
+            let refused = |message: String| Diagnostic {
+                error_type: "pipewatch.RedriveFailed".into(),
+                error_message: message,
+            };
+            let target = target.ok_or_else(|| {
+                refused("the Slack app is not installed: no SLACK_APP_SECRET_ARN".into())
+            })?;
+            let redriven = pipewatch::forward::redrive_channel(target, channel, deadline)
+                .await
+                .map_err(refused)?;
+            return Ok(serde_json::to_value(redriven).unwrap_or_default());
         }
-        let sns: SnsEvent = serde_json::from_value(event.payload)
-            .map_err(|e| format!("the event is neither SNS records nor a redrive: {e}"))?;
+        let sns: SnsEvent = serde_json::from_value(event.payload).map_err(|e| Diagnostic {
+            error_type: "pipewatch.BadEvent".into(),
+            error_message: format!("the event is neither SNS records nor a redrive: {e}"),
+        })?;
         let forwarded =
             pipewatch::forward::forward(webhook, destinations, target, &sns, deadline).await?;
         tracing::info!(
@@ -87,7 +97,7 @@ async fn run() -> Result<(), lambda_runtime::Error> {
             posts = forwarded.posts,
             "forwarded"
         );
-        Ok(Value::from(forwarded.posts))
+        Ok::<Value, Diagnostic>(Value::from(forwarded.posts))
     }))
     .await
 }

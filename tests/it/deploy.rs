@@ -466,6 +466,12 @@ async fn the_deployed_slack_app_posts_a_living_message_with_the_stacks_table() {
             .logs()
             .contains(pipewatch_testkit::fake_slack::TOKEN)
     );
+    // The operator's redrive reaches the same function: nothing was kept here.
+    let redriven = forwarder.invoke_payload(br#"{"redrive_slack_channel": "C0RELEASES1"}"#);
+    assert_eq!(
+        redriven,
+        json!({"channel": "C0RELEASES1", "delivered": 0, "kept": 0, "reason": null})
+    );
 }
 
 #[test]
