@@ -22,7 +22,7 @@ const PIPEWATCH: &[&[&str]] = &[
 /// The core's floors, as `crates/core/src/lib.rs` lists them.
 const CORE: &[&[&str]] = &[
     &["glob", "error"],
-    &["pipeline", "state"],
+    &["pipeline", "state", "interaction"],
     &["change"],
     &["diff", "recover"],
     &["render"],

@@ -1,0 +1,254 @@
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::json;
+use sha2::Sha256;
+
+use super::*;
+
+const SECRET: &[u8] = b"8f742231b10e8888abcd99yyyzzz85a5";
+const NOW: i64 = 1_764_000_000;
+
+fn installed() -> Installed {
+    Installed {
+        team: "T0PIPEWATCH".into(),
+        app: "A0PIPEWATCH".into(),
+    }
+}
+
+fn target() -> Target {
+    Target {
+        pipeline: "payments-release".into(),
+        stage: "Prod".into(),
+        action: "Approve".into(),
+        action_execution_id: "5a6b7c8d-0000-4000-8000-000000000001".into(),
+    }
+}
+
+/// A click's form body as Slack sends it, with `change` applied to the payload first.
+fn form(change: impl Fn(&mut serde_json::Value)) -> Vec<u8> {
+    let mut payload = json!({
+        "type": "block_actions",
+        "team": {"id": "T0PIPEWATCH", "domain": "acme"},
+        "api_app_id": "A0PIPEWATCH",
+        "user": {"id": "U024BE7LH", "username": "maria", "name": "Maria Silva", "team_id": "T0PIPEWATCH"},
+        "container": {"type": "message", "message_ts": "1700000000.000100", "channel_id": "C0RELEASES1"},
+        "trigger_id": "123.456.abc",
+        "response_url": "https://hooks.slack.com/actions/T0PIPEWATCH/1/secret",
+        "actions": [{"type": "button", "action_id": APPROVE, "block_id": "b", "value": target().to_value(),
+            "action_ts": "1764000000.1"}]
+    });
+    change(&mut payload);
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &payload.to_string())
+        .finish()
+        .into_bytes()
+}
+
+fn sign(timestamp: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET).unwrap();
+    mac.update(format!("v0:{timestamp}:").as_bytes());
+    mac.update(body);
+    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+fn request<'a>(timestamp: &'a str, signature: &'a str, body: &'a [u8]) -> Request<'a> {
+    Request {
+        timestamp: Some(timestamp),
+        signature: Some(signature),
+        content_type: Some("application/x-www-form-urlencoded"),
+        body,
+    }
+}
+
+/// Verifies then reads, as the approver does.
+fn click(request: &Request<'_>) -> Result<Click, Refusal> {
+    verify(request, SECRET, NOW)?;
+    read(request, &installed())
+}
+
+#[test]
+fn a_signed_click_from_the_installed_app_is_read_with_who_and_which_approval() {
+    let body = form(|_| {});
+    let ts = NOW.to_string();
+    let signature = sign(&ts, &body);
+    let click = click(&request(&ts, &signature, &body)).unwrap();
+    assert_eq!(click.decision, Decision::Approve);
+    assert_eq!(click.target, target());
+    assert_eq!(
+        (click.user.as_str(), click.user_name.as_deref()),
+        ("U024BE7LH", Some("Maria Silva"))
+    );
+    assert_eq!(click.trigger_id.as_deref(), Some("123.456.abc"));
+}
+
+#[test]
+#[allow(clippy::too_many_lines)] // one table: every hostile request the issue names
+fn every_forged_stale_or_foreign_request_is_refused_in_words() {
+    let body = form(|_| {});
+    let ts = NOW.to_string();
+    let good = sign(&ts, &body);
+    let old = (NOW - MAX_SKEW_S - 1).to_string();
+    let old_signed = sign(&old, &body);
+    let future = (NOW + MAX_SKEW_S + 1).to_string();
+    let future_signed = sign(&future, &body);
+    let big = vec![b'a'; MAX_BODY_BYTES + 1];
+    let big_signed = sign(&ts, &big);
+    // A base64 body whose signature was made over the encoded text, not the body Slack sent.
+    let encoded = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &body);
+    let over_encoded = sign(&ts, encoded.as_bytes());
+    let json_body = br#"{"payload": {"type": "block_actions"}}"#.to_vec();
+    let json_signed = sign(&ts, &json_body);
+    let with = |change: &dyn Fn(&mut serde_json::Value)| form(change);
+    let other_team = with(&|p| p["team"]["id"] = json!("T0ELSEWHERE"));
+    let other_app = with(&|p| p["api_app_id"] = json!("A0OTHERAPP"));
+    let other_button = with(&|p| p["actions"][0]["action_id"] = json!("pipewatch-link-0"));
+    let no_target = with(&|p| p["actions"][0]["value"] = json!("{\"pipeline\": \"x\"}"));
+    let not_a_click = with(&|p| p["type"] = json!("view_submission"));
+    let signed = |b: &[u8]| sign(&ts, b);
+    let (s_team, s_app, s_button, s_target, s_type) = (
+        signed(&other_team),
+        signed(&other_app),
+        signed(&other_button),
+        signed(&no_target),
+        signed(&not_a_click),
+    );
+    let v1 = good.replace("v0=", "v1=");
+    let near = (NOW - 10).to_string();
+    let tampered = {
+        let mut b = body.clone();
+        *b.last_mut().unwrap() ^= 1;
+        b
+    };
+    let cases: Vec<(&str, Request<'_>, Refusal)> = vec![
+        (
+            "no headers",
+            Request {
+                timestamp: None,
+                signature: None,
+                ..request(&ts, &good, &body)
+            },
+            Refusal::Unsigned,
+        ),
+        (
+            "a bad signature",
+            request(&ts, "v0=00ff", &body),
+            Refusal::BadSignature,
+        ),
+        (
+            "not hex",
+            request(&ts, "v0=zz", &body),
+            Refusal::BadSignature,
+        ),
+        (
+            "another scheme",
+            request(&ts, &v1, &body),
+            Refusal::BadSignature,
+        ),
+        (
+            "a tampered body",
+            request(&ts, &good, &tampered),
+            Refusal::BadSignature,
+        ),
+        (
+            "a signature made for another timestamp",
+            request(&near, &good, &body),
+            Refusal::BadSignature,
+        ),
+        (
+            "a stale (replayed) click",
+            request(&old, &old_signed, &body),
+            Refusal::Stale(MAX_SKEW_S + 1),
+        ),
+        (
+            "a future timestamp",
+            request(&future, &future_signed, &body),
+            Refusal::Stale(-MAX_SKEW_S - 1),
+        ),
+        (
+            "a timestamp that is not one",
+            request("soon", &good, &body),
+            Refusal::BadTimestamp("soon".into()),
+        ),
+        (
+            "an oversized body",
+            request(&ts, &big_signed, &big),
+            Refusal::Oversized(MAX_BODY_BYTES + 1),
+        ),
+        (
+            "signed over the base64 text",
+            request(&ts, &over_encoded, &body),
+            Refusal::BadSignature,
+        ),
+        (
+            "JSON where a form is expected",
+            Request {
+                content_type: Some("application/json"),
+                ..request(&ts, &json_signed, &json_body)
+            },
+            Refusal::NotAForm("application/json".into()),
+        ),
+        (
+            "JSON in a form's clothes",
+            request(&ts, &json_signed, &json_body),
+            Refusal::NoPayload,
+        ),
+        (
+            "another workspace",
+            request(&ts, &s_team, &other_team),
+            Refusal::OtherWorkspace("T0ELSEWHERE".into()),
+        ),
+        (
+            "another app",
+            request(&ts, &s_app, &other_app),
+            Refusal::OtherApp("A0OTHERAPP".into()),
+        ),
+        (
+            "a link button",
+            request(&ts, &s_button, &other_button),
+            Refusal::UnknownButton("pipewatch-link-0".into()),
+        ),
+        (
+            "a button naming no approval",
+            request(&ts, &s_target, &no_target),
+            Refusal::NotAClick("the button names no approval".into()),
+        ),
+        (
+            "a modal's submission",
+            request(&ts, &s_type, &not_a_click),
+            Refusal::NotAClick("type \"view_submission\"".into()),
+        ),
+    ];
+    for (what, request, refusal) in cases {
+        assert_eq!(click(&request), Err(refusal), "{what}");
+    }
+}
+
+#[test]
+fn nobody_may_decide_unless_configured_and_only_where_configured() {
+    let target = target();
+    assert!(
+        !Approvers::default().allows("U024BE7LH", &target),
+        "default nobody"
+    );
+    let approvers = Approvers::parse(
+        r#"[{"users": ["U024BE7LH"], "pipelines": ["payments-*"], "stages": ["Prod"]},
+            {"users": ["U0OTHER01"], "pipelines": ["web-*"]}]"#,
+    )
+    .unwrap();
+    assert!(approvers.allows("U024BE7LH", &target));
+    assert!(
+        !approvers.allows("U0OTHER01", &target),
+        "allowed elsewhere, not here"
+    );
+    assert!(!approvers.allows("U0STRANGER", &target));
+    let staging = Target {
+        stage: "Staging".into(),
+        ..target.clone()
+    };
+    assert!(!approvers.allows("U024BE7LH", &staging), "another stage");
+    assert_eq!(
+        Approvers::parse(r#"[{"users": ["maria"], "pipelines": ["*"]}]"#).unwrap_err(),
+        "\"maria\" is not a Slack user id (U024BE7LH)"
+    );
+    assert!(Approvers::parse(r#"[{"users": ["U1"], "pipelines": []}]"#).is_err());
+    assert!(Approvers::parse(r#"[{"users": ["U024BE7LH"], "pipeline": ["*"]}]"#).is_err());
+}
