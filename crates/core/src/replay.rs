@@ -200,8 +200,8 @@ impl Recording {
         let mut app = Simulation::new(REPLAY_CHANNEL, Severity::Info);
         for step in &steps {
             let shown = only.is_none_or(|n| step.number == n);
-            // The app's calls depend on the steps before: they are run, and not printed.
-            if !shown && (format != Format::SlackApp || only.is_some_and(|n| step.number > n)) {
+            // The app's calls depend on the steps before: every step is run, one printed.
+            if !shown && format != Format::SlackApp {
                 continue;
             }
             if matches!(format, Format::Text | Format::Json) {

@@ -77,8 +77,15 @@ fn only_a_newer_and_different_rendering_is_recorded() {
 #[test]
 fn after_a_call_the_newest_recorded_rendering_is_sent_if_it_is_not_what_was_sent() {
     let stored = posted(5, "a");
-    let newer = recorded(&stored, &living(7, "c", Severity::Info));
+    let c = living(7, "c", Severity::Info);
+    let newer = recorded(&stored, &c);
     assert_eq!(newer.revision, 7);
+    assert_eq!(
+        newer.message,
+        c.message.to_string(),
+        "the rendering to send is kept"
+    );
+    assert_eq!(newer.digest, c.digest);
     assert_eq!(newer.ts, stored.ts, "recording keeps the message");
     let sent_old = stored.digest.clone();
     assert_eq!(resend(&newer, &sent_old), Some(newer.message.as_str()));
@@ -135,4 +142,10 @@ fn a_take_over_posts_the_newest_rendering_recorded_under_the_expired_claim() {
     let newer = living(9, "d", Severity::Info);
     assert_eq!(claim_over(Some(&expired), "C1", &newer, 100).revision, 9);
     assert_eq!(claim_over(None, "C1", &older, 100).revision, 6);
+    // The same revision again: its own rendering, freshly made, is posted.
+    let same = living(8, "c2", Severity::Info);
+    assert_eq!(
+        claim_over(Some(&expired), "C1", &same, 100).message,
+        same.message.to_string()
+    );
 }

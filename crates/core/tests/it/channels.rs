@@ -232,6 +232,33 @@ fn assert_app_call_limits(call: &Value, what: &str) {
     );
 }
 
+/// `--step N` prints the calls of step N alone, made after the steps before: the run's
+/// message was posted at step 1, so step 2 updates it.
+#[test]
+fn one_step_of_the_slack_app_is_told_after_the_steps_before_it() {
+    let format = Format::from_name("slack-app").unwrap();
+    let mut out = Vec::new();
+    Recording::load(&scenario_files("release-failure-retry"))
+        .unwrap()
+        .write(format, None, Some(2), &mut out)
+        .unwrap();
+    let methods: Vec<String> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["method"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        methods,
+        ["chat.update", "chat.postMessage"],
+        "the update, then the failure's reply"
+    );
+}
+
 /// The Slack app's goal, over every bundled scenario: one top-level post per execution,
 /// then an update only when the message changes, and each thread reply once.
 #[test]
