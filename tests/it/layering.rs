@@ -22,8 +22,8 @@ const PIPEWATCH: &[&[&str]] = &[
 /// The core's floors, as `crates/core/src/lib.rs` lists them.
 const CORE: &[&[&str]] = &[
     &["glob", "error"],
-    &["pipeline", "state", "interaction"],
-    &["change"],
+    &["pipeline", "state"],
+    &["change", "interaction"],
     &["diff", "recover"],
     &["render"],
     &["record", "living"],

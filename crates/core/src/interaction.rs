@@ -13,7 +13,12 @@
 //!    approvals by configuration; by default nobody is.
 //!
 //! A [`Refusal`] says in words what was wrong, for the log; the caller answers Slack
-//! without repeating it.
+//! without repeating it. Then [`standing`] says whether the approval run the button names
+//! is still waiting, and [`summary`] words the decision CodePipeline keeps.
+
+mod decision;
+
+pub use decision::{MAX_SUMMARY, Standing, decided_in_slack, standing, summary};
 
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};

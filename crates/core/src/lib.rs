@@ -10,9 +10,8 @@
 //! 1. [`glob`]: shell-style name patterns. [`error`]: the core's errors.
 //! 2. [`pipeline`]: a pipeline's identity and its record key. [`state`]: one
 //!    `GetPipelineState` observation (and the history APIs' runs) as plain serde data.
-//!    [`interaction`]: a click on an approval's button in Slack, verified, read and
-//!    authorized.
-//! 3. [`change`]: one thing that happened to a pipeline.
+//! 3. [`change`]: one thing that happened to a pipeline. [`interaction`]: a click on an
+//!    approval's button in Slack, verified, read, authorized, and what it may still do.
 //! 4. [`diff`]: two observations → changes; what a snapshot keeps. [`recover`]: the runs
 //!    and executions no observation saw, from the history APIs' answers.
 //! 5. [`render`]: changes → words, the content model, and every channel's rendering.

@@ -15,6 +15,7 @@
 use std::time::Duration;
 
 use crate::change::{Approval, Change, ConditionKind, StageRetry};
+use crate::interaction::decided_in_slack;
 use crate::render::text::clean;
 use crate::state::{KnownStatus, Status};
 
@@ -277,7 +278,7 @@ pub fn why(change: &Change) -> Option<String> {
         Change::Action { error, summary, .. } => error
             .as_ref()
             .and_then(|e| e.message.clone())
-            .or_else(|| summary.clone()),
+            .or_else(|| summary.as_deref().map(reason_of)),
         Change::Transition {
             enabled: false,
             reason,
@@ -298,6 +299,20 @@ pub fn why(change: &Change) -> Option<String> {
 /// Who did it, in words.
 pub fn who(change: &Change) -> Option<String> {
     match change {
+        // Decided in Slack: the person, not the approver role that wrote it.
+        Change::Action {
+            approval: Some(decided @ (Approval::Approved | Approval::Rejected)),
+            summary: Some(summary),
+            ..
+        } if decided_in_slack(summary).is_some() => Some(format!(
+            "{} in Slack by {}",
+            if *decided == Approval::Approved {
+                "approved"
+            } else {
+                "rejected"
+            },
+            clean(decided_in_slack(summary).unwrap_or_default())
+        )),
         Change::Action {
             approval,
             last_updated_by: Some(by),
@@ -388,6 +403,18 @@ fn colon(text: Option<&str>) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// A summary without the "Approved in Slack by …: " that names who decided (told by
+/// [`who`]): the reason alone, or nothing.
+fn reason_of(summary: &str) -> String {
+    match decided_in_slack(summary) {
+        Some(who) => summary
+            .split_once(who)
+            .map(|(_, rest)| rest.trim_start_matches(':').trim().to_owned())
+            .unwrap_or_default(),
+        None => summary.to_owned(),
+    }
+}
 
 /// Which attempt a retried stage is on: `manual retry 1`, `automatic retry 2`.
 pub fn retry_words(retry: StageRetry) -> String {

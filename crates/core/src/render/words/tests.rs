@@ -387,3 +387,48 @@ fn principals_revisions_and_durations_read_short() {
         assert_eq!(duration_text(Duration::from_secs(seconds)), text);
     }
 }
+
+/// A decision taken in Slack is written by the approver role; the person is in the summary.
+#[test]
+fn a_decision_taken_in_slack_names_the_person_not_the_role() {
+    for (step, verb) in [
+        (Approval::Approved, "approved"),
+        (Approval::Rejected, "rejected"),
+    ] {
+        let mut change = approval(
+            step,
+            if verb == "approved" {
+                "Succeeded"
+            } else {
+                "Failed"
+            },
+        );
+        if let Change::Action {
+            summary,
+            last_updated_by,
+            ..
+        } = &mut change
+        {
+            *summary = Some(crate::interaction::summary(
+                if verb == "approved" {
+                    crate::interaction::Decision::Approve
+                } else {
+                    crate::interaction::Decision::Reject
+                },
+                Some("Maria Silva"),
+                "U024BE7LH",
+                Some("looks good"),
+            ));
+            *last_updated_by =
+                Some("arn:aws:sts::123456789012:assumed-role/pipewatch-approver/session".into());
+        }
+        assert_eq!(
+            who(&change).as_deref(),
+            Some(format!("{verb} in Slack by Maria Silva (U024BE7LH)").as_str())
+        );
+        assert_eq!(why(&change).as_deref(), Some("looks good"));
+    }
+    // Decided in the console: the principal and the comment, as before.
+    let console = approval(Approval::Approved, "Succeeded");
+    assert_eq!(why(&console).as_deref(), Some("looks good"));
+}
