@@ -20,7 +20,7 @@ use crate::render::content::{
 };
 use crate::render::mrkdwn::{self, cut, escape, escape_within};
 use crate::render::record::Detail;
-use crate::render::slack::{self, MAX_BLOCKS, MAX_SECTION};
+use crate::render::slack::{self, MAX_SECTION};
 use crate::render::text;
 use crate::render::words::{duration_text, retry_words, short_id};
 
@@ -192,8 +192,9 @@ fn living_message(content: &Content, execution: &ExecutionContent, progress: &Pr
     for stage in &progress.stages {
         let line = mrkdwn::cut_escaped(&stage_line(stage), MAX_SECTION);
         let size = line.chars().count() + 1;
-        // Room kept for the "…and N more" line and the sections' own blocks.
-        if size + 40 > budget || sections.len() + 1 >= MAX_BLOCKS - 4 {
+        // Room kept for the "…and N more" line. The text runs out long before the blocks
+        // do: a few sections of 3,000 characters hold the 10,000.
+        if size + 40 > budget {
             break;
         }
         budget -= size;

@@ -2,6 +2,7 @@ use serde_json::json;
 
 use super::*;
 use crate::render::content::Context;
+use crate::render::slack::MAX_BLOCKS;
 use crate::state::PipelineState;
 
 fn state(json: Value) -> PipelineState {
@@ -108,6 +109,20 @@ fn many_stages_stay_within_slacks_limits_and_say_what_was_left_out() {
     assert!(message.to_string().contains(" more stages"));
     let text: usize = blocks.iter().map(text_chars).sum();
     assert!(text <= slack::MAX_TOTAL_TEXT, "{text}");
+    assert!(
+        text > slack::MAX_TOTAL_TEXT - 1_000,
+        "the room is used: {text} characters"
+    );
+    let sections: Vec<usize> = blocks
+        .iter()
+        .filter_map(|b| b["text"]["text"].as_str())
+        .map(|t| t.chars().count())
+        .collect();
+    let full = &sections[2..sections.len() - 1];
+    assert!(
+        full.iter().all(|n| *n > MAX_SECTION - 100),
+        "sections are filled before another starts: {sections:?}"
+    );
     let plain = &plain(message);
     assert!(plain.get("blocks").is_none());
     assert!(plain["text"].as_str().unwrap().chars().count() <= MAX_SECTION);
