@@ -21,6 +21,7 @@
 //!    [`redrive`]: dead letters back to the topic.
 //! 7. Entry points: [`lambda`] (an event → the pipelines to check → the tick → its
 //!    summary) and [`forward`] (SNS → the Slack and Teams webhooks and the Slack app).
+//!    [`approve`]: a click on an approval's button in Slack, answered in time.
 //!
 //! The binaries in `src/bin/` and the command line (`crates/cli`) only wire these
 //! together.
@@ -41,5 +42,6 @@ pub mod tick;
 pub mod metrics;
 pub mod redrive;
 
+pub mod approve;
 pub mod forward;
 pub mod lambda;

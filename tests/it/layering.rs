@@ -16,7 +16,7 @@ const PIPEWATCH: &[&[&str]] = &[
     &["aws", "local", "slack", "webhook"],
     &["tick"],
     &["metrics", "redrive"],
-    &["forward", "lambda"],
+    &["approve", "forward", "lambda"],
 ];
 
 /// The core's floors, as `crates/core/src/lib.rs` lists them.

@@ -3,6 +3,7 @@
 //! `scripts/test.sh`, wire-level fakes the real SDK clients talk to, fault proxies in front
 //! of the emulators, and the built Lambda bootstraps on cargo-lambda's Runtime API.
 
+mod approver;
 mod deploy;
 mod docs;
 mod events;

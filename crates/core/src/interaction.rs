@@ -136,7 +136,7 @@ impl Target {
 }
 
 /// A verified click, read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Click {
     pub decision: Decision,
     pub target: Target,

@@ -273,3 +273,19 @@ fn decide(state: &mut State, method: &str, body: &Value, request: &Request) -> (
         _ => (refuse("unknown_method"), false),
     }
 }
+
+/// Slack's `X-Slack-Signature` for `body` sent at `timestamp`, with the app's `secret`.
+pub fn sign(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).expect("any key length");
+    mac.update(format!("v0:{timestamp}:").as_bytes());
+    mac.update(body);
+    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// An interaction's form body as Slack posts it: one field, `payload`, the JSON.
+pub fn form(payload: &Value) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &payload.to_string())
+        .finish()
+}
