@@ -7,11 +7,21 @@
 //!
 //! A refused request is answered with a bare status and logged in words; nothing in the
 //! answer helps a forger.
+//!
+//! [`take`] is that work: it finds the very approval run the button names still waiting,
+//! takes the decision once (a conditional write on the decision, not on the click, so a
+//! click that failed on throttling can be tried again), calls `PutApprovalResult` with a
+//! summary naming the person, and tells them the outcome through `response_url`.
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
-use pipewatch_core::interaction::{self, Approvers, Click, Installed, Request};
+use crate::aws::approvals::{ApprovalError, CodePipelineApprovals};
+use crate::aws::slack_refs::SlackRefs;
+use crate::ports::{Webhook, WebhookUrl};
+use pipewatch_core::interaction::{self, Approvers, Click, Decision, Installed, Request, Standing};
+use pipewatch_core::state::Timestamp;
 
 /// What the approver knows at cold start.
 pub struct Keys {
@@ -115,5 +125,140 @@ pub fn acknowledge(request: &UrlRequest, keys: &Keys, now_s: i64) -> Acknowledge
     Acknowledged {
         status: 200,
         handoff: Some(Handoff::Decide(click)),
+    }
+}
+
+/// What the decision path needs.
+pub struct Deciders<'a, W: Webhook> {
+    pub approvals: &'a CodePipelineApprovals,
+    /// Where a decision is claimed once (the Slack app's references, `slack/decisions/…`).
+    pub refs: &'a SlackRefs,
+    /// Posts to `response_url`.
+    pub slack: &'a W,
+}
+
+/// What became of a handoff.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// CodePipeline took the decision, with this summary.
+    Decided(String),
+    /// Nothing was decided; the person was told why.
+    NotDecided(String),
+}
+
+/// Namespace of the decisions' claims among the Slack app's references.
+const DECISIONS: &str = "decisions";
+
+/// Takes `handoff`. An error is worth trying again (the queue delivers it again); every
+/// other outcome was told to the person who clicked.
+pub async fn take<W: Webhook>(
+    handoff: &Handoff,
+    deciders: &Deciders<'_, W>,
+) -> Result<Outcome, String> {
+    let click = match handoff {
+        Handoff::Refuse { response_url, text } => {
+            tell(deciders.slack, response_url, text).await;
+            return Ok(Outcome::NotDecided(text.clone()));
+        }
+        Handoff::Decide(click) => click,
+    };
+    let target = &click.target;
+    let not_decided = |words: String| async move {
+        tell(deciders.slack, &click.response_url, &words).await;
+        Ok(Outcome::NotDecided(words))
+    };
+    let (standing, token) = match deciders.approvals.waiting(target).await {
+        Ok(found) => found,
+        Err(error) if error.is_transient() => return Err(error.to_string()),
+        Err(error) => return not_decided(format!("Nothing was decided: {error}.")).await,
+    };
+    let (Standing::Waiting, Some(token)) = (&standing, token) else {
+        let words = standing.words(target).unwrap_or_else(|| {
+            format!("{}/{} shows no approval token", target.stage, target.action)
+        });
+        return not_decided(format!("Nothing was decided: {words}.")).await;
+    };
+    let key = target.decision_key();
+    let now = Timestamp::now().unix_millis();
+    if !deciders
+        .refs
+        .claim_once(DECISIONS, &key, now)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        return not_decided(format!(
+            "Nothing was decided: {}/{} is being decided already.",
+            target.stage, target.action
+        ))
+        .await;
+    }
+    let reason = None;
+    let summary = interaction::summary(
+        click.decision,
+        click.user_name.as_deref(),
+        &click.user,
+        reason,
+    );
+    match deciders
+        .approvals
+        .decide(target, &token, click.decision, &summary)
+        .await
+    {
+        Ok(()) => {
+            deciders
+                .refs
+                .done(DECISIONS, &key)
+                .await
+                .map_err(|e| e.to_string())?;
+            let verb = match click.decision {
+                Decision::Approve => "Approved",
+                Decision::Reject => "Rejected",
+            };
+            tracing::info!(pipeline = %target.pipeline, stage = %target.stage, user = %click.user, "{verb}");
+            tell(
+                deciders.slack,
+                &click.response_url,
+                &format!(
+                    "{verb} {}/{} of {}: CodePipeline recorded it.",
+                    target.stage, target.action, target.pipeline
+                ),
+            )
+            .await;
+            Ok(Outcome::Decided(summary))
+        }
+        Err(error @ (ApprovalError::AlreadyDecided | ApprovalError::TokenInvalid)) => {
+            deciders
+                .refs
+                .done(DECISIONS, &key)
+                .await
+                .map_err(|e| e.to_string())?;
+            not_decided(format!(
+                "Nothing was decided: {}/{}: {error}.",
+                target.stage, target.action
+            ))
+            .await
+        }
+        Err(error) => {
+            // Let the next delivery of the click take the decision.
+            deciders
+                .refs
+                .release(DECISIONS, &key)
+                .await
+                .map_err(|e| e.to_string())?;
+            Err(error.to_string())
+        }
+    }
+}
+
+/// Tells the person who clicked, and them alone. A failure to tell is logged: the decision
+/// stands either way, and the living message shows it.
+async fn tell<W: Webhook>(slack: &W, response_url: &str, text: &str) {
+    let Ok(url) = WebhookUrl::parse(response_url) else {
+        tracing::warn!("the click's response_url is not a URL");
+        return;
+    };
+    let body = json!({"response_type": "ephemeral", "replace_original": false, "text": text});
+    if let Err(error) = slack.post(&url, &body).await {
+        tracing::warn!(error = %error, "could not tell the person who clicked");
     }
 }

@@ -1,6 +1,7 @@
 //! The adapters the Lambda uses: each turns one AWS service into one port, converting
 //! between SDK and domain types at this boundary and nowhere else.
 
+pub mod approvals;
 pub mod clients;
 pub mod codepipeline;
 pub mod dead_letter_reader;

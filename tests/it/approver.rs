@@ -203,3 +203,177 @@ fn forged_stale_or_malformed_requests_hand_nothing_on() {
         );
     }
 }
+
+// The decision path: the fake CodePipeline serving the recorded release with its approval
+// waiting (step 4 of `release-retry-approval`), DynamoDB Local for the decision's claim,
+// the fake Slack for `response_url`.
+
+mod decision {
+    use pipewatch::approve::{Deciders, Handoff, Outcome, take};
+    use pipewatch::aws::approvals::CodePipelineApprovals;
+    use pipewatch::aws::slack_refs::SlackRefs;
+    use pipewatch::webhook::HttpsWebhook;
+    use pipewatch_core::interaction::{Click, Decision, Target};
+    use pipewatch_testkit::fake_codepipeline::{FakeCodePipeline, Fault};
+    use pipewatch_testkit::fake_slack::FakeSlack;
+    use pipewatch_testkit::fixtures::scenario;
+    use pipewatch_testkit::services::{create_table, sdk_config};
+
+    /// The waiting approval's run and token in the recording.
+    const RUN: &str = "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d";
+    const TOKEN: &str = "7e8f9a0b-1c2d-4e3f-8a4b-5c6d7e8f9a0b";
+
+    struct World {
+        fake: FakeCodePipeline,
+        slack: FakeSlack,
+        approvals: CodePipelineApprovals,
+        refs: SlackRefs,
+        webhook: HttpsWebhook,
+    }
+
+    async fn world() -> World {
+        let config = sdk_config().await;
+        let fake = FakeCodePipeline::start();
+        fake.set_state(&scenario("release-retry-approval")[4]);
+        let client = aws_sdk_codepipeline::Client::from_conf(
+            aws_sdk_codepipeline::config::Builder::from(&config)
+                .endpoint_url(fake.url())
+                .build(),
+        );
+        let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+        let table = create_table(&dynamodb).await;
+        World {
+            fake,
+            slack: FakeSlack::start(),
+            approvals: CodePipelineApprovals::new(client),
+            refs: SlackRefs::new(dynamodb, table),
+            webhook: HttpsWebhook::new().unwrap(),
+        }
+    }
+
+    impl World {
+        fn click(&self, decision: Decision, run: &str) -> Handoff {
+            Handoff::Decide(Click {
+                decision,
+                target: Target {
+                    pipeline: "web-app-release".into(),
+                    stage: "Approve".into(),
+                    action: "ReleaseApproval".into(),
+                    action_execution_id: run.into(),
+                },
+                user: "U024BE7LH".into(),
+                user_name: Some("Maria Silva".into()),
+                response_url: self.slack.response_url(),
+                trigger_id: None,
+            })
+        }
+
+        async fn take(&self, handoff: &Handoff) -> Result<Outcome, String> {
+            let deciders = Deciders {
+                approvals: &self.approvals,
+                refs: &self.refs,
+                slack: &self.webhook,
+            };
+            take(handoff, &deciders).await
+        }
+
+        fn told(&self) -> Vec<String> {
+            self.slack
+                .responses()
+                .iter()
+                .map(|r| {
+                    assert_eq!(r["response_type"], "ephemeral");
+                    r["text"].as_str().unwrap().to_owned()
+                })
+                .collect()
+        }
+    }
+
+    #[tokio::test]
+    async fn an_allowed_click_approves_that_run_once_with_its_fresh_token_and_names_the_person() {
+        let world = world().await;
+        let click = world.click(Decision::Approve, RUN);
+        let outcome = world.take(&click).await.unwrap();
+        assert_eq!(
+            outcome,
+            Outcome::Decided("Approved in Slack by Maria Silva (U024BE7LH)".into())
+        );
+        let approvals = world.fake.approvals();
+        assert_eq!(approvals.len(), 1, "exactly one PutApprovalResult");
+        assert_eq!(approvals[0]["token"], TOKEN);
+        assert_eq!(approvals[0]["result"]["status"], "Approved");
+        assert_eq!(approvals[0]["stageName"], "Approve");
+        assert_eq!(
+            world.told(),
+            ["Approved Approve/ReleaseApproval of web-app-release: CodePipeline recorded it."]
+        );
+        // The same click again (Slack retried it, or a second person): decided already.
+        let again = world.take(&click).await.unwrap();
+        assert_eq!(
+            again,
+            Outcome::NotDecided(
+                "Nothing was decided: Approve/ReleaseApproval is no longer waiting: it was approved."
+                    .into()
+            )
+        );
+        assert_eq!(world.fake.approvals().len(), 1);
+        assert!(
+            !format!("{:?}", world.told()).contains(TOKEN),
+            "no token in Slack"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_button_from_an_earlier_run_or_a_decision_made_elsewhere_changes_nothing() {
+        let world = world().await;
+        let earlier = world.click(Decision::Approve, "an-earlier-run-of-the-approval");
+        let outcome = world.take(&earlier).await.unwrap();
+        assert!(
+            matches!(&outcome, Outcome::NotDecided(words) if words.contains("earlier run")),
+            "{outcome:?}"
+        );
+        // Decided in the console meanwhile.
+        world.fake.set_state(&scenario("release-retry-approval")[5]);
+        let late = world.click(Decision::Reject, RUN);
+        let outcome = world.take(&late).await.unwrap();
+        assert!(
+            matches!(&outcome, Outcome::NotDecided(words) if words.contains("no longer waiting")),
+            "{outcome:?}"
+        );
+        assert!(
+            world.fake.approvals().is_empty(),
+            "PutApprovalResult never called"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_click_that_failed_on_throttling_is_taken_when_tried_again() {
+        let world = world().await;
+        let click = world.click(Decision::Reject, RUN);
+        // More throttles than the SDK's own retries absorb.
+        world.fake.fail_next_approvals(3, Fault::Throttle);
+        let failed = world.take(&click).await;
+        assert!(failed.is_err(), "tried again later: {failed:?}");
+        assert!(world.fake.approvals().is_empty());
+        let outcome = world.take(&click).await.unwrap();
+        assert_eq!(
+            outcome,
+            Outcome::Decided("Rejected in Slack by Maria Silva (U024BE7LH)".into())
+        );
+        assert_eq!(world.fake.approvals().len(), 1);
+        assert_eq!(world.fake.approvals()[0]["result"]["status"], "Rejected");
+    }
+
+    #[tokio::test]
+    async fn someone_not_allowed_is_told_so_and_nothing_is_called() {
+        let world = world().await;
+        let refuse = Handoff::Refuse {
+            response_url: world.slack.response_url(),
+            text: "You may not approve or reject Approve/ReleaseApproval of web-app-release".into(),
+        };
+        world.take(&refuse).await.unwrap();
+        assert_eq!(world.told().len(), 1);
+        assert_eq!(world.fake.operations("GetPipelineState"), 0);
+        assert!(world.fake.approvals().is_empty());
+    }
+}

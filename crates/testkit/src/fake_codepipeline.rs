@@ -55,6 +55,8 @@ struct Script {
     faults: VecDeque<Fault>,
     /// Faults for `GetPipelineExecution` alone, consumed before `faults`.
     execution_faults: VecDeque<Fault>,
+    /// Faults for `PutApprovalResult` alone.
+    approval_faults: VecDeque<Fault>,
     latency: Duration,
     /// Run as each `GetPipelineState` is answered: a test's way to let time pass per call.
     on_state: Option<Arc<dyn Fn() + Send + Sync>>,
@@ -66,6 +68,8 @@ struct Script {
     execution_calls: HashMap<String, usize>,
     operations: BTreeMap<&'static str, usize>,
     access_keys: HashMap<String, HashSet<String>>,
+    /// Every `PutApprovalResult` request that decided an approval, as received.
+    approvals: Vec<serde_json::Value>,
 }
 
 pub struct FakeCodePipeline {
@@ -139,6 +143,11 @@ impl FakeCodePipeline {
             .insert((region, name), state.to_owned());
     }
 
+    /// Every `PutApprovalResult` that decided an approval (token included), in order.
+    pub fn approvals(&self) -> Vec<serde_json::Value> {
+        self.script.lock().unwrap().approvals.clone()
+    }
+
     /// Deletes a pipeline (every region's copy).
     pub fn remove(&self, pipeline: &str) {
         self.script
@@ -195,6 +204,14 @@ impl FakeCodePipeline {
         let mut script = self.script.lock().unwrap();
         script
             .execution_faults
+            .extend(std::iter::repeat_n(fault, count));
+    }
+
+    /// The next `count` `PutApprovalResult` requests fail with `fault`.
+    pub fn fail_next_approvals(&self, count: usize, fault: Fault) {
+        let mut script = self.script.lock().unwrap();
+        script
+            .approval_faults
             .extend(std::iter::repeat_n(fault, count));
     }
 

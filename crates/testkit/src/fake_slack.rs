@@ -30,6 +30,8 @@ pub struct Call {
 
 #[derive(Default)]
 struct State {
+    /// What was posted to interactions' `response_url`s (`/actions/…`), in order.
+    responses: Vec<Value>,
     /// (channel, ts) → the message as last posted or updated.
     messages: BTreeMap<(String, String), Value>,
     calls: Vec<Call>,
@@ -104,6 +106,19 @@ impl FakeSlack {
     /// call that a later one overtakes.
     pub fn hold(&self, needle: &str, wait: Duration) {
         *self.jitter.hold.lock().unwrap() = Some((needle.to_owned(), wait));
+    }
+
+    /// A `response_url` of this fake, as Slack gives one with each click.
+    pub fn response_url(&self) -> String {
+        format!(
+            "{}/actions/T0PIPEWATCH/1/response-secret",
+            self.server.url()
+        )
+    }
+
+    /// What was posted to the `response_url`s, in order.
+    pub fn responses(&self) -> Vec<Value> {
+        self.state.lock().unwrap().responses.clone()
     }
 
     /// The next `count` calls of `method` are refused with `code` (`"429"`: rate limited).
@@ -195,6 +210,15 @@ fn limited(retry_after: u64) -> Reply {
 }
 
 fn answer(state: &Mutex<State>, request: &Request) -> Reply {
+    if request.path.starts_with("/actions/") {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        state.lock().unwrap().responses.push(body);
+        return Reply::Respond {
+            status: 200,
+            content_type: "text/plain",
+            body: b"ok".to_vec(),
+        };
+    }
     let method = request.path.trim_start_matches("/api/").to_owned();
     let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
     let mut state = state.lock().unwrap();

@@ -13,6 +13,7 @@ const LIST_PIPELINES: &str = "CodePipeline_20150709.ListPipelines";
 const LIST_ACTION_EXECUTIONS: &str = "CodePipeline_20150709.ListActionExecutions";
 const LIST_PIPELINE_EXECUTIONS: &str = "CodePipeline_20150709.ListPipelineExecutions";
 const GET_RESOURCES: &str = "ResourceGroupsTaggingAPI_20170126.GetResources";
+const PUT_APPROVAL_RESULT: &str = "CodePipeline_20150709.PutApprovalResult";
 const JSON: &str = "application/x-amz-json-1.1";
 
 /// `Credential=AKID/DATE/REGION/SERVICE/aws4_request` of the request's signature.
@@ -42,6 +43,7 @@ pub(super) fn answer(script: &Mutex<Script>, request: &Request) -> Reply {
             Some(LIST_ACTION_EXECUTIONS) => "ListActionExecutions",
             Some(LIST_PIPELINE_EXECUTIONS) => "ListPipelineExecutions",
             Some(GET_RESOURCES) => "GetResources",
+            Some(PUT_APPROVAL_RESULT) => "PutApprovalResult",
             _ => "unknown",
         };
         // Every request counts, answered or faulted.
@@ -69,6 +71,8 @@ pub(super) fn answer(script: &Mutex<Script>, request: &Request) -> Reply {
                 .execution_faults
                 .pop_front()
                 .or_else(|| script.faults.pop_front())
+        } else if operation == "PutApprovalResult" {
+            script.approval_faults.pop_front()
         } else {
             script.faults.pop_front()
         };
@@ -92,6 +96,7 @@ pub(super) fn answer(script: &Mutex<Script>, request: &Request) -> Reply {
         "ListActionExecutions" => list_action_executions(script, &body),
         "ListPipelineExecutions" => list_pipeline_executions(script, &body),
         "GetResources" => get_resources(script, &region, &body),
+        "PutApprovalResult" => put_approval_result(script, &region, &body),
         _ => error(
             400,
             "UnknownOperationException",
@@ -154,6 +159,79 @@ fn get_state(script: &Mutex<Script>, region: &str, body: &serde_json::Value) -> 
         ),
         Some(state) => ok(state),
     }
+}
+
+/// Decides a waiting approval as CodePipeline does: only with the token the action's
+/// latest run carries while it waits. The decision is recorded (what a test reads back) and
+/// the state moves on: the run succeeds or fails, with the summary, written by the caller's
+/// role.
+fn put_approval_result(script: &Mutex<Script>, region: &str, body: &serde_json::Value) -> Reply {
+    let (Some(name), Some(stage), Some(action), Some(token)) = (
+        body["pipelineName"].as_str(),
+        body["stageName"].as_str(),
+        body["actionName"].as_str(),
+        body["token"].as_str(),
+    ) else {
+        return error(
+            400,
+            "ValidationException",
+            "pipelineName, stageName, actionName and token are required",
+        );
+    };
+    let mut script = script.lock().unwrap();
+    let Some(text) = state_in(&script, region, name) else {
+        return error(
+            400,
+            "PipelineNotFoundException",
+            &format!("no pipeline named '{name}'"),
+        );
+    };
+    let mut pipeline: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let Some(run) = pipeline["stageStates"]
+        .as_array_mut()
+        .and_then(|stages| stages.iter_mut().find(|s| s["stageName"] == stage))
+        .and_then(|s| s["actionStates"].as_array_mut())
+        .and_then(|actions| actions.iter_mut().find(|a| a["actionName"] == action))
+        .map(|a| &mut a["latestExecution"])
+    else {
+        return error(400, "ActionNotFoundException", "no such stage and action");
+    };
+    if run["status"] != "InProgress" || run["token"].is_null() {
+        return error(
+            400,
+            "ApprovalAlreadyCompletedException",
+            "the approval action has already been completed",
+        );
+    }
+    if run["token"] != token {
+        return error(
+            400,
+            "InvalidApprovalTokenException",
+            "the approval token is not valid",
+        );
+    }
+    let status = body["result"]["status"].as_str().unwrap_or_default();
+    let summary = body["result"]["summary"].clone();
+    run["status"] = serde_json::json!(if status == "Approved" {
+        "Succeeded"
+    } else {
+        "Failed"
+    });
+    run["summary"] = summary;
+    run["lastUpdatedBy"] =
+        serde_json::json!("arn:aws:sts::123456789012:assumed-role/pipewatch-approver/approver");
+    run.as_object_mut().map(|r| r.remove("token"));
+    script.approvals.push(body.clone());
+    let key = if script
+        .states
+        .contains_key(&(Some(region.to_owned()), name.to_owned()))
+    {
+        (Some(region.to_owned()), name.to_owned())
+    } else {
+        (None, name.to_owned())
+    };
+    script.states.insert(key, pipeline.to_string());
+    ok(r#"{"approvedAt": 1764000000}"#.to_owned())
 }
 
 fn get_execution(script: &Mutex<Script>, body: &serde_json::Value) -> Reply {
