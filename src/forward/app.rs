@@ -127,7 +127,15 @@ impl App<'_> {
         content: &Content,
         deadline: Instant,
     ) -> Result<Sent, AppError> {
-        let rendered: Rendered = slack_app::render(content, route.broadcast_failures);
+        let rendered: Rendered = slack_app::render(
+            content,
+            slack_app::Options {
+                broadcast_failures: route.broadcast_failures,
+                // Until the approver's function URL is part of the stack, no button may
+                // promise a decision.
+                approve_in_slack: false,
+            },
+        );
         let mut sent = Sent::default();
         for living in &rendered.living {
             self.living(route, living, deadline, &mut sent).await?;

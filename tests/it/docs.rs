@@ -115,7 +115,9 @@ fn slack_calls_table() -> String {
         for step in recording.steps() {
             for message in recording.messages(&step, console.as_ref()) {
                 let content = Content::from_body(&message.body).unwrap();
-                for living in slack_app::render(&content, true).living {
+                for living in
+                    slack_app::render(&content, pipewatch_core::replay::APP_OPTIONS).living
+                {
                     let before = shown.insert(living.execution.clone(), living.digest.clone());
                     if before.is_some_and(|d| d != living.digest) {
                         visible += 1;

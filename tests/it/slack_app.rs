@@ -18,9 +18,17 @@ use serde_json::{Value, json};
 
 const CHANNEL: &str = "C0RELEASES1";
 
+/// What the test's route asks for (see [`route`]).
+const OPTIONS: slack_app::Options = slack_app::Options {
+    broadcast_failures: true,
+    approve_in_slack: false,
+};
+
 /// What the living message should say at `content`: its rendering, in the channel.
 fn expected(content: &Content) -> Value {
-    let mut message = slack_app::render(content, true).living[0].message.clone();
+    let mut message = slack_app::render(content, OPTIONS).living[0]
+        .message
+        .clone();
     message["channel"] = json!(CHANNEL);
     message
 }
@@ -444,7 +452,7 @@ async fn a_forwarder_killed_between_the_post_and_storing_its_ts_costs_at_most_on
         refs: &setup.refs,
     };
     let run = release();
-    let first = &slack_app::render(&run[0], true).living[0];
+    let first = &slack_app::render(&run[0], OPTIONS).living[0];
     let now = pipewatch_core::state::Timestamp::now().unix_millis();
 
     // The first forwarder: its claim, then Slack's answer, then nothing (killed).

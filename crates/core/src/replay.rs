@@ -28,6 +28,13 @@ use crate::state::{PipelineExecution, PipelineState};
 /// The channel `--format slack-app` posts to: an id as Slack gives them.
 pub const REPLAY_CHANNEL: &str = "C0123456789";
 
+/// The app's options `--format slack-app` previews: a route's defaults (failures also
+/// shown in the channel).
+pub const APP_OPTIONS: slack_app::Options = slack_app::Options {
+    broadcast_failures: true,
+    approve_in_slack: false,
+};
+
 /// Consecutive observations of one pipeline, oldest first, and the executions recorded
 /// beside them.
 #[derive(Debug)]
@@ -228,7 +235,7 @@ impl Recording {
                     Format::Chatbot => writeln!(out, "{}", chatbot::render(&content))?,
                     Format::Slack => writeln!(out, "{}", slack::render(&content))?,
                     Format::SlackApp => {
-                        for call in app.deliver(&slack_app::render(&content, true)) {
+                        for call in app.deliver(&slack_app::render(&content, APP_OPTIONS)) {
                             if shown {
                                 serde_json::to_writer(&mut *out, &call)?;
                                 writeln!(out)?;

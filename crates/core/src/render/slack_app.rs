@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::change::Approval;
+use crate::interaction::{self, Target};
 use crate::render::content::{
     ChangeContent, Content, ExecutionContent, Progress, Severity, StageProgress, StageStatus,
 };
@@ -69,16 +70,25 @@ pub struct Standalone {
     pub message: Value,
 }
 
-/// Renders `content` for the app. `broadcast_failures`: failure replies are also shown in
-/// the channel.
-pub fn render(content: &Content, broadcast_failures: bool) -> Rendered {
+/// How a channel wants the app's messages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Failure replies are also shown in the channel (`reply_broadcast`).
+    pub broadcast_failures: bool,
+    /// A waiting approval gets Approve and Reject buttons (the approver is installed).
+    pub approve_in_slack: bool,
+}
+
+/// Renders `content` for the app.
+pub fn render(content: &Content, options: Options) -> Rendered {
+    let broadcast_failures = options.broadcast_failures;
     let living: Vec<Living> = match content.revision {
         Some(revision) => content
             .executions
             .iter()
             .filter_map(|execution| {
                 let progress = execution.progress.as_ref()?;
-                let message = living_message(content, execution, progress);
+                let message = living_message(content, execution, progress, options);
                 Some(Living {
                     execution: execution.id.clone(),
                     revision,
@@ -121,6 +131,39 @@ pub fn render(content: &Content, broadcast_failures: bool) -> Rendered {
     }
 }
 
+/// Approve and Reject, each asking for confirmation, naming the approval run they decide
+/// (never its token). A rejection's reason is asked for once the click arrives.
+fn decision_buttons(target: &Target) -> [Value; 2] {
+    let what = format!(
+        "*{}/{}* of *{}*",
+        escape(&text::clean(&target.stage)),
+        escape(&text::clean(&target.action)),
+        escape(&text::clean(&target.pipeline))
+    );
+    let button = |label: &str, action_id: &str, style: &str, question: String| {
+        json!({"type": "button", "text": {"type": "plain_text", "text": label},
+            "action_id": action_id, "style": style, "value": target.to_value(),
+            "confirm": {"title": {"type": "plain_text", "text": format!("{label}?")},
+                "text": {"type": "mrkdwn", "text": cut(&question, 300)},
+                "confirm": {"type": "plain_text", "text": label},
+                "deny": {"type": "plain_text", "text": "Cancel"}}})
+    };
+    [
+        button(
+            "Approve",
+            interaction::APPROVE,
+            "primary",
+            format!("Approve {what}? The pipeline moves on."),
+        ),
+        button(
+            "Reject",
+            interaction::REJECT,
+            "danger",
+            format!("Reject {what}? The execution stops there; you are asked why."),
+        ),
+    ]
+}
+
 /// A SHA-256 of a rendering, in hex: equal renderings, equal digests.
 pub fn digest(message: &Value) -> String {
     let hash = Sha256::digest(message.to_string().as_bytes());
@@ -154,7 +197,12 @@ pub fn continuing(message: &Value, earlier: Option<&str>) -> Value {
 }
 
 /// The top-level message of `execution` as `progress` tells it.
-fn living_message(content: &Content, execution: &ExecutionContent, progress: &Progress) -> Value {
+fn living_message(
+    content: &Content,
+    execution: &ExecutionContent,
+    progress: &Progress,
+    options: Options,
+) -> Value {
     let (icon, state) = standing(progress);
     let pipeline = text::clean(&content.pipeline);
     let title = match &execution.url {
@@ -219,28 +267,40 @@ fn living_message(content: &Content, execution: &ExecutionContent, progress: &Pr
             "text": format!("…and {omitted} more stages")}]}));
     }
 
-    let mut buttons = Vec::new();
-    let waiting = progress.stages.iter().any(|s| s.awaiting_approval);
-    if waiting && let Some(url) = content.links.pipeline.as_deref() {
-        buttons.push(("Review approval", url));
+    let mut elements: Vec<Value> = Vec::new();
+    let waiting = progress.stages.iter().find(|s| s.awaiting_approval);
+    if options.approve_in_slack
+        && let Some(stage) = waiting
+        && let (Some(action), Some(run)) = (&stage.action, &stage.action_execution_id)
+    {
+        let target = Target {
+            pipeline: content.pipeline.clone(),
+            stage: stage.name.clone(),
+            action: action.clone(),
+            action_execution_id: run.clone(),
+        };
+        elements.extend(decision_buttons(&target));
+    }
+    let mut links = Vec::new();
+    if waiting.is_some()
+        && let Some(url) = content.links.pipeline.as_deref()
+    {
+        links.push(("Review approval", url));
     }
     if let Some(url) = execution.url.as_deref() {
-        buttons.push(("View execution", url));
+        links.push(("View execution", url));
     }
-    if !buttons.is_empty() {
-        let elements: Vec<Value> = buttons
-            .iter()
-            .enumerate()
-            .map(|(i, (label, url))| {
-                let mut button = json!({"type": "button",
-                    "text": {"type": "plain_text", "text": label},
-                    "url": url, "action_id": format!("pipewatch-link-{i}")});
-                if i == 0 {
-                    button["style"] = json!("primary");
-                }
-                button
-            })
-            .collect();
+    let styled = elements.is_empty();
+    for (i, (label, url)) in links.into_iter().enumerate() {
+        let mut button = json!({"type": "button",
+            "text": {"type": "plain_text", "text": label},
+            "url": url, "action_id": format!("pipewatch-link-{i}")});
+        if styled && i == 0 {
+            button["style"] = json!("primary");
+        }
+        elements.push(button);
+    }
+    if !elements.is_empty() {
         blocks.push(json!({"type": "actions", "elements": elements}));
     }
     json!({

@@ -37,6 +37,8 @@ const SLACK_MAX_SECTION: usize = 3_000;
 const SLACK_MAX_BUTTON_TEXT: usize = 75;
 const SLACK_MAX_BUTTON_URL: usize = 3_000;
 const SLACK_MAX_TOTAL_TEXT: usize = 11_000;
+/// A button's `value`: 2,000 characters (Block Kit reference).
+const SLACK_MAX_BUTTON_VALUE: usize = 2_000;
 /// Microsoft Teams refuses a message over 28 KB (its documented limit for bot and webhook
 /// messages), the webhook's envelope included: a card stays under 27,000 bytes.
 const TEAMS_MAX_BYTES: usize = 27_000;
@@ -221,7 +223,12 @@ fn assert_app_call_limits(call: &Value, what: &str) {
             if element["type"] == "button" {
                 let label = element["text"]["text"].as_str().unwrap();
                 assert!(label.chars().count() <= SLACK_MAX_BUTTON_TEXT);
-                assert!(element["url"].as_str().unwrap().len() <= SLACK_MAX_BUTTON_URL);
+                // A link, or a decision naming its approval in a value.
+                match (element["url"].as_str(), element["value"].as_str()) {
+                    (Some(url), None) => assert!(url.len() <= SLACK_MAX_BUTTON_URL),
+                    (None, Some(value)) => assert!(value.len() <= SLACK_MAX_BUTTON_VALUE),
+                    other => panic!("{what}: a button is a link or a value: {other:?}"),
+                }
             }
         }
     }

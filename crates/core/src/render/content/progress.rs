@@ -36,6 +36,10 @@ pub struct StageProgress {
     /// The action the stage is on, or the one that failed it.
     #[serde(default)]
     pub action: Option<String>,
+    /// That action's run: what an approval's buttons name, so that a button decides the
+    /// run it was shown for and no later one.
+    #[serde(default)]
+    pub action_execution_id: Option<String>,
     /// That action is a manual approval waiting for a decision.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub awaiting_approval: bool,
@@ -165,6 +169,7 @@ fn stage_progress(
         started_at: None,
         finished_at: None,
         action: None,
+        action_execution_id: None,
         awaiting_approval: false,
         retry: None,
         blocked: None,
@@ -236,6 +241,9 @@ fn stage_progress(
         };
         if on_it && progress.action.is_none() {
             progress.action = Some(action.action_name.clone());
+            progress
+                .action_execution_id
+                .clone_from(&run.action_execution_id);
             progress.awaiting_approval = run.token_present;
         }
     }
@@ -344,10 +352,11 @@ mod tests {
              "retryStageMetadata": {"manualStageRetryAttempt": 2, "latestRetryTrigger": "ManualStageRetry"},
              "actionStates": [
                 {"actionName": "Done", "latestExecution": {"status": "Succeeded"}},
-                {"actionName": "Approve", "latestExecution": {"status": "InProgress", "token": "secret"}}]}
+                {"actionName": "Approve", "latestExecution": {"actionExecutionId": "run-1", "status": "InProgress", "token": "secret"}}]}
         ]}));
         let prod = &Progress::of(&state, None, "e").stages[0];
         assert_eq!(prod.action.as_deref(), Some("Approve"));
+        assert_eq!(prod.action_execution_id.as_deref(), Some("run-1"));
         assert!(prod.awaiting_approval);
         assert_eq!(
             prod.retry,

@@ -9,6 +9,11 @@ fn state(json: Value) -> PipelineState {
     serde_json::from_value(json).unwrap()
 }
 
+const BROADCAST: Options = Options {
+    broadcast_failures: true,
+    approve_in_slack: false,
+};
+
 /// A run of `stages` stages, the first `done` succeeded and the next one at `now`.
 fn content(stages: usize, done: usize, now: &str) -> Content {
     let stage_states: Vec<Value> = (0..stages)
@@ -46,7 +51,7 @@ fn content(stages: usize, done: usize, now: &str) -> Content {
 
 #[test]
 fn each_execution_gets_a_living_message_whole_from_its_progress() {
-    let rendered = render(&content(3, 1, "Failed"), false);
+    let rendered = render(&content(3, 1, "Failed"), Options::default());
     assert_eq!(rendered.living.len(), 1);
     let living = &rendered.living[0];
     assert_eq!((living.execution.as_str(), living.revision), ("e-1", 3));
@@ -60,14 +65,14 @@ fn each_execution_gets_a_living_message_whole_from_its_progress() {
 
 #[test]
 fn a_failure_is_a_thread_reply_with_its_own_key_broadcast_only_when_asked() {
-    let quiet = render(&content(2, 1, "Failed"), false);
+    let quiet = render(&content(2, 1, "Failed"), Options::default());
     let keys: Vec<&str> = quiet.replies.iter().map(|r| r.key.as_str()).collect();
     assert_eq!(keys, ["failed/Stage01/Act/a1"]);
     assert!(!quiet.replies[0].broadcast);
     assert!(quiet.replies[0].message.to_string().contains("boom"));
-    assert!(render(&content(2, 1, "Failed"), true).replies[0].broadcast);
+    assert!(render(&content(2, 1, "Failed"), BROADCAST).replies[0].broadcast);
     assert!(
-        render(&content(2, 1, "InProgress"), true)
+        render(&content(2, 1, "InProgress"), BROADCAST)
             .replies
             .is_empty()
     );
@@ -75,9 +80,9 @@ fn a_failure_is_a_thread_reply_with_its_own_key_broadcast_only_when_asked() {
 
 #[test]
 fn equal_runs_render_equal_and_a_change_renders_different() {
-    let a = render(&content(3, 1, "InProgress"), false);
-    let b = render(&content(3, 1, "InProgress"), false);
-    let c = render(&content(3, 2, "InProgress"), false);
+    let a = render(&content(3, 1, "InProgress"), Options::default());
+    let b = render(&content(3, 1, "InProgress"), Options::default());
+    let c = render(&content(3, 2, "InProgress"), Options::default());
     assert_eq!(a.living[0].digest, b.living[0].digest);
     assert_ne!(a.living[0].digest, c.living[0].digest);
 }
@@ -86,7 +91,7 @@ fn equal_runs_render_equal_and_a_change_renders_different() {
 fn without_progress_or_revision_the_webhook_message_is_posted_on_its_own() {
     let mut content = content(2, 1, "Failed");
     content.revision = None;
-    let rendered = render(&content, false);
+    let rendered = render(&content, Options::default());
     assert!(rendered.living.is_empty() && rendered.replies.is_empty());
     let standalone = rendered.standalone.unwrap();
     assert_eq!(standalone.key, "web/3/1");
@@ -95,7 +100,7 @@ fn without_progress_or_revision_the_webhook_message_is_posted_on_its_own() {
 
 #[test]
 fn many_stages_stay_within_slacks_limits_and_say_what_was_left_out() {
-    let rendered = render(&content(2_000, 1_999, "InProgress"), false);
+    let rendered = render(&content(2_000, 1_999, "InProgress"), Options::default());
     let message = &rendered.living[0].message;
     let blocks = message["blocks"].as_array().unwrap();
     assert!(blocks.len() <= MAX_BLOCKS, "{}", blocks.len());
@@ -130,7 +135,7 @@ fn many_stages_stay_within_slacks_limits_and_say_what_was_left_out() {
 
 #[test]
 fn a_continuation_says_so_above_the_same_message() {
-    let living = &render(&content(2, 1, "Failed"), false).living[0];
+    let living = &render(&content(2, 1, "Failed"), Options::default()).living[0];
     let continued = continuing(&living.message, None);
     assert_eq!(
         continued["blocks"][0]["elements"][0]["text"],
@@ -153,4 +158,55 @@ fn text_chars(value: &Value) -> usize {
         Value::Array(items) => items.iter().map(text_chars).sum(),
         _ => 0,
     }
+}
+
+#[test]
+fn a_waiting_approval_gets_decision_buttons_naming_its_run_only_when_asked() {
+    let mut content = content(2, 1, "InProgress");
+    let progress = content.executions[0].progress.as_mut().unwrap();
+    progress.stages[1].awaiting_approval = true;
+    progress.stages[1].action_execution_id = Some("run-7".into());
+    let plain = render(&content, Options::default()).living[0]
+        .message
+        .to_string();
+    assert!(
+        !plain.contains(interaction::APPROVE),
+        "not unless the approver is installed"
+    );
+    let asked = Options {
+        approve_in_slack: true,
+        ..Options::default()
+    };
+    let message = render(&content, asked).living[0].message.clone();
+    let actions = message["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "actions")
+        .unwrap();
+    let approve = &actions["elements"][0];
+    let reject = &actions["elements"][1];
+    assert_eq!(
+        (approve["action_id"].as_str(), reject["action_id"].as_str()),
+        (Some(interaction::APPROVE), Some(interaction::REJECT))
+    );
+    assert!(
+        approve["confirm"].is_object() && reject["confirm"].is_object(),
+        "each asks first"
+    );
+    let target: Target = serde_json::from_str(approve["value"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        target,
+        Target {
+            pipeline: "web".into(),
+            stage: "Stage01".into(),
+            action: "Act".into(),
+            action_execution_id: "run-7".into(),
+        }
+    );
+    assert!(
+        approve["value"].as_str().unwrap().len() <= 2_000,
+        "Slack's limit for a value"
+    );
+    assert!(!message.to_string().contains("token"), "never the token");
 }
