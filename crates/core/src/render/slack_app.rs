@@ -471,7 +471,7 @@ fn reply_key(change: &ChangeContent) -> Option<String> {
             },
             retry.attempt
         )),
-        Detail::Execution { .. } => Some(format!("execution/{status}")),
+        // A whole execution no observation saw is always recovered: keyed above.
         _ => None,
     }
 }

@@ -370,4 +370,44 @@ mod tests {
             "a stage in progress has not finished"
         );
     }
+
+    #[test]
+    fn an_execution_seen_only_queued_further_on_has_passed_the_stages_before() {
+        let state = state(serde_json::json!({"pipelineName": "web", "stageStates": [
+            {"stageName": "Build", "latestExecution": {"pipelineExecutionId": "newer", "status": "InProgress"}},
+            {"stageName": "Deploy", "inboundExecution": {"pipelineExecutionId": "e", "status": "InProgress"}},
+            {"stageName": "Verify"}
+        ]}));
+        assert_eq!(
+            statuses(&Progress::of(&state, None, "e")),
+            [
+                ("Build", StageStatus::Passed),
+                ("Deploy", StageStatus::Queued),
+                ("Verify", StageStatus::Pending)
+            ]
+        );
+        // Seen nowhere: a stage something else ran is unknown, one never run is pending.
+        assert_eq!(
+            statuses(&Progress::of(&state, None, "gone")),
+            [
+                ("Build", StageStatus::Unknown),
+                ("Deploy", StageStatus::Pending),
+                ("Verify", StageStatus::Pending)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_start_time_is_taken_only_from_the_same_run_of_the_action() {
+        let run = |id: &str, start: Option<i64>| {
+            state(serde_json::json!({"pipelineName": "web", "stageStates": [
+                {"stageName": "Build", "latestExecution": {"pipelineExecutionId": "e", "status": "Succeeded"},
+                 "actionStates": [{"actionName": "Unit", "latestExecution": {"actionExecutionId": id,
+                    "status": "Succeeded", "lastStatusChange": 1_700_000_300, "startTime": start}}]}
+            ]}))
+        };
+        let earlier_run = run("u-1", Some(1_700_000_000));
+        let progress = Progress::of(&run("u-2", None), Some(&earlier_run), "e");
+        assert_eq!(progress.stages[0].started_at, None, "another run's start");
+    }
 }

@@ -210,3 +210,64 @@ fn a_waiting_approval_gets_decision_buttons_naming_its_run_only_when_asked() {
     );
     assert!(!message.to_string().contains("token"), "never the token");
 }
+
+#[test]
+fn the_run_between_two_stages_is_in_progress_and_a_stopped_one_says_how_it_ended() {
+    let between = render(&content(3, 1, "Succeeded"), Options::default());
+    let text = between.living[0].message["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(text.contains("in progress: Stage01 done"), "{text}");
+    for (status, words) in [
+        ("Stopped", "stopped at Stage01"),
+        ("Abandoned", "abandoned at Stage01"),
+        ("Superseded", "superseded at Stage01"),
+        ("Cancelled", "cancelled at Stage01"),
+    ] {
+        let rendered = render(&content(3, 1, status), Options::default());
+        let text = rendered.living[0].message["text"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(text.contains(words), "{status}: {text}");
+    }
+}
+
+#[test]
+fn a_retry_is_told_in_the_thread_when_it_starts_not_again_when_it_ends() {
+    let state = state(
+        json!({"pipelineName": "web", "stageStates": [{"stageName": "Build",
+        "latestExecution": {"pipelineExecutionId": "e-1", "status": "InProgress"}}]}),
+    );
+    let retried = |status: &str| crate::change::Change::Stage {
+        stage: "Build".into(),
+        execution_id: "e-1".into(),
+        status: crate::state::Status::new(status),
+        previous_status: Some(crate::state::Status::new("Failed")),
+        previous_execution_id: None,
+        execution_type: None,
+        retry: Some(crate::change::StageRetry {
+            automatic: false,
+            attempt: 1,
+        }),
+    };
+    let context = Context {
+        state: Some(&state),
+        revision: Some(3),
+        ..Context::default()
+    };
+    let keys = |status: &str| {
+        let built = Content::build("web", &[retried(status)], &context, "web/3/1", (1, 1));
+        render(&built, Options::default())
+            .replies
+            .iter()
+            .map(|r| r.key.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(keys("InProgress"), ["retry/Build/manual/1"]);
+    assert!(
+        keys("Succeeded").is_empty(),
+        "its end is the living message's to tell"
+    );
+}
