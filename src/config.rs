@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use crate::select::{Selection, parse_tags};
 
+mod approver;
 mod forwarder;
 
+pub use approver::ApproverConfig;
 pub use forwarder::{ForwarderConfig, SlackAppConfig};
 
 /// Everything the Lambda reads from its environment.

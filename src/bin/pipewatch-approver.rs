@@ -1,0 +1,87 @@
+//! The approver: the Slack app's interactivity URL (a Lambda function URL). A click is
+//! answered at once — verified, read and authorized without calling CodePipeline or
+//! DynamoDB — and its decision handed to a queue this same function consumes, because a
+//! Lambda is frozen once it has answered: work left running after the answer never happens.
+
+use std::process::ExitCode;
+
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use serde_json::{Value, json};
+
+use pipewatch::approve::{Deciders, Handoff, Keys, UrlRequest, acknowledge, take};
+use pipewatch::aws::approvals::CodePipelineApprovals;
+use pipewatch::aws::slack_refs::SlackRefs;
+use pipewatch::config::ApproverConfig;
+use pipewatch::webhook::HttpsWebhook;
+use pipewatch_core::state::Timestamp;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("pipewatch-approver: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), lambda_runtime::Error> {
+    let config = ApproverConfig::from_env()?;
+    pipewatch::lambda::init_logging(&config.log_level);
+    let sdk = pipewatch::aws::load_sdk_config().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let signing_secret = pipewatch::aws::secrets::secret_string(&secrets, &config.signing_secret)
+        .await
+        .map_err(|e| format!("reading the Slack app's signing secret: {e}"))?;
+    let keys = Keys {
+        signing_secret: signing_secret.trim().as_bytes().to_vec(),
+        installed: config.installed.clone(),
+        approvers: config.approvers.clone(),
+    };
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let approvals = CodePipelineApprovals::new(aws_sdk_codepipeline::Client::new(&sdk));
+    let refs = SlackRefs::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table);
+    let webhook = HttpsWebhook::new()?;
+    tracing::info!("approver ready");
+    let (keys, sqs, queue) = (&keys, &sqs, config.queue_url.as_str());
+    let deciders = &Deciders {
+        approvals: &approvals,
+        refs: &refs,
+        slack: &webhook,
+    };
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        // The queue's records: decisions to take, after Slack was answered.
+        if let Some(records) = event.payload["Records"].as_array() {
+            let mut failures = Vec::new();
+            for record in records {
+                let id = record["messageId"].as_str().unwrap_or_default();
+                let handoff: Result<Handoff, _> =
+                    serde_json::from_str(record["body"].as_str().unwrap_or_default());
+                let result = match handoff {
+                    Ok(handoff) => take(&handoff, deciders).await,
+                    Err(e) => Err(format!("not a handoff: {e}")),
+                };
+                if let Err(error) = result {
+                    tracing::warn!(message = %id, error = %error, "a decision to try again");
+                    failures.push(json!({"itemIdentifier": id}));
+                }
+            }
+            return Ok::<Value, Diagnostic>(json!({"batchItemFailures": failures}));
+        }
+        // A click, from the function URL.
+        let request: UrlRequest = serde_json::from_value(event.payload).unwrap_or_default();
+        let now = Timestamp::now().unix_millis() / 1000;
+        let answer = acknowledge(&request, keys, now);
+        let mut status = answer.status;
+        if let Some(handoff) = &answer.handoff {
+            let body = serde_json::to_string(handoff).unwrap_or_default();
+            if let Err(error) = sqs.send_message().queue_url(queue).message_body(body).send().await {
+                tracing::error!(error = %pipewatch::aws::describe(&error), "could not hand a click on");
+                status = 500;
+            }
+        }
+        Ok(json!({"statusCode": status, "headers": {"content-type": "text/plain"}, "body": ""}))
+    }))
+    .await
+}
