@@ -110,6 +110,7 @@ fn route(channel: &str) -> AppRoute {
         pipelines: vec!["*".into()],
         severity: Severity::Info,
         broadcast_failures: true,
+        approvals: false,
     }
 }
 

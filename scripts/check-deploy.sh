@@ -40,7 +40,7 @@ export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=256 \
 log "sam build (the quick profile)"
 start=$(date +%s)
 sam build --build-dir "$build_dir" --cache-dir "$PIPEWATCH_TOOLS/sam-cache"
-for function in WatcherFunction ForwarderFunction; do
+for function in WatcherFunction ForwarderFunction ApproverFunction; do
     bootstrap="$build_dir/$function/bootstrap"
     [ -x "$bootstrap" ] || { log "no bootstrap at $bootstrap"; exit 1; }
     # ELF e_machine (2 bytes at offset 18) is 183 for aarch64.

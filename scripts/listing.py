@@ -5,11 +5,12 @@ repository does not accept, with the repository's address filled in.
 
 The repository accepts only the resource types on its published list
 (tests/deploy/sar-supported-resources.txt keeps a dated copy, with its source). Every type
-the SAM-translated template creates is on it but one: AWS Chatbot's
-AWS::Chatbot::SlackChannelConfiguration. So the one-click path has no Chatbot channel: the
-resources conditioned on HasSlack, that condition and the two parameters deciding it are
-left out, and docs/install.md says how to add the channel in Chatbot's console instead.
-`sam deploy` of template.yaml keeps them. tests/it/template.rs checks the result against
+the SAM-translated template creates is on it but two: AWS Chatbot's
+AWS::Chatbot::SlackChannelConfiguration and a function URL, AWS::Lambda::Url. So the
+one-click path has no Chatbot channel and no approver (approving from Slack): the
+resources conditioned on HasSlack and HasApprover, those conditions and the parameters
+only they read are left out; docs/install.md and docs/slack-app.md say so. `sam deploy` of
+template.yaml keeps them. tests/it/template.rs checks the result against
 the list, after translation.
 
 The template is written as JSON (CloudFormation and the repository take either), so no
@@ -23,17 +24,35 @@ from samtranslator.yaml_helper import yaml_parse
 
 # What the one-click path leaves out, and why: the types it cannot hold, the condition that
 # creates them, and the parameters that only that condition reads.
-LEFT_OUT = {
-    "types": ["AWS::Chatbot::SlackChannelConfiguration"],
-    "condition": "HasSlack",
-    "parameters": ["SlackWorkspaceId", "SlackChannelId"],
-}
+LEFT_OUT = [
+    {
+        "types": ["AWS::Chatbot::SlackChannelConfiguration"],
+        "condition": "HasSlack",
+        "parameters": ["SlackWorkspaceId", "SlackChannelId"],
+    },
+    {
+        "types": ["AWS::Lambda::Url"],
+        "condition": "HasApprover",
+        "parameters": ["SlackAppSigningSecretArn", "SlackAppTeamId", "SlackAppId", "SlackApprovers"],
+    },
+]
 
 PLACEHOLDER = "REPOSITORY_URL"
 
 
 def listing(template: dict, repository: str) -> dict:
-    condition = LEFT_OUT["condition"]
+    for left_out in LEFT_OUT:
+        leave_out(template, left_out)
+    application = template["Metadata"]["AWS::ServerlessRepo::Application"]
+    for field in ("HomePageUrl", "SourceCodeUrl"):
+        assert application[field] == PLACEHOLDER, f"{field} is not {PLACEHOLDER}"
+        application[field] = repository
+    return template
+
+
+def leave_out(template: dict, left_out: dict) -> None:
+    """Removes a condition, what it creates, and the parameters only it reads."""
+    condition = left_out["condition"]
     gone = {
         name
         for name, resource in template["Resources"].items()
@@ -42,25 +61,20 @@ def listing(template: dict, repository: str) -> dict:
     for name in gone:
         del template["Resources"][name]
     del template["Conditions"][condition]
-    for parameter in LEFT_OUT["parameters"]:
+    for parameter in left_out["parameters"]:
         del template["Parameters"][parameter]
     interface = template["Metadata"]["AWS::CloudFormation::Interface"]
     for group in interface["ParameterGroups"]:
         group["Parameters"] = [
-            p for p in group["Parameters"] if p not in LEFT_OUT["parameters"]
+            p for p in group["Parameters"] if p not in left_out["parameters"]
         ]
     for name in [n for n, o in template.get("Outputs", {}).items() if o.get("Condition") == condition]:
         del template["Outputs"][name]
-    application = template["Metadata"]["AWS::ServerlessRepo::Application"]
-    for field in ("HomePageUrl", "SourceCodeUrl"):
-        assert application[field] == PLACEHOLDER, f"{field} is not {PLACEHOLDER}"
-        application[field] = repository
     left = set(references(template))
-    dangling = left & (gone | set(LEFT_OUT["parameters"]) | {condition})
+    dangling = left & (gone | set(left_out["parameters"]) | {condition})
     assert not dangling, f"still referenced: {sorted(dangling)}"
-    kinds = {r["Type"] for r in template["Resources"].values()}
-    assert not kinds & set(LEFT_OUT["types"]), kinds
-    return template
+    kinds = {r["Type"] for r in template["Resources"].values() if r.get("Condition") != condition}
+    assert not kinds & set(left_out["types"]), kinds
 
 
 def references(node):

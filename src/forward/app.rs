@@ -48,6 +48,10 @@ pub struct AppRoute {
     /// Failure replies are also shown in the channel; default true.
     #[serde(default = "yes")]
     pub broadcast_failures: bool,
+    /// A waiting approval gets Approve and Reject buttons; default false. Needs the
+    /// approver (`SlackAppSigningSecretArn`, docs/slack-app.md).
+    #[serde(default)]
+    pub approvals: bool,
 }
 
 fn all() -> Vec<String> {
@@ -131,9 +135,7 @@ impl App<'_> {
             content,
             slack_app::Options {
                 broadcast_failures: route.broadcast_failures,
-                // Until the approver's function URL is part of the stack, no button may
-                // promise a decision.
-                approve_in_slack: false,
+                approve_in_slack: route.approvals,
             },
         );
         let mut sent = Sent::default();
@@ -467,6 +469,7 @@ mod tests {
         assert_eq!(routes[0].pipelines, ["*"]);
         assert_eq!(routes[0].severity, Severity::Info);
         assert!(routes[0].broadcast_failures);
+        assert!(!routes[0].approvals, "no decision buttons unless asked");
         assert!(routes[1].wants(Some("payments-api")) && !routes[1].wants(Some("web")));
         assert!(
             routes[1].wants(None),

@@ -246,6 +246,10 @@ def main(argv: list[str]) -> None:
         else:
             json.dump({name: r["Type"] for name, r in resources.items()}, sys.stdout)
         return
+    if len(argv) == 3 and argv[0] == "translated":
+        # The whole translated template, for the given parameters (JSON).
+        json.dump(translate(argv[1], json.loads(argv[2])), sys.stdout, default=str)
+        return
     if len(argv) != 4 or argv[0] != "deploy":
         sys.exit(__doc__)
     _, stack, template_path, parameters_json = argv

@@ -410,7 +410,30 @@ async fn the_deployed_slack_app_posts_a_living_message_with_the_stacks_table() {
                 "SlackAppRoutes",
                 r#"[{"channel": "C0RELEASES1", "pipelines": ["web-*"]}]"#,
             ),
+            ("SlackAppSigningSecretArn", &secret),
+            ("SlackAppTeamId", "T0PIPEWATCH"),
+            ("SlackAppId", "A0PIPEWATCH"),
+            (
+                "SlackApprovers",
+                r#"[{"users": ["U024BE7LH"], "pipelines": ["web-*"]}]"#,
+            ),
         ],
+    );
+    // The approver: a public URL, a role that may decide approvals and nothing else.
+    assert!(
+        stack
+            .output("ApproverUrl")
+            .is_some_and(|url| url.starts_with("https://") && url.contains(".lambda-url.")),
+        "the interactivity URL is an output"
+    );
+    let approver = stack.described("functions", "ApproverFunction");
+    assert_eq!(
+        approver["environment"]["SLACK_TEAM_ID"], "T0PIPEWATCH",
+        "{approver}"
+    );
+    eprintln!(
+        "approver role: {:?}",
+        stack.allowed_actions("ApproverFunctionRole")
     );
     let role = "ForwarderFunctionRole";
     assert_eq!(

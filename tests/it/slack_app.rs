@@ -63,6 +63,7 @@ fn route() -> AppRoute {
         pipelines: vec!["shop-*".into()],
         severity: Severity::Info,
         broadcast_failures: true,
+        approvals: false,
     }
 }
 

@@ -107,6 +107,12 @@ fn valid(name: &str) -> Option<String> {
             Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:s".into())
         }
         "SLACK_APP_ROUTES" => Some("[]".into()),
+        "SLACK_SIGNING_SECRET_ARN" => {
+            Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:signing".into())
+        }
+        "SLACK_TEAM_ID" => Some("T0PIPEWATCH".into()),
+        "SLACK_APP_ID" => Some("A0PIPEWATCH".into()),
+        "APPROVAL_QUEUE_URL" => Some("https://sqs.us-east-1.amazonaws.com/123456789012/q".into()),
         _ => None,
     }
 }
@@ -124,6 +130,9 @@ fn variables_the_code_reads(function: &str) -> BTreeSet<String> {
         }
         "ForwarderFunction" => {
             pipewatch::config::ForwarderConfig::from_lookup(lookup).expect("a valid environment");
+        }
+        "ApproverFunction" => {
+            pipewatch::config::ApproverConfig::from_lookup(lookup).expect("a valid environment");
         }
         other => panic!("unknown function {other}"),
     }
@@ -930,7 +939,8 @@ fn no_update_from_a_release_changes_a_resources_type() {
 
 /// The one-click path: every type the listing's template creates, once translated, is one
 /// the Serverless Application Repository accepts (its dated list in tests/deploy/); what
-/// `template.yaml` has besides is exactly the documented limitation, the Chatbot channel.
+/// `template.yaml` has besides is exactly the documented limitations: the Chatbot channel,
+/// and the approver's function URL.
 #[test]
 fn the_listing_creates_only_types_the_repository_accepts() {
     let accepted: BTreeSet<String> = std::fs::read_to_string(format!(
@@ -955,9 +965,17 @@ fn the_listing_creates_only_types_the_repository_accepts() {
             .into_iter()
             .collect();
     let left_out: Vec<&String> = full.difference(&listed).collect();
-    assert_eq!(left_out, ["AWS::Chatbot::SlackChannelConfiguration"]);
+    assert_eq!(
+        left_out,
+        [
+            "AWS::Chatbot::SlackChannelConfiguration",
+            "AWS::Lambda::Url"
+        ]
+    );
     let install = std::fs::read_to_string(format!("{MANIFEST_DIR}/docs/install.md")).unwrap();
     assert!(install.contains("The one-click install has no AWS Chatbot channel"));
+    let app = std::fs::read_to_string(format!("{MANIFEST_DIR}/docs/slack-app.md")).unwrap();
+    assert!(app.contains("The one-click install has no approver"));
     let listing: Value =
         serde_norway::from_str(&std::fs::read_to_string(listing).unwrap()).unwrap();
     let application = &listing["Metadata"]["AWS::ServerlessRepo::Application"];
@@ -1107,4 +1125,74 @@ fn without_the_customer_key_nothing_refers_to_it_and_the_queues_stay_encrypted()
         panic!("the topic's key is conditional")
     };
     assert_eq!(topic_key.value[2].as_str(), Some("alias/aws/sns"));
+}
+
+/// The approver: its environment is what its configuration reads; its role may decide the
+/// watched pipelines' approvals and nothing else; its URL is public, as Slack cannot sign
+/// AWS requests, which takes both permissions (emulators do not check them: this does).
+#[test]
+fn the_approver_may_decide_approvals_and_nothing_else_and_its_url_is_public() {
+    let template = template();
+    let variables: BTreeSet<String> =
+        resource(&template, "ApproverFunction")["Environment"]["Variables"]
+            .as_mapping()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str().unwrap().to_owned())
+            .collect();
+    assert_eq!(variables, variables_the_code_reads("ApproverFunction"));
+    let granted: BTreeSet<String> = statements(&template, "ApproverFunction")
+        .into_iter()
+        .flat_map(|(actions, _)| actions)
+        .filter(|action| !action.starts_with("kms:"))
+        .collect();
+    assert_eq!(
+        granted,
+        [
+            "codepipeline:GetPipelineState",
+            "codepipeline:PutApprovalResult",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "secretsmanager:GetSecretValue",
+            "sqs:SendMessage",
+        ]
+        .map(str::to_owned)
+        .into()
+    );
+    let policy = format!("{:?}", resource(&template, "ApproverFunction")["Policies"]);
+    assert!(
+        policy.contains("slack/decisions/*"),
+        "only the decisions' items"
+    );
+
+    let translated = pipewatch_testkit::stack::translated_template(
+        &pipewatch_testkit::stack::current_template(),
+        &serde_json::json!({
+            "PipelineNames": "web-*",
+            "SlackAppTokenSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:t",
+            "SlackAppSigningSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:s",
+            "SlackAppTeamId": "T0PIPEWATCH",
+            "SlackAppId": "A0PIPEWATCH",
+        }),
+    );
+    let resources = translated["Resources"].as_object().unwrap();
+    let url = &resources["ApproverFunctionUrl"];
+    assert_eq!(url["Type"], "AWS::Lambda::Url");
+    assert_eq!(url["Properties"]["AuthType"], "NONE");
+    let public: Vec<&serde_json::Value> = resources
+        .values()
+        .filter(|r| r["Type"] == "AWS::Lambda::Permission" && r["Properties"]["Principal"] == "*")
+        .map(|r| &r["Properties"])
+        .collect();
+    let grants = |action: &str| public.iter().filter(|p| p["Action"] == action).count();
+    assert_eq!(grants("lambda:InvokeFunctionUrl"), 1, "{public:#?}");
+    assert_eq!(grants("lambda:InvokeFunction"), 1, "{public:#?}");
+    assert!(
+        public
+            .iter()
+            .filter(|p| p["Action"] == "lambda:InvokeFunction")
+            .all(|p| p["InvokedViaFunctionUrl"] == true),
+        "invoking the function is public through its URL only"
+    );
 }

@@ -54,6 +54,24 @@ pub fn translated_resources(template: &Path) -> std::collections::BTreeMap<Strin
     translated("resources", template)
 }
 
+/// `template` as the SAM translator makes it with `parameters`: what CloudFormation gets.
+pub fn translated_template(template: &Path, parameters: &serde_json::Value) -> serde_json::Value {
+    let output = Command::new(require("PIPEWATCH_PYTHON"))
+        .arg(Path::new(MANIFEST_DIR).join("tests/deploy/stack.py"))
+        .arg("translated")
+        .arg(template)
+        .arg(parameters.to_string())
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .expect("run tests/deploy/stack.py");
+    assert!(
+        output.status.success(),
+        "stack.py translated: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
 fn translated<T: serde::de::DeserializeOwned>(what: &str, template: &Path) -> T {
     let output = Command::new(require("PIPEWATCH_PYTHON"))
         .arg(Path::new(MANIFEST_DIR).join("tests/deploy/stack.py"))

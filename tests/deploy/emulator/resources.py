@@ -12,6 +12,8 @@ the CloudWatch, SNS or SQS APIs is what the stack made:
 - AWS::SQS::QueuePolicy        -> the queues' Policy attribute
 - AWS::Scheduler::Schedule     -> EventBridge Scheduler's create_schedule
 - AWS::Lambda::EventInvokeConfig -> recorded only (moto keeps no such setting)
+- AWS::Lambda::Url             -> recorded, with the FunctionUrl a real one would have (moto
+  has no function URLs), so the stack's output and the auth type can be checked
 - AWS::Chatbot::SlackChannelConfiguration -> recorded only (moto has no Chatbot), so the
   stack still lists it and its properties can be checked
 
@@ -289,6 +291,21 @@ class LambdaEventInvokeConfig(_Recorded, CloudFormationModel):
     @staticmethod
     def cloudformation_type() -> str:
         return "AWS::Lambda::EventInvokeConfig"
+
+
+class LambdaUrl(_Recorded, CloudFormationModel):
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Lambda::Url"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("FunctionUrl", "FunctionArn")
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        if attribute_name == "FunctionUrl":
+            return f"https://{abs(hash(self.name)) % 10**12:012d}.lambda-url.us-east-1.on.aws/"
+        return str(self.properties.get("TargetFunctionArn", ""))
 
 
 def _rule_with_string_pattern(original):

@@ -132,7 +132,7 @@ pub fn render(content: &Content, options: Options) -> Rendered {
 }
 
 /// Approve and Reject, each asking for confirmation, naming the approval run they decide
-/// (never its token). A rejection's reason is asked for once the click arrives.
+/// (never its token).
 fn decision_buttons(target: &Target) -> [Value; 2] {
     let what = format!(
         "*{}/{}* of *{}*",
@@ -159,7 +159,7 @@ fn decision_buttons(target: &Target) -> [Value; 2] {
             "Reject",
             interaction::REJECT,
             "danger",
-            format!("Reject {what}? The execution stops there; you are asked why."),
+            format!("Reject {what}? The execution stops there."),
         ),
     ]
 }
