@@ -69,7 +69,7 @@ fi
 # One zip per function, as Lambda takes it, with fixed timestamps so that the same
 # bootstrap gives the same zip.
 checksums=""
-for function in WatcherFunction ForwarderFunction; do
+for function in WatcherFunction ForwarderFunction ApproverFunction; do
     bootstrap="$build_dir/$function/bootstrap"
     [ -x "$bootstrap" ] || { log "no bootstrap at $bootstrap"; exit 1; }
     zip="$dist/$function-arm64.zip"
