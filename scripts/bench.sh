@@ -3,6 +3,7 @@
 # the Slack app's route (benches/slack.rs):
 #   ./scripts/bench.sh          # the tick
 #   ./scripts/bench.sh slack    # the Slack app, per notification
+#   ./scripts/bench.sh approver # the approver: click → answer, click → recorded
 # Figures are for this machine and local emulators: AWS's own latencies add to them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
