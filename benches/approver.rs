@@ -62,6 +62,7 @@ async fn main() {
             r#"[{"users": ["U024BE7LH"], "pipelines": ["web-*"]}]"#.to_owned(),
         ),
         ("APPROVAL_QUEUE_URL", queue.clone()),
+        ("PIPELINES", "web-*".to_owned()),
         ("TABLE_NAME", table),
         ("AWS_ENDPOINT_URL_CODEPIPELINE", fake.url()),
         ("LOG_LEVEL", "warn".to_owned()),
@@ -129,7 +130,7 @@ fn time_clicks(lambda: &Lambda, slack: &FakeSlack, count: usize) -> Vec<Duration
 
 /// A function URL event carrying a signed click on Approve for approval run `run`.
 fn click(slack: &FakeSlack, run: &str) -> Vec<u8> {
-    let payload = json!({
+    let mut payload = json!({
         "type": "block_actions",
         "team": {"id": "T0PIPEWATCH"},
         "api_app_id": "A0PIPEWATCH",
@@ -139,6 +140,8 @@ fn click(slack: &FakeSlack, run: &str) -> Vec<u8> {
             "pipeline": "web-app-release", "stage": "Approve", "action": "ReleaseApproval",
             "action_execution_id": run}).to_string()}]
     });
+    payload["message"] =
+        json!({"blocks": [{"type": "actions", "elements": [payload["actions"][0].clone()]}]});
     let body = form(&payload);
     let ts = (pipewatch_core::state::Timestamp::now().unix_millis() / 1000).to_string();
     json!({

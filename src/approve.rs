@@ -29,6 +29,8 @@ pub struct Keys {
     pub signing_secret: Vec<u8>,
     pub installed: Installed,
     pub approvers: Approvers,
+    /// The pipelines watched in this account and region: names and patterns.
+    pub watched: Vec<String>,
 }
 
 /// A function URL request, the parts read.
@@ -106,6 +108,24 @@ pub fn acknowledge(request: &UrlRequest, keys: &Keys, now_s: i64) -> Acknowledge
             return Acknowledged::refused(400);
         }
     };
+    let target = &click.target;
+    if !keys
+        .watched
+        .iter()
+        .any(|p| pipewatch_core::glob::matches(p, &target.pipeline))
+    {
+        tracing::warn!(pipeline = %target.pipeline, "a click on a pipeline not watched here");
+        return Acknowledged {
+            status: 200,
+            handoff: Some(Handoff::Refuse {
+                response_url: click.response_url.clone(),
+                text: format!(
+                    "{} is not a pipeline pipewatch watches here.",
+                    target.pipeline
+                ),
+            }),
+        };
+    }
     if !keys.approvers.allows(&click.user, &click.target) {
         tracing::warn!(user = %click.user, pipeline = %click.target.pipeline, stage = %click.target.stage,
             "a click by someone not allowed to decide this approval");

@@ -38,6 +38,7 @@ async fn run() -> Result<(), lambda_runtime::Error> {
         signing_secret: signing_secret.trim().as_bytes().to_vec(),
         installed: config.installed.clone(),
         approvers: config.approvers.clone(),
+        watched: config.watched.clone(),
     };
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let approvals = CodePipelineApprovals::new(aws_sdk_codepipeline::Client::new(&sdk));

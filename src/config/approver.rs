@@ -18,6 +18,9 @@ pub struct ApproverConfig {
     pub queue_url: String,
     /// `TABLE_NAME`: where a decision is claimed once.
     pub table: String,
+    /// `PIPELINES`: the pipelines watched here, names and patterns, comma-separated: no
+    /// other may be decided.
+    pub watched: Vec<String>,
     pub log_level: String,
 }
 
@@ -50,6 +53,12 @@ impl ApproverConfig {
             approvers,
             queue_url: required(&lookup, "APPROVAL_QUEUE_URL")?,
             table: required(&lookup, "TABLE_NAME")?,
+            watched: required(&lookup, "PIPELINES")?
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect(),
             log_level: log_level(&lookup)?,
         })
     }
@@ -69,11 +78,13 @@ mod tests {
                 "SLACK_APP_ID" => Some("A0PIPEWATCH".into()),
                 "APPROVAL_QUEUE_URL" => Some("https://sqs.us-east-1.amazonaws.com/1/q".into()),
                 "TABLE_NAME" => Some("t".into()),
+                "PIPELINES" => Some("web-*, payments-release".into()),
                 "APPROVERS" => approvers.map(str::to_owned),
                 _ => None,
             })
         };
         assert_eq!(with(None).unwrap().approvers, Approvers::default());
+        assert_eq!(with(None).unwrap().watched, ["web-*", "payments-release"]);
         let bad = with(Some(r#"[{"users": ["maria"], "pipelines": ["*"]}]"#)).unwrap_err();
         assert_eq!(
             bad.to_string(),

@@ -24,6 +24,7 @@ fn keys() -> Keys {
                 {"users": ["U0WEBTEAM1"], "pipelines": ["web-*"]}]"#,
         )
         .unwrap(),
+        watched: vec!["payments-*".into(), "web-*".into()],
     }
 }
 
@@ -45,7 +46,9 @@ fn form(user: &str) -> String {
         "user": {"id": user, "name": "Maria Silva"},
         "response_url": "https://hooks.slack.com/actions/T0PIPEWATCH/1/response",
         "trigger_id": "1.2.3",
-        "actions": [{"action_id": APPROVE, "value": target().to_value()}]
+        "actions": [{"action_id": APPROVE, "value": target().to_value()}],
+        "message": {"blocks": [{"type": "actions", "elements": [
+            {"type": "button", "action_id": APPROVE, "value": target().to_value()}]}]}
     });
     pipewatch_testkit::fake_slack::form(&payload)
 }
@@ -111,6 +114,23 @@ fn someone_not_allowed_here_is_told_and_nothing_is_decided() {
         assert!(text.starts_with("You may not approve or reject Prod/Approve of payments-release"));
         assert!(response_url.starts_with("https://hooks.slack.com/actions/"));
     }
+}
+
+#[test]
+fn a_pipeline_not_watched_here_is_not_decided_whoever_clicks() {
+    let body = form("U024BE7LH");
+    let keys = Keys {
+        watched: vec!["web-*".into()],
+        ..keys()
+    };
+    let answer = acknowledge(&url_request(&body, false, NOW, body.as_bytes()), &keys, NOW);
+    let Some(Handoff::Refuse { text, .. }) = answer.handoff else {
+        panic!("told, not decided: {answer:?}");
+    };
+    assert_eq!(
+        text,
+        "payments-release is not a pipeline pipewatch watches here."
+    );
 }
 
 #[test]
@@ -435,6 +455,7 @@ mod runtime {
                 r#"[{"users": ["U024BE7LH"], "pipelines": ["web-*"]}]"#.to_owned(),
             ),
             ("APPROVAL_QUEUE_URL", queue.clone()),
+            ("PIPELINES", "web-*".to_owned()),
             ("TABLE_NAME", table),
             ("AWS_ENDPOINT_URL_CODEPIPELINE", fake.url()),
             ("LOG_LEVEL", "debug".to_owned()),
@@ -454,7 +475,7 @@ mod runtime {
     impl Approver {
         /// A function URL event carrying `user`'s click on Approve, signed with `secret`.
         fn click(&self, user: &str, secret: &str) -> Vec<u8> {
-            let payload = json!({
+            let mut payload = json!({
                 "type": "block_actions",
                 "team": {"id": "T0PIPEWATCH"},
                 "api_app_id": "A0PIPEWATCH",
@@ -464,6 +485,7 @@ mod runtime {
                     "pipeline": "web-app-release", "stage": "Approve", "action": "ReleaseApproval",
                     "action_execution_id": "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d"}).to_string()}]
             });
+            payload["message"] = json!({"blocks": [{"type": "actions", "elements": [payload["actions"][0].clone()]}]});
             let body = form(&payload);
             let ts = (pipewatch_core::state::Timestamp::now().unix_millis() / 1000).to_string();
             json!({

@@ -71,6 +71,8 @@ pub enum Refusal {
     OtherApp(String),
     #[error("the button {0:?} is not one of pipewatch's")]
     UnknownButton(String),
+    #[error("the click names an approval that the message it came from does not show")]
+    NotInMessage,
 }
 
 /// Checks that `request` is Slack's, signed with `secret`, at `now_s` (epoch seconds).
@@ -190,6 +192,22 @@ pub fn read(request: &Request<'_>, installed: &Installed) -> Result<Click, Refus
         .as_deref()
         .and_then(|v| serde_json::from_str(v).ok())
         .ok_or_else(|| Refusal::NotAClick("the button names no approval".into()))?;
+    // The button clicked is one the message shows, with the same approval: a payload
+    // naming another action than its message's is not a click on that message.
+    let shown = payload.message.as_ref().is_some_and(|message| {
+        message["blocks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|block| block["elements"].as_array().into_iter().flatten())
+            .any(|element| {
+                element["action_id"] == action.action_id.as_str()
+                    && element["value"].as_str() == action.value.as_deref()
+            })
+    });
+    if !shown {
+        return Err(Refusal::NotInMessage);
+    }
     Ok(Click {
         decision,
         target,
@@ -213,6 +231,9 @@ struct Payload {
     response_url: String,
     #[serde(default)]
     trigger_id: Option<String>,
+    /// The message the button is on, as Slack sends it back.
+    #[serde(default)]
+    message: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]

@@ -34,7 +34,10 @@ fn form(change: impl Fn(&mut serde_json::Value)) -> Vec<u8> {
         "trigger_id": "123.456.abc",
         "response_url": "https://hooks.slack.com/actions/T0PIPEWATCH/1/secret",
         "actions": [{"type": "button", "action_id": APPROVE, "block_id": "b", "value": target().to_value(),
-            "action_ts": "1764000000.1"}]
+            "action_ts": "1764000000.1"}],
+        "message": {"ts": "1700000000.000100", "blocks": [{"type": "actions", "elements": [
+            {"type": "button", "action_id": APPROVE, "value": target().to_value()},
+            {"type": "button", "action_id": REJECT, "value": target().to_value()}]}]}
     });
     change(&mut payload);
     form_urlencoded::Serializer::new(String::new())
@@ -103,7 +106,20 @@ fn every_forged_stale_or_foreign_request_is_refused_in_words() {
     let other_button = with(&|p| p["actions"][0]["action_id"] = json!("pipewatch-link-0"));
     let no_target = with(&|p| p["actions"][0]["value"] = json!("{\"pipeline\": \"x\"}"));
     let not_a_click = with(&|p| p["type"] = json!("view_submission"));
+    let other_action = with(&|p| {
+        p["actions"][0]["value"] = json!(
+            Target {
+                action: "DeployProd".into(),
+                ..target()
+            }
+            .to_value()
+        );
+    });
+    let no_message = with(&|p| {
+        p.as_object_mut().unwrap().remove("message");
+    });
     let signed = |b: &[u8]| sign(&ts, b);
+    let (s_other, s_none) = (signed(&other_action), signed(&no_message));
     let (s_team, s_app, s_button, s_target, s_type) = (
         signed(&other_team),
         signed(&other_app),
@@ -215,6 +231,16 @@ fn every_forged_stale_or_foreign_request_is_refused_in_words() {
             "a modal's submission",
             request(&ts, &s_type, &not_a_click),
             Refusal::NotAClick("type \"view_submission\"".into()),
+        ),
+        (
+            "a payload naming another action than its message",
+            request(&ts, &s_other, &other_action),
+            Refusal::NotInMessage,
+        ),
+        (
+            "a click without its message",
+            request(&ts, &s_none, &no_message),
+            Refusal::NotInMessage,
         ),
     ];
     for (what, request, refusal) in cases {
