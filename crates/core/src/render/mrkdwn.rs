@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::change::Approval;
-use crate::render::content::ChangeContent;
+use crate::render::content::{ChangeContent, ExecutionContent};
 use crate::render::text;
 use crate::render::words::duration_text;
 
@@ -36,6 +36,26 @@ pub fn change_line(change: &ChangeContent, max_reason: usize) -> String {
         let _ = write!(line, "\n> {}", escape_within(&text::clean(why), max_reason));
     }
     line
+}
+
+/// What a message says of an execution: up to two commits (linked when they can be) and
+/// what started it, each escaped.
+pub fn execution_facts(execution: &ExecutionContent) -> Vec<String> {
+    let mut facts = Vec::new();
+    for revision in execution.revisions.iter().take(2) {
+        let line = escape_within(&revision.line(), 200);
+        facts.push(match (&revision.url, &revision.short_id) {
+            (Some(url), Some(id)) => {
+                let message = line.strip_prefix(&escape(id)).unwrap_or(&line).trim();
+                format!("Commit <{url}|{}> {message}", escape(id))
+            }
+            _ => format!("Commit {line}"),
+        });
+    }
+    if let Some(trigger) = &execution.trigger {
+        facts.push(escape(&trigger.summary));
+    }
+    facts
 }
 
 /// Slack's link markup: `<url|label>`.

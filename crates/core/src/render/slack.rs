@@ -98,22 +98,10 @@ pub fn render(content: &Content) -> Value {
 
 /// Commit, who started the run, and how long the lead change took.
 fn context_line(content: &Content) -> Option<String> {
-    let mut facts = Vec::new();
-    if let Some(execution) = content.lead_execution() {
-        for revision in execution.revisions.iter().take(2) {
-            let line = escape_within(&revision.line(), 200);
-            facts.push(match (&revision.url, &revision.short_id) {
-                (Some(url), Some(id)) => {
-                    let message = line.strip_prefix(&escape(id)).unwrap_or(&line).trim();
-                    format!("Commit <{url}|{}> {message}", escape(id))
-                }
-                _ => format!("Commit {line}"),
-            });
-        }
-        if let Some(trigger) = &execution.trigger {
-            facts.push(escape(&trigger.summary));
-        }
-    }
+    let mut facts = content
+        .lead_execution()
+        .map(mrkdwn::execution_facts)
+        .unwrap_or_default();
     if let Some(seconds) = content.lead_change().and_then(|c| c.duration_seconds) {
         facts.push(format!(
             "took {}",

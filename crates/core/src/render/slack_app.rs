@@ -212,20 +212,7 @@ fn living_message(
     let mut blocks = vec![json!({"type": "section", "text": {"type": "mrkdwn",
         "text": mrkdwn::cut_escaped(&format!("{icon} *{title}* {}", escape(&state)), MAX_SECTION)}})];
 
-    let mut facts = Vec::new();
-    for revision in execution.revisions.iter().take(2) {
-        let line = escape_within(&revision.line(), 200);
-        facts.push(match (&revision.url, &revision.short_id) {
-            (Some(url), Some(id)) => {
-                let message = line.strip_prefix(&escape(id)).unwrap_or(&line).trim();
-                format!("Commit <{url}|{}> {message}", escape(id))
-            }
-            _ => format!("Commit {line}"),
-        });
-    }
-    if let Some(trigger) = &execution.trigger {
-        facts.push(escape(&trigger.summary));
-    }
+    let mut facts = mrkdwn::execution_facts(execution);
     facts.push(format!("execution `{}`", escape(&short_id(&execution.id))));
     blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn",
         "text": mrkdwn::cut_escaped(&facts.join(" · "), MAX_SECTION)}]}));
