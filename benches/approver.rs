@@ -39,6 +39,16 @@ async fn main() {
         .unwrap()
         .arn
         .unwrap();
+    let token_secret = aws_sdk_secretsmanager::Client::new(&config)
+        .create_secret()
+        .name(unique("bot-token"))
+        .secret_string(pipewatch_testkit::fake_slack::TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let slack = FakeSlack::start();
     let sqs = aws_sdk_sqs::Client::new(&config);
     let queue = sqs
         .create_queue()
@@ -52,7 +62,6 @@ async fn main() {
     let fake = FakeCodePipeline::start_keep_alive();
     let waiting = scenario("release-retry-approval")[4].clone();
     fake.set_state(&waiting);
-    let slack = FakeSlack::start();
     let environment = [
         ("SLACK_SIGNING_SECRET_ARN", secret),
         ("SLACK_TEAM_ID", "T0PIPEWATCH".to_owned()),
@@ -63,6 +72,8 @@ async fn main() {
         ),
         ("APPROVAL_QUEUE_URL", queue.clone()),
         ("PIPELINES", "web-*".to_owned()),
+        ("SLACK_APP_SECRET_ARN", token_secret.clone()),
+        ("SLACK_API_URL", slack.url()),
         ("TABLE_NAME", table),
         ("AWS_ENDPOINT_URL_CODEPIPELINE", fake.url()),
         ("LOG_LEVEL", "warn".to_owned()),

@@ -60,6 +60,9 @@ pub enum Handoff {
 pub struct Acknowledged {
     pub status: u16,
     pub handoff: Option<Handoff>,
+    /// A dialog to open before answering (`views.open`'s body): a Reject asks why first,
+    /// within the 3 seconds its `trigger_id` lives.
+    pub dialog: Option<serde_json::Value>,
 }
 
 impl Acknowledged {
@@ -67,6 +70,15 @@ impl Acknowledged {
         Self {
             status,
             handoff: None,
+            dialog: None,
+        }
+    }
+
+    fn handing_on(handoff: Handoff) -> Self {
+        Self {
+            status: 200,
+            handoff: Some(handoff),
+            dialog: None,
         }
     }
 }
@@ -115,37 +127,43 @@ pub fn acknowledge(request: &UrlRequest, keys: &Keys, now_s: i64) -> Acknowledge
         .any(|p| pipewatch_core::glob::matches(p, &target.pipeline))
     {
         tracing::warn!(pipeline = %target.pipeline, "a click on a pipeline not watched here");
-        return Acknowledged {
-            status: 200,
-            handoff: Some(Handoff::Refuse {
-                response_url: click.response_url.clone(),
-                text: format!(
-                    "{} is not a pipeline pipewatch watches here.",
-                    target.pipeline
-                ),
-            }),
-        };
+        return Acknowledged::handing_on(Handoff::Refuse {
+            response_url: click.response_url.clone(),
+            text: format!(
+                "{} is not a pipeline pipewatch watches here.",
+                target.pipeline
+            ),
+        });
     }
     if !keys.approvers.allows(&click.user, &click.target) {
         tracing::warn!(user = %click.user, pipeline = %click.target.pipeline, stage = %click.target.stage,
             "a click by someone not allowed to decide this approval");
+        return Acknowledged::handing_on(Handoff::Refuse {
+            response_url: click.response_url,
+            text: format!(
+                "You may not approve or reject {}/{} of {}: ask the people this pipeline's approvers list names.",
+                click.target.stage, click.target.action, click.target.pipeline
+            ),
+        });
+    }
+    // A Reject asks why before anything is decided: the dialog's submission decides.
+    if click.decision == Decision::Reject && click.reason.is_none() {
+        let Some(trigger_id) = click.trigger_id.clone() else {
+            tracing::warn!("a Reject without a trigger_id: no dialog can ask why");
+            return Acknowledged::refused(400);
+        };
         return Acknowledged {
             status: 200,
-            handoff: Some(Handoff::Refuse {
-                response_url: click.response_url,
-                text: format!(
-                    "You may not approve or reject {}/{} of {}: ask the people this pipeline's approvers list names.",
-                    click.target.stage, click.target.action, click.target.pipeline
-                ),
-            }),
+            handoff: None,
+            dialog: Some(json!({
+                "trigger_id": trigger_id,
+                "view": interaction::reason_dialog(&click),
+            })),
         };
     }
     tracing::info!(user = %click.user, pipeline = %click.target.pipeline, stage = %click.target.stage,
         decision = ?click.decision, "a decision to take");
-    Acknowledged {
-        status: 200,
-        handoff: Some(Handoff::Decide(click)),
-    }
+    Acknowledged::handing_on(Handoff::Decide(click))
 }
 
 /// What the decision path needs.
@@ -212,7 +230,7 @@ pub async fn take<W: Webhook>(
         ))
         .await;
     }
-    let reason = None;
+    let reason = click.reason.as_deref();
     let summary = interaction::summary(
         click.decision,
         click.user_name.as_deref(),

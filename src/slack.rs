@@ -162,6 +162,11 @@ impl SlackApi {
             .ok_or_else(|| SlackError::Unavailable("chat.postMessage answered without a ts".into()))
     }
 
+    /// Opens a dialog (`trigger_id`, `view`): the rejection's reason. Needs no scope.
+    pub async fn open_view(&self, body: &Value) -> Result<(), SlackError> {
+        self.call("views.open", body).await.map(drop)
+    }
+
     /// Replaces the message `channel`/`ts` with `message`.
     pub async fn update(&self, message: &Value) -> Result<(), SlackError> {
         self.call("chat.update", message).await.map(drop)

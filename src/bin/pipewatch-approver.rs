@@ -12,6 +12,7 @@ use pipewatch::approve::{Deciders, Handoff, Keys, UrlRequest, acknowledge, take}
 use pipewatch::aws::approvals::CodePipelineApprovals;
 use pipewatch::aws::slack_refs::SlackRefs;
 use pipewatch::config::ApproverConfig;
+use pipewatch::slack::{BotToken, SlackApi};
 use pipewatch::webhook::HttpsWebhook;
 use pipewatch_core::state::Timestamp;
 
@@ -40,12 +41,16 @@ async fn run() -> Result<(), lambda_runtime::Error> {
         approvers: config.approvers.clone(),
         watched: config.watched.clone(),
     };
+    let token = pipewatch::aws::secrets::secret_string(&secrets, &config.token_secret)
+        .await
+        .map_err(|e| format!("reading the Slack app's bot token: {e}"))?;
+    let slack = SlackApi::new(BotToken::parse(&token)?, config.api_url.as_deref())?;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let approvals = CodePipelineApprovals::new(aws_sdk_codepipeline::Client::new(&sdk));
     let refs = SlackRefs::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table);
     let webhook = HttpsWebhook::new()?;
     tracing::info!("approver ready");
-    let (keys, sqs, queue) = (&keys, &sqs, config.queue_url.as_str());
+    let (keys, sqs, queue, slack) = (&keys, &sqs, config.queue_url.as_str(), &slack);
     let deciders = &Deciders {
         approvals: &approvals,
         refs: &refs,
@@ -75,6 +80,12 @@ async fn run() -> Result<(), lambda_runtime::Error> {
         let now = Timestamp::now().unix_millis() / 1000;
         let answer = acknowledge(&request, keys, now);
         let mut status = answer.status;
+        if let Some(dialog) = &answer.dialog
+            && let Err(error) = slack.open_view(dialog).await
+        {
+            tracing::error!(error = %error, "could not open the rejection's reason dialog");
+            status = 500;
+        }
         if let Some(handoff) = &answer.handoff {
             let body = serde_json::to_string(handoff).unwrap_or_default();
             if let Err(error) = sqs.send_message().queue_url(queue).message_body(body).send().await {

@@ -9,6 +9,10 @@ use pipewatch_core::interaction::{Approvers, Installed};
 pub struct ApproverConfig {
     /// `SLACK_SIGNING_SECRET_ARN`: a secret holding the Slack app's signing secret.
     pub signing_secret: String,
+    /// `SLACK_APP_SECRET_ARN`: the app's bot token, to open the rejection's reason dialog.
+    pub token_secret: String,
+    /// `SLACK_API_URL`: Slack's Web API elsewhere (blank: Slack's own).
+    pub api_url: Option<String>,
     /// `SLACK_TEAM_ID` and `SLACK_APP_ID`: the workspace and app clicks must come from.
     pub installed: Installed,
     /// `APPROVERS`: who may decide which approvals, as JSON; unset: nobody.
@@ -46,6 +50,8 @@ impl ApproverConfig {
         };
         Ok(Self {
             signing_secret,
+            token_secret: required(&lookup, "SLACK_APP_SECRET_ARN")?,
+            api_url: value(&lookup, "SLACK_API_URL"),
             installed: Installed {
                 team: required(&lookup, "SLACK_TEAM_ID")?,
                 app: required(&lookup, "SLACK_APP_ID")?,
@@ -73,7 +79,7 @@ mod tests {
         let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:signing-AbCdEf";
         let with = |approvers: Option<&'static str>| {
             ApproverConfig::from_lookup(move |name| match name {
-                "SLACK_SIGNING_SECRET_ARN" => Some(arn.into()),
+                "SLACK_SIGNING_SECRET_ARN" | "SLACK_APP_SECRET_ARN" => Some(arn.into()),
                 "SLACK_TEAM_ID" => Some("T0PIPEWATCH".into()),
                 "SLACK_APP_ID" => Some("A0PIPEWATCH".into()),
                 "APPROVAL_QUEUE_URL" => Some("https://sqs.us-east-1.amazonaws.com/1/q".into()),

@@ -217,7 +217,8 @@ fn forged_stale_or_malformed_requests_hand_nothing_on() {
             answer,
             Acknowledged {
                 status,
-                handoff: None
+                handoff: None,
+                dialog: None,
             },
             "{what}"
         );
@@ -285,6 +286,7 @@ mod decision {
                 user_name: Some("Maria Silva".into()),
                 response_url: self.slack.response_url(),
                 trigger_id: None,
+                reason: None,
             })
         }
 
@@ -434,6 +436,16 @@ mod runtime {
             .unwrap()
             .arn
             .unwrap();
+        let token_secret = aws_sdk_secretsmanager::Client::new(&config)
+            .create_secret()
+            .name(unique("bot-token"))
+            .secret_string(pipewatch_testkit::fake_slack::TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .arn
+            .unwrap();
+        let slack = FakeSlack::start();
         let sqs = aws_sdk_sqs::Client::new(&config);
         let queue = sqs
             .create_queue()
@@ -456,6 +468,8 @@ mod runtime {
             ),
             ("APPROVAL_QUEUE_URL", queue.clone()),
             ("PIPELINES", "web-*".to_owned()),
+            ("SLACK_APP_SECRET_ARN", token_secret.clone()),
+            ("SLACK_API_URL", slack.url()),
             ("TABLE_NAME", table),
             ("AWS_ENDPOINT_URL_CODEPIPELINE", fake.url()),
             ("LOG_LEVEL", "debug".to_owned()),
@@ -466,7 +480,7 @@ mod runtime {
         Approver {
             lambda,
             fake,
-            slack: FakeSlack::start(),
+            slack,
             sqs,
             queue,
         }
@@ -564,6 +578,73 @@ mod runtime {
                 .logs()
                 .contains("7e8f9a0b-1c2d-4e3f-8a4b-5c6d7e8f9a0b"),
             "no token in the logs"
+        );
+    }
+
+    /// A function URL event carrying `payload`, signed as Slack signs it.
+    fn signed(payload: &Value) -> Vec<u8> {
+        let body = form(payload);
+        let ts = (pipewatch_core::state::Timestamp::now().unix_millis() / 1000).to_string();
+        json!({
+            "headers": {
+                "content-type": "application/x-www-form-urlencoded",
+                "x-slack-request-timestamp": ts,
+                "x-slack-signature": sign(SECRET.as_bytes(), &ts, body.as_bytes()),
+            },
+            "body": body,
+            "isBase64Encoded": false
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn reject_asks_why_first_and_the_reason_is_recorded_with_the_decision() {
+        let approver = approver().await;
+        let button = json!({"action_id": "pipewatch-reject", "value": json!({
+            "pipeline": "web-app-release", "stage": "Approve", "action": "ReleaseApproval",
+            "action_execution_id": "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d"}).to_string()});
+        let click = json!({
+            "type": "block_actions", "team": {"id": "T0PIPEWATCH"}, "api_app_id": "A0PIPEWATCH",
+            "user": {"id": "U024BE7LH", "name": "Maria Silva"}, "trigger_id": "12345.67890.abcdef",
+            "response_url": approver.slack.response_url(), "actions": [button.clone()],
+            "message": {"blocks": [{"type": "actions", "elements": [button]}]}
+        });
+        let answer = approver.lambda.invoke_payload(&signed(&click));
+        assert_eq!(answer["statusCode"], 200, "{}", approver.lambda.logs());
+        assert!(
+            approver.queued().await.is_empty(),
+            "nothing decided before the reason"
+        );
+        let opened: Vec<Value> = approver
+            .slack
+            .calls()
+            .into_iter()
+            .filter(|c| c.method == "views.open" && c.ok)
+            .map(|c| c.body)
+            .collect();
+        assert_eq!(opened.len(), 1, "the reason dialog, at once");
+        assert_eq!(opened[0]["trigger_id"], "12345.67890.abcdef");
+        let view = &opened[0]["view"];
+
+        let submission = json!({
+            "type": "view_submission", "team": {"id": "T0PIPEWATCH"}, "api_app_id": "A0PIPEWATCH",
+            "user": {"id": "U024BE7LH", "name": "Maria Silva"},
+            "view": {"callback_id": view["callback_id"], "private_metadata": view["private_metadata"],
+                "state": {"values": {"reason": {"reason": {"type": "plain_text_input",
+                    "value": "the plan drops the orders table"}}}}}
+        });
+        let answer = approver.lambda.invoke_payload(&signed(&submission));
+        assert_eq!(answer["statusCode"], 200);
+        let queued = approver.queued().await;
+        assert_eq!(queued.len(), 1);
+        assert_eq!(approver.deliver(&queued), json!({"batchItemFailures": []}));
+        let approvals = approver.fake.approvals();
+        assert_eq!(approvals.len(), 1);
+        assert_eq!(approvals[0]["result"]["status"], "Rejected");
+        assert_eq!(
+            approvals[0]["result"]["summary"],
+            "Rejected in Slack by Maria Silva (U024BE7LH): the plan drops the orders table"
         );
     }
 

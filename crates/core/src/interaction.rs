@@ -149,6 +149,45 @@ pub struct Click {
     pub response_url: String,
     /// Opens the rejection's reason dialog (valid about 3 seconds).
     pub trigger_id: Option<String>,
+    /// Why, for a rejection: typed in the reason dialog.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// The `callback_id` of the rejection's reason dialog.
+pub const REASON_DIALOG: &str = "pipewatch-reject-reason";
+
+/// What the reason dialog carries to its submission (its `private_metadata`, which only
+/// this app can set): the approval and where to report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Pending {
+    target: Target,
+    response_url: String,
+}
+
+/// The dialog a Reject opens (`views.open`'s `view`): a reason is asked for, required,
+/// and the submission decides the approval the button named.
+pub fn reason_dialog(click: &Click) -> serde_json::Value {
+    let pending = Pending {
+        target: click.target.clone(),
+        response_url: click.response_url.clone(),
+    };
+    let what = format!("{}/{}", click.target.stage, click.target.action);
+    serde_json::json!({
+        "type": "modal",
+        "callback_id": REASON_DIALOG,
+        "private_metadata": serde_json::to_string(&pending).unwrap_or_default(),
+        "title": {"type": "plain_text", "text": "Reject"},
+        "submit": {"type": "plain_text", "text": "Reject"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [{
+            "type": "input",
+            "block_id": "reason",
+            "label": {"type": "plain_text", "text": format!("Why reject {what}?").chars().take(2_000).collect::<String>()},
+            "element": {"type": "plain_text_input", "action_id": "reason", "multiline": true,
+                "max_length": 400}
+        }]
+    })
 }
 
 /// Reads a verified request's form as a click on one of pipewatch's buttons, from the
@@ -167,7 +206,7 @@ pub fn read(request: &Request<'_>, installed: &Installed) -> Result<Click, Refus
         .ok_or(Refusal::NoPayload)?;
     let payload: Payload = serde_json::from_str(&payload)
         .map_err(|e| Refusal::NotAClick(e.to_string().chars().take(120).collect::<String>()))?;
-    if payload.kind != "block_actions" {
+    if payload.kind != "block_actions" && payload.kind != "view_submission" {
         return Err(Refusal::NotAClick(format!("type {:?}", payload.kind)));
     }
     if payload.team.id != installed.team {
@@ -176,6 +215,12 @@ pub fn read(request: &Request<'_>, installed: &Installed) -> Result<Click, Refus
     if payload.api_app_id != installed.app {
         return Err(Refusal::OtherApp(payload.api_app_id));
     }
+    if payload.kind == "view_submission" {
+        return read_reason(payload);
+    }
+    let Some(response_url) = payload.response_url.clone() else {
+        return Err(Refusal::NotAClick("no response_url".into()));
+    };
     let [action] = payload.actions.as_slice() else {
         return Err(Refusal::NotAClick(format!(
             "{} actions",
@@ -213,8 +258,37 @@ pub fn read(request: &Request<'_>, installed: &Installed) -> Result<Click, Refus
         target,
         user: payload.user.id,
         user_name: payload.user.name.or(payload.user.username),
-        response_url: payload.response_url,
+        response_url,
         trigger_id: payload.trigger_id,
+        reason: None,
+    })
+}
+
+/// A submitted reason dialog: the rejection it was opened for, with its reason.
+fn read_reason(payload: Payload) -> Result<Click, Refusal> {
+    let view = payload.view.unwrap_or_default();
+    if view["callback_id"] != REASON_DIALOG {
+        return Err(Refusal::NotAClick(
+            "a dialog that is not the reason's".into(),
+        ));
+    }
+    let pending: Pending = view["private_metadata"]
+        .as_str()
+        .and_then(|m| serde_json::from_str(m).ok())
+        .ok_or_else(|| Refusal::NotAClick("the dialog names no approval".into()))?;
+    let reason = view["state"]["values"]["reason"]["reason"]["value"]
+        .as_str()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| Refusal::NotAClick("the dialog holds no reason".into()))?;
+    Ok(Click {
+        decision: Decision::Reject,
+        target: pending.target,
+        user: payload.user.id,
+        user_name: payload.user.name.or(payload.user.username),
+        response_url: pending.response_url,
+        trigger_id: None,
+        reason: Some(reason.to_owned()),
     })
 }
 
@@ -228,7 +302,12 @@ struct Payload {
     user: User,
     #[serde(default)]
     actions: Vec<Action>,
-    response_url: String,
+    /// Absent from a dialog's submission.
+    #[serde(default)]
+    response_url: Option<String>,
+    /// A dialog, for its submission.
+    #[serde(default)]
+    view: Option<serde_json::Value>,
     #[serde(default)]
     trigger_id: Option<String>,
     /// The message the button is on, as Slack sends it back.

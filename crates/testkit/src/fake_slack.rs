@@ -1,5 +1,5 @@
-//! A wire-level fake of Slack's Web API for the app's two methods, `chat.postMessage` and
-//! `chat.update`, which the real client ([`pipewatch::slack::SlackApi`]) calls over HTTP
+//! A wire-level fake of Slack's Web API for the app's methods, `chat.postMessage`,
+//! `chat.update` and `views.open`, which the real client ([`pipewatch::slack::SlackApi`]) calls over HTTP
 //! (`SLACK_API_URL`). It answers as Slack does: HTTP 200 with `{"ok": false, "error": …}`
 //! for refusals, 429 with `Retry-After` past its rate limit. It keeps the channel's
 //! messages, so a test reads what a person would see, and every call, so a test counts
@@ -255,6 +255,16 @@ fn decide(state: &mut State, method: &str, body: &Value, request: &Request) -> (
             return (limited(1), false);
         }
         return (refuse(&code), false);
+    }
+    if method == "views.open" {
+        return if body["trigger_id"].is_string() && body["view"].is_object() {
+            (
+                respond(200, &json!({"ok": true, "view": body["view"]})),
+                true,
+            )
+        } else {
+            (refuse("invalid_arguments"), false)
+        };
     }
     let Some(channel) = body["channel"].as_str().map(str::to_owned) else {
         return (refuse("channel_not_found"), false);

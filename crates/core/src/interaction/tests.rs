@@ -63,7 +63,7 @@ fn request<'a>(timestamp: &'a str, signature: &'a str, body: &'a [u8]) -> Reques
 }
 
 /// Verifies then reads, as the approver does.
-fn click(request: &Request<'_>) -> Result<Click, Refusal> {
+fn click_of(request: &Request<'_>) -> Result<Click, Refusal> {
     verify(request, SECRET, NOW)?;
     read(request, &installed())
 }
@@ -73,7 +73,7 @@ fn a_signed_click_from_the_installed_app_is_read_with_who_and_which_approval() {
     let body = form(|_| {});
     let ts = NOW.to_string();
     let signature = sign(&ts, &body);
-    let click = click(&request(&ts, &signature, &body)).unwrap();
+    let click = click_of(&request(&ts, &signature, &body)).unwrap();
     assert_eq!(click.decision, Decision::Approve);
     assert_eq!(click.target, target());
     assert_eq!(
@@ -230,7 +230,7 @@ fn every_forged_stale_or_foreign_request_is_refused_in_words() {
         (
             "a modal's submission",
             request(&ts, &s_type, &not_a_click),
-            Refusal::NotAClick("type \"view_submission\"".into()),
+            Refusal::NotAClick("a dialog that is not the reason's".into()),
         ),
         (
             "a payload naming another action than its message",
@@ -244,7 +244,7 @@ fn every_forged_stale_or_foreign_request_is_refused_in_words() {
         ),
     ];
     for (what, request, refusal) in cases {
-        assert_eq!(click(&request), Err(refusal), "{what}");
+        assert_eq!(click_of(&request), Err(refusal), "{what}");
     }
 }
 
@@ -277,4 +277,60 @@ fn nobody_may_decide_unless_configured_and_only_where_configured() {
     );
     assert!(Approvers::parse(r#"[{"users": ["U1"], "pipelines": []}]"#).is_err());
     assert!(Approvers::parse(r#"[{"users": ["U024BE7LH"], "pipeline": ["*"]}]"#).is_err());
+}
+
+/// Reject asks why first: the dialog carries the approval, its submission the reason.
+#[test]
+fn a_rejections_reason_comes_back_with_the_approval_its_dialog_was_opened_for() {
+    let ts = NOW.to_string();
+    let click = Click {
+        decision: Decision::Reject,
+        target: target(),
+        user: "U024BE7LH".into(),
+        user_name: Some("Maria Silva".into()),
+        response_url: "https://hooks.slack.com/actions/T0PIPEWATCH/1/secret".into(),
+        trigger_id: Some("1.2.3".into()),
+        reason: None,
+    };
+    let dialog = reason_dialog(&click);
+    assert_eq!(dialog["callback_id"], REASON_DIALOG);
+    let submission = |reason: &str, callback: &str| {
+        let payload = json!({
+            "type": "view_submission",
+            "team": {"id": "T0PIPEWATCH"},
+            "api_app_id": "A0PIPEWATCH",
+            "user": {"id": "U024BE7LH", "name": "Maria Silva"},
+            "view": {"callback_id": callback, "private_metadata": dialog["private_metadata"],
+                "state": {"values": {"reason": {"reason": {"type": "plain_text_input", "value": reason}}}}}
+        });
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("payload", &payload.to_string())
+            .finish()
+            .into_bytes()
+    };
+    let submitted = submission(" the plan deletes the database ", REASON_DIALOG);
+    let signature = sign(&ts, &submitted);
+    let read = click_of(&request(&ts, &signature, &submitted)).unwrap();
+    assert_eq!(
+        read,
+        Click {
+            trigger_id: None,
+            reason: Some("the plan deletes the database".into()),
+            ..click.clone()
+        }
+    );
+    let empty = submission("  ", REASON_DIALOG);
+    let signature = sign(&ts, &empty);
+    assert_eq!(
+        click_of(&request(&ts, &signature, &empty)),
+        Err(Refusal::NotAClick("the dialog holds no reason".into()))
+    );
+    let other = submission("why not", "someone-elses-dialog");
+    let signature = sign(&ts, &other);
+    assert_eq!(
+        click_of(&request(&ts, &signature, &other)),
+        Err(Refusal::NotAClick(
+            "a dialog that is not the reason's".into()
+        ))
+    );
 }

@@ -159,7 +159,7 @@ fn decision_buttons(target: &Target) -> [Value; 2] {
             "Reject",
             interaction::REJECT,
             "danger",
-            format!("Reject {what}? The execution stops there."),
+            format!("Reject {what}? The execution stops there; you are asked why."),
         ),
     ]
 }
