@@ -31,7 +31,7 @@ const FORMATS: [&str; 8] = [
 /// in its URL; a message's blocks are refused past about 12,000 characters in all
 /// (undocumented: "12,000 text characters with a buffer for block containers" from Slack,
 /// refusals reported from 11,341), so 11,000 is the ceiling held here.
-const SLACK_MAX_BLOCKS: usize = 50;
+pub(crate) const SLACK_MAX_BLOCKS: usize = 50;
 const SLACK_MAX_HEADER: usize = 150;
 const SLACK_MAX_SECTION: usize = 3_000;
 const SLACK_MAX_BUTTON_TEXT: usize = 75;
@@ -51,7 +51,7 @@ const CHATBOT_MAX_DESCRIPTION: usize = SLACK_MAX_SECTION;
 const SNS_MAX_PAYLOAD: usize = 250_000;
 
 /// `pipewatch replay --format FORMAT` over a scenario, with console links for eu-west-1.
-fn replay(scenario: &str, format: &str) -> String {
+pub(crate) fn replay(scenario: &str, format: &str) -> String {
     let format = Format::from_name(format).unwrap();
     let console = Console::new("eu-west-1", Some("123456789012")).unwrap();
     let mut out = Vec::new();
@@ -130,7 +130,10 @@ fn every_rendering_keeps_its_channels_limits() {
             assert_slack_limits(&serde_json::from_str(line).unwrap(), &scenario);
         }
         for line in replay(&scenario, "slack-app").lines() {
-            assert_app_call_limits(&serde_json::from_str(line).unwrap(), &scenario);
+            crate::slack_app::assert_app_call_limits(
+                &serde_json::from_str(line).unwrap(),
+                &scenario,
+            );
         }
         for line in replay(&scenario, "chatbot").lines() {
             assert_chatbot_limits(&serde_json::from_str(line).unwrap(), &scenario);
@@ -150,7 +153,7 @@ fn every_rendering_keeps_its_channels_limits() {
     }
 }
 
-fn assert_slack_limits(post: &Value, what: &str) {
+pub(crate) fn assert_slack_limits(post: &Value, what: &str) {
     let header = &post["blocks"][0];
     assert_eq!(header["type"], "header");
     assert!(header["text"]["text"].as_str().unwrap().chars().count() <= SLACK_MAX_HEADER);
@@ -160,53 +163,16 @@ fn assert_slack_limits(post: &Value, what: &str) {
         "{what}: {} blocks",
         blocks.len() + 1
     );
-    let mut total = 0;
-    for block in blocks {
-        if let Some(text) = block["text"]["text"].as_str() {
-            assert!(!text.is_empty());
-            assert!(text.chars().count() <= SLACK_MAX_SECTION, "{what}");
-            total += text.chars().count();
-        }
-        for element in block["elements"].as_array().into_iter().flatten() {
-            if let Some(text) = element["text"].as_str() {
-                total += text.chars().count();
-            }
-            if element["type"] == "button" {
-                let label = element["text"]["text"].as_str().unwrap();
-                assert!(label.chars().count() <= SLACK_MAX_BUTTON_TEXT);
-                assert!(element["url"].as_str().unwrap().len() <= SLACK_MAX_BUTTON_URL);
-            }
-        }
-    }
-    assert!(total <= SLACK_MAX_TOTAL_TEXT, "{what}: {total} characters");
+    assert_blocks_within_limits(blocks, what);
     assert!(
         !post["text"].as_str().unwrap().is_empty(),
         "a fallback text"
     );
 }
 
-/// One Web API call of the Slack app: a message in blocks (the living message, a reply),
-/// or the webhook's message posted on its own.
-fn assert_app_call_limits(call: &Value, what: &str) {
-    let body = &call["body"];
-    assert_eq!(body["channel"], pipewatch_core::replay::REPLAY_CHANNEL);
-    match call["method"].as_str().unwrap() {
-        "chat.update" => assert!(
-            body["ts"].is_string(),
-            "{what}: an update names its message"
-        ),
-        "chat.postMessage" => assert!(body.get("ts").is_none()),
-        other => panic!("{what}: {other}"),
-    }
-    if body.get("attachments").is_some() {
-        return assert_slack_limits(body, what);
-    }
-    let blocks = body["blocks"].as_array().unwrap();
-    assert!(
-        blocks.len() <= SLACK_MAX_BLOCKS,
-        "{what}: {} blocks",
-        blocks.len()
-    );
+/// Each block's text, each button, and the text of all the blocks together within Slack's
+/// limits.
+pub(crate) fn assert_blocks_within_limits(blocks: &[Value], what: &str) {
     let mut total = 0;
     for block in blocks {
         if let Some(text) = block["text"]["text"].as_str() {
@@ -233,79 +199,6 @@ fn assert_app_call_limits(call: &Value, what: &str) {
         }
     }
     assert!(total <= SLACK_MAX_TOTAL_TEXT, "{what}: {total} characters");
-    assert!(
-        !body["text"].as_str().unwrap().is_empty(),
-        "a fallback text"
-    );
-}
-
-/// `--step N` prints the calls of step N alone, made after the steps before: the run's
-/// message was posted at step 1, so step 2 updates it.
-#[test]
-fn one_step_of_the_slack_app_is_told_after_the_steps_before_it() {
-    let format = Format::from_name("slack-app").unwrap();
-    let mut out = Vec::new();
-    Recording::load(&scenario_files("release-failure-retry"))
-        .unwrap()
-        .write(format, None, Some(2), &mut out)
-        .unwrap();
-    let methods: Vec<String> = String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["method"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
-    assert_eq!(
-        methods,
-        ["chat.update", "chat.postMessage"],
-        "the update, then the failure's reply"
-    );
-}
-
-/// The Slack app's goal, over every bundled scenario: one top-level post per execution,
-/// then an update only when the message changes, and each thread reply once.
-#[test]
-fn the_slack_app_posts_once_per_execution_and_never_sends_the_same_message_twice() {
-    for scenario in scenario_names() {
-        let calls: Vec<Value> = replay(&scenario, "slack-app")
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect();
-        let mut last = std::collections::BTreeMap::<String, Value>::new();
-        let mut replies = std::collections::BTreeSet::new();
-        for call in &calls {
-            let body = &call["body"];
-            if let Some(thread) = body["thread_ts"].as_str() {
-                assert!(
-                    last.contains_key(thread),
-                    "{scenario}: a reply in a posted thread"
-                );
-                assert!(
-                    replies.insert(body.to_string()),
-                    "{scenario}: a reply twice"
-                );
-                continue;
-            }
-            if body.get("attachments").is_some() {
-                continue; // a notification about no execution, posted on its own
-            }
-            let mut message = body.clone();
-            message.as_object_mut().unwrap().remove("ts");
-            if call["method"] == "chat.update" {
-                let ts = body["ts"].as_str().unwrap();
-                let before = last.insert(ts.to_owned(), message.clone());
-                assert_ne!(before, Some(message), "{scenario}: a redundant update");
-            } else {
-                let ts = format!("1700000000.{:06}", 100 * (last.len() + 1));
-                last.insert(ts, message);
-            }
-        }
-        assert!(!last.is_empty(), "{scenario}: the app posted nothing");
-    }
 }
 
 fn assert_chatbot_limits(notification: &Value, what: &str) {

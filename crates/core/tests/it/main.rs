@@ -10,3 +10,4 @@ mod exercise;
 mod fixtures;
 mod hostile;
 mod properties;
+mod slack_app;
