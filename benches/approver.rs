@@ -19,7 +19,7 @@ use pipewatch_testkit::fake_codepipeline::FakeCodePipeline;
 use pipewatch_testkit::fake_slack::{FakeSlack, form, sign};
 use pipewatch_testkit::fixtures::scenario;
 use pipewatch_testkit::lambda::Lambda;
-use pipewatch_testkit::services::{create_table, drain_queue, sdk_config, unique};
+use pipewatch_testkit::services::{create_secret, create_table, drain_queue, sdk_config, unique};
 use serde_json::{Value, json};
 
 const SECRET: &str = "bench-signing-secret-0123456789ab";
@@ -30,24 +30,8 @@ async fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let (warm, stalled, decided) = if full { (200, 20, 10) } else { (3, 1, 1) };
     let config = sdk_config().await;
-    let secret = aws_sdk_secretsmanager::Client::new(&config)
-        .create_secret()
-        .name(unique("signing"))
-        .secret_string(SECRET)
-        .send()
-        .await
-        .unwrap()
-        .arn
-        .unwrap();
-    let token_secret = aws_sdk_secretsmanager::Client::new(&config)
-        .create_secret()
-        .name(unique("bot-token"))
-        .secret_string(pipewatch_testkit::fake_slack::TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .arn
-        .unwrap();
+    let secret = create_secret("signing", SECRET).await;
+    let token_secret = create_secret("bot-token", pipewatch_testkit::fake_slack::TOKEN).await;
     let slack = FakeSlack::start();
     let sqs = aws_sdk_sqs::Client::new(&config);
     let queue = sqs

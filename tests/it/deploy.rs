@@ -14,7 +14,7 @@ use std::path::Path;
 use pipewatch_testkit::fake_codepipeline::FakeCodePipeline;
 use pipewatch_testkit::fixtures::{scenario, scenario_executions};
 use pipewatch_testkit::lambda::Lambda;
-use pipewatch_testkit::services::{Inbox, sdk_config, unique};
+use pipewatch_testkit::services::{Inbox, create_secret, sdk_config, unique};
 use pipewatch_testkit::stack::{Stack, current_template, moto_url, release_template};
 use serde_json::{Value, json};
 
@@ -391,16 +391,7 @@ fn the_webhook_forwarder_hears_both_topics_and_reads_only_its_secret() {
 /// environment, posts a run's living message and its failure reply to (a fake of) Slack.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_deployed_slack_app_posts_a_living_message_with_the_stacks_table() {
-    let config = sdk_config().await;
-    let secret = aws_sdk_secretsmanager::Client::new(&config)
-        .create_secret()
-        .name(unique("slack-app"))
-        .secret_string(pipewatch_testkit::fake_slack::TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .arn
-        .unwrap();
+    let secret = create_secret("slack-app", pipewatch_testkit::fake_slack::TOKEN).await;
     let stack = deploy(
         "slack-app",
         &[

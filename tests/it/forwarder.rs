@@ -16,7 +16,7 @@ use pipewatch::ports::PostError;
 use pipewatch::webhook::HttpsWebhook;
 use pipewatch_testkit::http::{Reply, Request, Server};
 use pipewatch_testkit::lambda::Lambda;
-use pipewatch_testkit::services::{require, sdk_config, unique};
+use pipewatch_testkit::services::create_secret;
 use serde_json::Value;
 
 /// The part of every webhook URL that makes it a secret.
@@ -81,17 +81,7 @@ fn answer(status: u16, headers: &str, body: &str) -> Reply {
 }
 
 async fn secret(value: &str) -> String {
-    require("AWS_ENDPOINT_URL_SECRETS_MANAGER");
-    let client = aws_sdk_secretsmanager::Client::new(&sdk_config().await);
-    client
-        .create_secret()
-        .name(unique("webhooks"))
-        .secret_string(value)
-        .send()
-        .await
-        .expect("create a secret in moto")
-        .arn
-        .unwrap()
+    create_secret("webhooks", value).await
 }
 
 fn start_forwarder(environment: &[(&str, String)], test: &str) -> Lambda {

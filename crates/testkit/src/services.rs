@@ -32,6 +32,20 @@ pub fn require(variable: &str) -> String {
     })
 }
 
+/// A secret holding `value` in moto's Secrets Manager, named after `prefix`; its ARN.
+pub async fn create_secret(prefix: &str, value: &str) -> String {
+    require("AWS_ENDPOINT_URL_SECRETS_MANAGER");
+    aws_sdk_secretsmanager::Client::new(&sdk_config().await)
+        .create_secret()
+        .name(unique(prefix))
+        .secret_string(value)
+        .send()
+        .await
+        .expect("create a secret in moto")
+        .arn
+        .expect("a created secret has an ARN")
+}
+
 /// A name no other test in this run uses.
 pub fn unique(prefix: &str) -> String {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
