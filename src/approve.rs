@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::aws::approvals::{ApprovalError, CodePipelineApprovals};
-use crate::aws::slack_refs::SlackRefs;
+use crate::aws::slack_refs::{DECISIONS, SlackRefs};
 use crate::ports::{Webhook, WebhookUrl};
 use pipewatch_core::interaction::{self, Approvers, Click, Decision, Installed, Request, Standing};
 use pipewatch_core::state::Timestamp;
@@ -184,9 +184,6 @@ pub enum Outcome {
     NotDecided(String),
 }
 
-/// Namespace of the decisions' claims among the Slack app's references.
-const DECISIONS: &str = "decisions";
-
 /// Takes `handoff`. An error is worth trying again (the queue delivers it again); every
 /// other outcome was told to the person who clicked.
 pub async fn take<W: Webhook>(
@@ -243,9 +240,12 @@ pub async fn take<W: Webhook>(
         .await
     {
         Ok(()) => {
+            // Where the living message is rendered from: its next rendering shows the
+            // outcome, and no notification computed before the click brings the buttons
+            // back.
             deciders
                 .refs
-                .done(DECISIONS, &key)
+                .decided(&key, &summary)
                 .await
                 .map_err(|e| e.to_string())?;
             let verb = match click.decision {

@@ -9,6 +9,7 @@
 //! | `slack/{channel}/{execution}/{reply key}`, `slack/{channel}/post/{id}` | `claimed_until`, `done` |
 //! | `slack/{channel}/dead/{id}` | `body`, `reason`, `at`: a notification the channel could not take |
 //! | `slack/{channel}/dead` | `ids`: the channel's dead letters, for a redrive |
+//! | `slack/decisions/approval/{pipeline}/{stage}/{action}/{run}` | `claimed_until`, `done`, `summary`: a decision taken in Slack, written by the approver alone |
 //!
 //! Items expire (the table's TTL) 30 days after their last write.
 
@@ -20,6 +21,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::dynamodb::{EXPIRES_AT, KEY};
 use crate::ports::{BoxError, StoreError};
 use pipewatch_core::living::{CLAIM_LEASE_MS, MessageRef};
+
+/// The namespace of the decisions taken in Slack (the approver's claims and outcomes).
+pub const DECISIONS: &str = "decisions";
 
 /// How long a reference is kept after its last write.
 const RETENTION_S: i64 = 30 * 86_400;
@@ -298,6 +302,40 @@ impl SlackRefs {
             .await
             .map(drop)
             .map_err(|e| failed("UpdateItem", super::describe(&e)))
+    }
+
+    /// Records the decision `key` as taken, with the `summary` CodePipeline keeps: the
+    /// living messages read it ([`SlackRefs::decision`]) and show the outcome.
+    pub async fn decided(&self, key: &str, summary: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, s(format!("slack/{DECISIONS}/{key}")))
+            .update_expression("SET done = :t, summary = :s")
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .expression_attribute_values(":s", s(summary))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| failed("UpdateItem", super::describe(&e)))
+    }
+
+    /// The summary of the decision `key`, when one was taken in Slack.
+    pub async fn decision(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY, s(format!("slack/{DECISIONS}/{key}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| failed("GetItem", super::describe(&e)))?;
+        Ok(output
+            .item()
+            .and_then(|item| item.get("summary"))
+            .and_then(|v| v.as_s().ok())
+            .cloned())
     }
 
     /// Lets `key` be posted by a later delivery at once (its post failed for now).

@@ -131,13 +131,19 @@ impl App<'_> {
         content: &Content,
         deadline: Instant,
     ) -> Result<Sent, AppError> {
-        let rendered: Rendered = slack_app::render(
-            content,
-            slack_app::Options {
-                broadcast_failures: route.broadcast_failures,
-                approve_in_slack: route.approvals,
-            },
-        );
+        let options = slack_app::Options {
+            broadcast_failures: route.broadcast_failures,
+            approve_in_slack: route.approvals,
+        };
+        // A decision taken in Slack shows instead of its buttons (the approver records it).
+        let mut decided = slack_app::Decisions::new();
+        for target in slack_app::buttons_for(content, options) {
+            let key = target.decision_key();
+            if let Some(summary) = self.refs.decision(&key).await? {
+                decided.insert(key, summary);
+            }
+        }
+        let rendered: Rendered = slack_app::render_decided(content, options, &decided);
         let mut sent = Sent::default();
         for living in &rendered.living {
             self.living(route, living, deadline, &mut sent).await?;

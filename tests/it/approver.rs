@@ -230,15 +230,27 @@ fn forged_stale_or_malformed_requests_hand_nothing_on() {
 // the fake Slack for `response_url`.
 
 mod decision {
+    use std::time::{Duration, Instant};
+
     use pipewatch::approve::{Deciders, Handoff, Outcome, take};
     use pipewatch::aws::approvals::CodePipelineApprovals;
     use pipewatch::aws::slack_refs::SlackRefs;
+    use pipewatch::forward::{App, AppRoute};
+    use pipewatch::slack::{BotToken, SlackApi};
     use pipewatch::webhook::HttpsWebhook;
+    use pipewatch_core::interaction::APPROVE as APPROVE_BUTTON;
     use pipewatch_core::interaction::{Click, Decision, Target};
+    use pipewatch_core::render::console::Console;
+    use pipewatch_core::render::content::{Content, Severity};
+    use pipewatch_core::render::slack_app;
+    use pipewatch_core::replay::Recording;
     use pipewatch_testkit::fake_codepipeline::{FakeCodePipeline, Fault};
     use pipewatch_testkit::fake_slack::FakeSlack;
+    use pipewatch_testkit::fake_slack::TOKEN as SLACK_TOKEN;
     use pipewatch_testkit::fixtures::scenario;
+    use pipewatch_testkit::fixtures::scenario_files;
     use pipewatch_testkit::services::{create_table, sdk_config};
+    use serde_json::Value;
 
     /// The waiting approval's run and token in the recording.
     const RUN: &str = "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d";
@@ -343,6 +355,78 @@ mod decision {
             !format!("{:?}", world.told()).contains(TOKEN),
             "no token in Slack"
         );
+    }
+
+    /// The first notification of the recorded release that shows the approval waiting.
+    fn waiting_notification() -> Content {
+        let recording = Recording::load(&scenario_files("release-retry-approval")).unwrap();
+        let console = Console::new("eu-west-1", Some("123456789012"));
+        recording
+            .steps()
+            .iter()
+            .flat_map(|step| recording.messages(step, console.as_ref()))
+            .map(|m| Content::from_body(&m.body).unwrap())
+            .find(|c| !slack_app::buttons_for(c, BUTTONS).is_empty())
+            .unwrap()
+    }
+
+    const BUTTONS: slack_app::Options = slack_app::Options {
+        broadcast_failures: false,
+        approve_in_slack: true,
+    };
+
+    #[tokio::test]
+    async fn a_decision_taken_in_slack_replaces_the_buttons_and_no_older_rendering_brings_them_back()
+     {
+        let world = world().await;
+        let api = SlackApi::new(
+            BotToken::parse(SLACK_TOKEN).unwrap(),
+            Some(&world.slack.url()),
+        )
+        .unwrap();
+        let app = App {
+            api: &api,
+            refs: &world.refs,
+        };
+        let route = AppRoute {
+            channel: "C0RELEASES1".into(),
+            pipelines: vec!["*".into()],
+            severity: Severity::Info,
+            broadcast_failures: false,
+            approvals: true,
+        };
+        let soon = Instant::now() + Duration::from_mins(1);
+        let waiting = waiting_notification();
+        let buttons = |message: &Value| message.to_string().contains(APPROVE_BUTTON);
+        app.deliver(&route, &waiting, soon).await.unwrap();
+        assert!(buttons(&world.slack.top_level("C0RELEASES1")[0].1));
+
+        world
+            .take(&world.click(Decision::Approve, RUN))
+            .await
+            .unwrap();
+        // A notification made before the click (a later revision, the approval still
+        // waiting in it) arrives after the decision: the outcome shows, not the buttons.
+        let late = Content {
+            revision: waiting.revision.map(|r| r + 1),
+            ..waiting.clone()
+        };
+        app.deliver(&route, &late, soon).await.unwrap();
+        let shown = world.slack.top_level("C0RELEASES1");
+        assert_eq!(shown.len(), 1, "one message, updated");
+        let message = &shown[0].1;
+        assert!(!buttons(message), "{message:#}");
+        assert!(
+            message
+                .to_string()
+                .contains("✅ Approved in Slack by Maria Silva (U024BE7LH)"),
+            "{message:#}"
+        );
+        // The older notification again (SNS redelivers it): nothing goes back.
+        let updates = world.slack.calls().len();
+        app.deliver(&route, &waiting, soon).await.unwrap();
+        assert!(!buttons(&world.slack.top_level("C0RELEASES1")[0].1));
+        assert_eq!(world.slack.calls().len(), updates, "nothing sent");
     }
 
     #[tokio::test]

@@ -8,6 +8,7 @@
 //! A rendering holds nothing that changes when the run does not (no revision, no clock),
 //! so equal runs render equal, and an unchanged rendering is never sent twice. Pure.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -79,8 +80,44 @@ pub struct Options {
     pub approve_in_slack: bool,
 }
 
-/// Renders `content` for the app.
+/// Decisions taken in Slack, as the approver recorded them: the summary CodePipeline keeps
+/// (`Approved in Slack by Maria Silva (U024BE7LH): looks good`), by the approval's
+/// [`Target::decision_key`]. A decided approval's message shows the outcome instead of
+/// its buttons, whatever notification it is rendered from: one computed before the click
+/// cannot bring them back.
+pub type Decisions = BTreeMap<String, String>;
+
+/// Renders `content` for the app, no decision known.
 pub fn render(content: &Content, options: Options) -> Rendered {
+    render_decided(content, options, &Decisions::new())
+}
+
+/// The approvals `content` would show buttons for, with `options`: the decisions worth
+/// reading before rendering it.
+pub fn buttons_for(content: &Content, options: Options) -> Vec<Target> {
+    if !options.approve_in_slack || content.revision.is_none() {
+        return Vec::new();
+    }
+    content
+        .executions
+        .iter()
+        .filter_map(|e| waiting_target(content, e.progress.as_ref()?))
+        .collect()
+}
+
+/// The approval `progress` waits for, as its buttons name it.
+fn waiting_target(content: &Content, progress: &Progress) -> Option<Target> {
+    let stage = progress.stages.iter().find(|s| s.awaiting_approval)?;
+    Some(Target {
+        pipeline: content.pipeline.clone(),
+        stage: stage.name.clone(),
+        action: stage.action.clone()?,
+        action_execution_id: stage.action_execution_id.clone()?,
+    })
+}
+
+/// Renders `content` for the app, showing the outcome of the approvals `decided`.
+pub fn render_decided(content: &Content, options: Options, decided: &Decisions) -> Rendered {
     let broadcast_failures = options.broadcast_failures;
     let living: Vec<Living> = match content.revision {
         Some(revision) => content
@@ -88,7 +125,7 @@ pub fn render(content: &Content, options: Options) -> Rendered {
             .iter()
             .filter_map(|execution| {
                 let progress = execution.progress.as_ref()?;
-                let message = living_message(content, execution, progress, options);
+                let message = living_message(content, execution, progress, options, decided);
                 Some(Living {
                     execution: execution.id.clone(),
                     revision,
@@ -202,6 +239,7 @@ fn living_message(
     execution: &ExecutionContent,
     progress: &Progress,
     options: Options,
+    decided: &Decisions,
 ) -> Value {
     let (icon, state) = standing(progress);
     let pipeline = text::clean(&content.pipeline);
@@ -256,20 +294,24 @@ fn living_message(
 
     let mut elements: Vec<Value> = Vec::new();
     let waiting = progress.stages.iter().find(|s| s.awaiting_approval);
-    if options.approve_in_slack
-        && let Some(stage) = waiting
-        && let (Some(action), Some(run)) = (&stage.action, &stage.action_execution_id)
-    {
-        let target = Target {
-            pipeline: content.pipeline.clone(),
-            stage: stage.name.clone(),
-            action: action.clone(),
-            action_execution_id: run.clone(),
-        };
-        elements.extend(decision_buttons(&target));
+    let target = waiting_target(content, progress).filter(|_| options.approve_in_slack);
+    let outcome = target.as_ref().and_then(|t| decided.get(&t.decision_key()));
+    match (&target, outcome) {
+        (Some(_), Some(summary)) => {
+            let icon = if summary.starts_with("Rejected") {
+                "⛔"
+            } else {
+                "✅"
+            };
+            blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn",
+                "text": mrkdwn::cut_escaped(&format!("{icon} {}", escape(&text::clean(summary))), MAX_SECTION)}]}));
+        }
+        (Some(target), None) => elements.extend(decision_buttons(target)),
+        (None, _) => {}
     }
     let mut links = Vec::new();
     if waiting.is_some()
+        && outcome.is_none()
         && let Some(url) = content.links.pipeline.as_deref()
     {
         links.push(("Review approval", url));

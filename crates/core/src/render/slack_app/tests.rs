@@ -212,6 +212,47 @@ fn a_waiting_approval_gets_decision_buttons_naming_its_run_only_when_asked() {
 }
 
 #[test]
+fn a_decision_recorded_in_slack_replaces_the_buttons_with_its_outcome() {
+    let mut content = content(2, 1, "InProgress");
+    let progress = content.executions[0].progress.as_mut().unwrap();
+    progress.stages[1].awaiting_approval = true;
+    progress.stages[1].action_execution_id = Some("run-7".into());
+    let asked = Options {
+        approve_in_slack: true,
+        ..Options::default()
+    };
+    let [target] = buttons_for(&content, asked).try_into().unwrap();
+    assert_eq!(target.action_execution_id, "run-7");
+    assert!(buttons_for(&content, Options::default()).is_empty());
+
+    let approved = "Approved in Slack by Maria Silva (U024BE7LH): looks good";
+    let decided = Decisions::from([(target.decision_key(), approved.to_owned())]);
+    let message = render_decided(&content, asked, &decided).living[0]
+        .message
+        .to_string();
+    assert!(!message.contains(interaction::APPROVE) && !message.contains(interaction::REJECT));
+    assert!(!message.contains("Review approval"), "{message}");
+    assert!(message.contains(&format!("✅ {approved}")), "{message}");
+
+    let rejected = Decisions::from([(target.decision_key(), "Rejected in Slack by U1".to_owned())]);
+    let message = render_decided(&content, asked, &rejected).living[0]
+        .message
+        .to_string();
+    assert!(message.contains("⛔ Rejected in Slack by U1"), "{message}");
+
+    // A decision of an earlier run of the approval leaves the new run's buttons.
+    let earlier = Target {
+        action_execution_id: "run-6".into(),
+        ..target
+    };
+    let other = Decisions::from([(earlier.decision_key(), approved.to_owned())]);
+    assert_eq!(
+        render_decided(&content, asked, &other),
+        render(&content, asked)
+    );
+}
+
+#[test]
 fn the_run_between_two_stages_is_in_progress_and_a_stopped_one_says_how_it_ended() {
     let between = render(&content(3, 1, "Succeeded"), Options::default());
     let text = between.living[0].message["text"]
