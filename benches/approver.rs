@@ -55,6 +55,7 @@ async fn main() {
             r#"[{"users": ["U024BE7LH"], "pipelines": ["web-*"]}]"#.to_owned(),
         ),
         ("APPROVAL_QUEUE_URL", queue.clone()),
+        ("ACCOUNT_ID", "123456789012".to_owned()),
         ("PIPELINES", "web-*".to_owned()),
         ("SLACK_APP_SECRET_ARN", token_secret.clone()),
         ("SLACK_API_URL", slack.url()),

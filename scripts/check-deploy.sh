@@ -19,9 +19,9 @@ fi
 log "sam validate --lint"
 sam validate --lint --region us-east-1
 log "cfn-lint"
-cfn-lint template.yaml templates/reader-role.yaml
+cfn-lint template.yaml templates/reader-role.yaml templates/approver-role.yaml
 log "checkov"
-checkov --file template.yaml --file templates/reader-role.yaml --framework cloudformation --quiet --compact --skip-download
+checkov --file template.yaml --file templates/reader-role.yaml --file templates/approver-role.yaml --framework cloudformation --quiet --compact --skip-download
 
 # SAM looks for cargo-lambda's output under ./target/lambda whatever CARGO_TARGET_DIR
 # says, so a shared target dir (as CI uses) is linked there instead.

@@ -22,18 +22,18 @@ import sys
 
 from samtranslator.yaml_helper import yaml_parse
 
-# What the one-click path leaves out, and why: the types it cannot hold, the condition that
-# creates them, and the parameters that only that condition reads.
+# What the one-click path leaves out, and why: the types it cannot hold, the conditions that
+# create them, and the parameters that only those conditions read.
 LEFT_OUT = [
     {
         "types": ["AWS::Chatbot::SlackChannelConfiguration"],
-        "condition": "HasSlack",
+        "conditions": ["HasSlack"],
         "parameters": ["SlackWorkspaceId", "SlackChannelId"],
     },
     {
         "types": ["AWS::Lambda::Url"],
-        "condition": "HasApprover",
-        "parameters": ["SlackAppSigningSecretArn", "SlackAppTeamId", "SlackAppId", "SlackApprovers"],
+        "conditions": ["HasApprover", "HasApproverRole"],
+        "parameters": ["SlackAppSigningSecretArn", "SlackAppTeamId", "SlackAppId", "SlackApprovers", "ApproverRoleName"],
     },
 ]
 
@@ -51,16 +51,17 @@ def listing(template: dict, repository: str) -> dict:
 
 
 def leave_out(template: dict, left_out: dict) -> None:
-    """Removes a condition, what it creates, and the parameters only it reads."""
-    condition = left_out["condition"]
+    """Removes conditions, what they create, and the parameters only they read."""
+    conditions = set(left_out["conditions"])
     gone = {
         name
         for name, resource in template["Resources"].items()
-        if resource.get("Condition") == condition
+        if resource.get("Condition") in conditions
     }
     for name in gone:
         del template["Resources"][name]
-    del template["Conditions"][condition]
+    for condition in conditions:
+        del template["Conditions"][condition]
     for parameter in left_out["parameters"]:
         del template["Parameters"][parameter]
     interface = template["Metadata"]["AWS::CloudFormation::Interface"]
@@ -68,12 +69,12 @@ def leave_out(template: dict, left_out: dict) -> None:
         group["Parameters"] = [
             p for p in group["Parameters"] if p not in left_out["parameters"]
         ]
-    for name in [n for n, o in template.get("Outputs", {}).items() if o.get("Condition") == condition]:
+    for name in [n for n, o in template.get("Outputs", {}).items() if o.get("Condition") in conditions]:
         del template["Outputs"][name]
     left = set(references(template))
-    dangling = left & (gone | set(left_out["parameters"]) | {condition})
+    dangling = left & (gone | set(left_out["parameters"]) | conditions)
     assert not dangling, f"still referenced: {sorted(dangling)}"
-    kinds = {r["Type"] for r in template["Resources"].values() if r.get("Condition") != condition}
+    kinds = {r["Type"] for r in template["Resources"].values()}
     assert not kinds & set(left_out["types"]), kinds
 
 

@@ -17,9 +17,10 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::aws::approvals::{ApprovalError, CodePipelineApprovals};
+use crate::aws::approvals::{ApprovalError, CodePipelineApprovals, place};
 use crate::aws::slack_refs::{DECISIONS, SlackRefs};
 use crate::ports::{Webhook, WebhookUrl};
+use crate::select::{Home, Selection};
 use pipewatch_core::interaction::{self, Approvers, Click, Decision, Installed, Request, Standing};
 use pipewatch_core::state::Timestamp;
 
@@ -29,8 +30,10 @@ pub struct Keys {
     pub signing_secret: Vec<u8>,
     pub installed: Installed,
     pub approvers: Approvers,
-    /// The pipelines watched in this account and region: names and patterns.
-    pub watched: Vec<String>,
+    /// The pipelines whose approvals may be decided.
+    pub watched: Selection,
+    /// Where the approver runs: a button's ARN at home names a pipeline here.
+    pub home: Home,
 }
 
 /// A function URL request, the parts read.
@@ -48,6 +51,10 @@ pub struct UrlRequest {
 /// Work handed on past the answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per click, serialized to the queue at once"
+)]
 pub enum Handoff {
     /// Take this decision, if the approval still waits.
     Decide(Click),
@@ -121,12 +128,15 @@ pub fn acknowledge(request: &UrlRequest, keys: &Keys, now_s: i64) -> Acknowledge
         }
     };
     let target = &click.target;
-    if !keys
-        .watched
-        .iter()
-        .any(|p| pipewatch_core::glob::matches(p, &target.pipeline))
-    {
-        tracing::warn!(pipeline = %target.pipeline, "a click on a pipeline not watched here");
+    let pipeline = match place(target, &keys.home) {
+        Ok(pipeline) => pipeline,
+        Err(problem) => {
+            tracing::warn!(problem = %problem, "refused a signed click");
+            return Acknowledged::refused(400);
+        }
+    };
+    if !keys.watched.matches(&pipeline) {
+        tracing::warn!(pipeline = %pipeline, "a click on a pipeline not watched here");
         return Acknowledged::handing_on(Handoff::Refuse {
             response_url: click.response_url.clone(),
             text: format!(

@@ -1,16 +1,28 @@
 //! Deciding a manual approval in CodePipeline: the current token of the one run a button
-//! names, read from `GetPipelineState` as it is needed (never stored, never logged, never
-//! in Slack), and `PutApprovalResult` with the summary that names who decided.
+//! names, read as it is needed (never stored, never logged, never in Slack) — from
+//! `GetPipelineState`, or, when the state does not show that run (V2's PARALLEL execution
+//! mode), from `ListActionExecutions`, whose `externalExecutionId` is then the token — and
+//! `PutApprovalResult` with the summary that names who decided.
+//!
+//! A pipeline in another account is decided through the approver role there
+//! (`templates/approver-role.yaml`), in its own region.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use aws_sdk_codepipeline::Client;
 use aws_sdk_codepipeline::operation::put_approval_result::PutApprovalResultError;
+use aws_sdk_codepipeline::types::{ActionExecutionFilter, ActionExecutionStatus};
 use aws_sdk_codepipeline::types::{ApprovalResult, ApprovalStatus};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use super::clients::Clients;
 use super::codepipeline::convert;
+use crate::select::Home;
 use pipewatch_core::interaction::{Decision, Standing, Target, standing};
+use pipewatch_core::pipeline::{Location, PipelineRef};
+use tokio::sync::Mutex;
 
 /// An approval token: it lets anyone decide the approval, so it shows nowhere.
 pub struct Token(String);
@@ -41,14 +53,51 @@ impl ApprovalError {
     }
 }
 
-/// `GetPipelineState` and `PutApprovalResult` on the watched pipelines.
+/// Where `target` is: a pipeline at home, or at the place its ARN names. An ARN that
+/// names another pipeline than the button's is no place at all.
+pub fn place(target: &Target, home: &Home) -> Result<PipelineRef, String> {
+    let Some(arn) = &target.arn else {
+        return Ok(PipelineRef::home(&target.pipeline));
+    };
+    let named = PipelineRef::from_key(arn)?;
+    match named.location {
+        Some(Location {
+            region, account, ..
+        }) if named.name == target.pipeline => Ok(home.pipeline(&region, &account, &named.name)),
+        _ => Err(format!(
+            "the button's ARN {arn:?} does not name pipeline {:?}",
+            target.pipeline
+        )),
+    }
+}
+
+/// `GetPipelineState`, `ListActionExecutions` and `PutApprovalResult` on the watched
+/// pipelines, here and through the approver role elsewhere.
 pub struct CodePipelineApprovals {
-    client: Client,
+    clients: Arc<Clients>,
+    home: Home,
+    built: Mutex<HashMap<Option<Location>, Client>>,
 }
 
 impl CodePipelineApprovals {
-    pub fn new(client: Client) -> Self {
-        Self { client }
+    pub fn new(clients: Arc<Clients>, home: Home) -> Self {
+        Self {
+            clients,
+            home,
+            built: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The client for `target`'s place, and the pipeline there.
+    async fn client(&self, target: &Target) -> Result<(Client, PipelineRef), ApprovalError> {
+        let pipeline = place(target, &self.home).map_err(ApprovalError::Failed)?;
+        let key = pipeline.location.clone();
+        if let Some(client) = self.built.lock().await.get(&key) {
+            return Ok((client.clone(), pipeline));
+        }
+        let client = Client::new(&*self.clients.config(key.as_ref()).await);
+        self.built.lock().await.insert(key, client.clone());
+        Ok((client, pipeline))
     }
 
     /// Where `target` stands now, and its token while it waits.
@@ -56,10 +105,10 @@ impl CodePipelineApprovals {
         &self,
         target: &Target,
     ) -> Result<(Standing, Option<Token>), ApprovalError> {
-        let output = self
-            .client
+        let (client, pipeline) = self.client(target).await?;
+        let output = client
             .get_pipeline_state()
-            .name(&target.pipeline)
+            .name(&pipeline.name)
             .send()
             .await
             .map_err(|e| failed(&e))?;
@@ -82,7 +131,53 @@ impl CodePipelineApprovals {
                     .map(|t| Token(t.to_owned()))
             })
             .flatten();
-        Ok((now, token))
+        match (now, token) {
+            (Standing::Waiting, Some(token)) => Ok((Standing::Waiting, Some(token))),
+            (Standing::Gone, _) => Ok((Standing::Gone, None)),
+            // The state shows another run, or this one without its token: in PARALLEL
+            // mode the run waits in the history, with its token there.
+            (now, _) => Ok(match self.in_history(&client, &pipeline, target).await? {
+                Some(token) => (Standing::Waiting, Some(token)),
+                None => (now, None),
+            }),
+        }
+    }
+
+    /// The token of the run `target` names while `ListActionExecutions` (filtered by its
+    /// pipeline execution) shows it waiting: `None` when the button names no execution,
+    /// or the history has no such run waiting.
+    async fn in_history(
+        &self,
+        client: &Client,
+        pipeline: &PipelineRef,
+        target: &Target,
+    ) -> Result<Option<Token>, ApprovalError> {
+        let Some(execution) = &target.execution else {
+            return Ok(None);
+        };
+        let output = client
+            .list_action_executions()
+            .pipeline_name(&pipeline.name)
+            .filter(
+                ActionExecutionFilter::builder()
+                    .pipeline_execution_id(execution)
+                    .build(),
+            )
+            .max_results(100)
+            .send()
+            .await
+            .map_err(|e| failed(&e))?;
+        Ok(output
+            .action_execution_details()
+            .iter()
+            .find(|d| {
+                d.action_execution_id() == Some(target.action_execution_id.as_str())
+                    && d.stage_name() == Some(target.stage.as_str())
+                    && d.action_name() == Some(target.action.as_str())
+                    && d.status() == Some(&ActionExecutionStatus::InProgress)
+            })
+            .and_then(|d| d.output()?.execution_result()?.external_execution_id())
+            .map(|t| Token(t.to_owned())))
     }
 
     /// Approves or rejects `target` with `token`, recording `summary`.
@@ -102,9 +197,10 @@ impl CodePipelineApprovals {
             .status(status)
             .build()
             .map_err(|e| ApprovalError::Failed(e.to_string()))?;
-        self.client
+        let (client, pipeline) = self.client(target).await?;
+        client
             .put_approval_result()
-            .pipeline_name(&target.pipeline)
+            .pipeline_name(&pipeline.name)
             .stage_name(&target.stage)
             .action_name(&target.action)
             .result(result)

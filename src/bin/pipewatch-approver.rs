@@ -4,21 +4,25 @@
 //! Lambda is frozen once it has answered: work left running after the answer never happens.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
 use pipewatch::approve::{Deciders, Handoff, Keys, UrlRequest, acknowledge, take};
 use pipewatch::aws::approvals::CodePipelineApprovals;
+use pipewatch::aws::clients::Clients;
 use pipewatch::aws::slack_refs::SlackRefs;
 use pipewatch::config::ApproverConfig;
+use pipewatch::select::Home;
 use pipewatch::slack::{BotToken, SlackApi};
 use pipewatch::webhook::HttpsWebhook;
+use pipewatch_core::render::console::Console;
 use pipewatch_core::state::Timestamp;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
+    match Box::pin(run()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("pipewatch-approver: {error}");
@@ -35,18 +39,31 @@ async fn run() -> Result<(), lambda_runtime::Error> {
     let signing_secret = pipewatch::aws::secrets::secret_string(&secrets, &config.signing_secret)
         .await
         .map_err(|e| format!("reading the Slack app's signing secret: {e}"))?;
+    let region = sdk.region().map(ToString::to_string).unwrap_or_default();
+    let home = Home {
+        partition: Console::new(&region, None)
+            .map_or("aws", |c| c.partition())
+            .to_owned(),
+        region,
+        account: Some(config.account.clone()),
+    };
     let keys = Keys {
         signing_secret: signing_secret.trim().as_bytes().to_vec(),
         installed: config.installed.clone(),
         approvers: config.approvers.clone(),
         watched: config.watched.clone(),
+        home: home.clone(),
     };
     let token = pipewatch::aws::secrets::secret_string(&secrets, &config.token_secret)
         .await
         .map_err(|e| format!("reading the Slack app's bot token: {e}"))?;
     let slack = SlackApi::new(BotToken::parse(&token)?, config.api_url.as_deref())?;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let approvals = CodePipelineApprovals::new(aws_sdk_codepipeline::Client::new(&sdk));
+    // Every pipeline given by its ARN is decided through the approver role in its account
+    // (no home account given to the clients: this account's other regions too), so the
+    // approver's own role stays within this account and region.
+    let clients = Clients::new(sdk.clone(), None, config.role.clone().unwrap_or_default());
+    let approvals = CodePipelineApprovals::new(Arc::new(clients), home);
     let refs = SlackRefs::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table);
     let webhook = HttpsWebhook::new()?;
     tracing::info!("approver ready");
@@ -56,7 +73,7 @@ async fn run() -> Result<(), lambda_runtime::Error> {
         refs: &refs,
         slack: &webhook,
     };
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+    Box::pin(lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         // The queue's records: decisions to take, after Slack was answered.
         if let Some(records) = event.payload["Records"].as_array() {
             let mut failures = Vec::new();
@@ -65,7 +82,7 @@ async fn run() -> Result<(), lambda_runtime::Error> {
                 let handoff: Result<Handoff, _> =
                     serde_json::from_str(record["body"].as_str().unwrap_or_default());
                 let result = match handoff {
-                    Ok(handoff) => take(&handoff, deciders).await,
+                    Ok(handoff) => Box::pin(take(&handoff, deciders)).await,
                     Err(e) => Err(format!("not a handoff: {e}")),
                 };
                 if let Err(error) = result {
@@ -94,6 +111,6 @@ async fn run() -> Result<(), lambda_runtime::Error> {
             }
         }
         Ok(json!({"statusCode": status, "headers": {"content-type": "text/plain"}, "body": ""}))
-    }))
+    })))
     .await
 }

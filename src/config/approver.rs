@@ -1,7 +1,8 @@
 //! The approver's configuration (the function behind the Slack app's interactivity URL),
 //! parsed once at cold start like the others'.
 
-use super::{ConfigError, log_level, required, value};
+use super::{ConfigError, RoleSettings, log_level, required, valid_role_name, value};
+use crate::select::Selection;
 use pipewatch_core::interaction::{Approvers, Installed};
 
 /// Everything the approver reads from its environment.
@@ -22,9 +23,15 @@ pub struct ApproverConfig {
     pub queue_url: String,
     /// `TABLE_NAME`: where a decision is claimed once.
     pub table: String,
-    /// `PIPELINES`: the pipelines watched here, names and patterns, comma-separated: no
-    /// other may be decided.
-    pub watched: Vec<String>,
+    /// `PIPELINES`: the pipelines whose approvals may be decided, comma-separated: names
+    /// and patterns here, ARNs (their names may be patterns) elsewhere. No other may be.
+    pub watched: Selection,
+    /// `ACCOUNT_ID`: the account the approver runs in.
+    pub account: String,
+    /// `APPROVER_ROLE_NAME` and `ASSUME_ROLE_EXTERNAL_ID`: the role assumed to decide a
+    /// pipeline given by its ARN (`templates/approver-role.yaml`); unset, only the
+    /// pipelines here may be decided.
+    pub role: Option<RoleSettings>,
     pub log_level: String,
 }
 
@@ -48,6 +55,35 @@ impl ApproverConfig {
                 problem: format!("is not valid: {problem}"),
             })?,
         };
+        let external_id = value(&lookup, "ASSUME_ROLE_EXTERNAL_ID");
+        let role = match value(&lookup, "APPROVER_ROLE_NAME") {
+            None => None,
+            Some(name) if valid_role_name(&name) => Some(RoleSettings { name, external_id }),
+            Some(name) => {
+                return Err(ConfigError {
+                    name: "APPROVER_ROLE_NAME",
+                    problem: format!("must be an IAM role name, not {name:?}"),
+                });
+            }
+        };
+        let watched =
+            Selection::parse(&required(&lookup, "PIPELINES")?).map_err(|problem| ConfigError {
+                name: "PIPELINES",
+                problem,
+            })?;
+        if role.is_none() && watched.entries.iter().any(|e| e.location.is_some()) {
+            return Err(ConfigError {
+                name: "PIPELINES",
+                problem: "names pipelines by ARN, which are decided through the approver role: set APPROVER_ROLE_NAME".into(),
+            });
+        }
+        let account = required(&lookup, "ACCOUNT_ID")?;
+        if account.len() != 12 || !account.chars().all(|c| c.is_ascii_digit()) {
+            return Err(ConfigError {
+                name: "ACCOUNT_ID",
+                problem: format!("must be a 12-digit account id, not {account:?}"),
+            });
+        }
         Ok(Self {
             signing_secret,
             token_secret: required(&lookup, "SLACK_APP_SECRET_ARN")?,
@@ -59,12 +95,9 @@ impl ApproverConfig {
             approvers,
             queue_url: required(&lookup, "APPROVAL_QUEUE_URL")?,
             table: required(&lookup, "TABLE_NAME")?,
-            watched: required(&lookup, "PIPELINES")?
-                .split(',')
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            watched,
+            account,
+            role,
             log_level: log_level(&lookup)?,
         })
     }
@@ -85,12 +118,21 @@ mod tests {
                 "APPROVAL_QUEUE_URL" => Some("https://sqs.us-east-1.amazonaws.com/1/q".into()),
                 "TABLE_NAME" => Some("t".into()),
                 "PIPELINES" => Some("web-*, payments-release".into()),
+                "ACCOUNT_ID" => Some("123456789012".into()),
                 "APPROVERS" => approvers.map(str::to_owned),
                 _ => None,
             })
         };
         assert_eq!(with(None).unwrap().approvers, Approvers::default());
-        assert_eq!(with(None).unwrap().watched, ["web-*", "payments-release"]);
+        assert_eq!(
+            with(None).unwrap().watched,
+            Selection::parse("web-*,payments-release").unwrap()
+        );
+        assert_eq!(
+            with(None).unwrap().role,
+            None,
+            "no other account unless asked"
+        );
         let bad = with(Some(r#"[{"users": ["maria"], "pipelines": ["*"]}]"#)).unwrap_err();
         assert_eq!(
             bad.to_string(),

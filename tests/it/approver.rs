@@ -5,6 +5,7 @@
 
 use base64::Engine as _;
 use pipewatch::approve::{Acknowledged, Handoff, Keys, UrlRequest, acknowledge};
+use pipewatch::select::{Home, Selection};
 use pipewatch_core::interaction::{APPROVE, Approvers, Decision, Installed, Target};
 use pipewatch_testkit::fake_slack::sign;
 use serde_json::json;
@@ -24,21 +25,38 @@ fn keys() -> Keys {
                 {"users": ["U0WEBTEAM1"], "pipelines": ["web-*"]}]"#,
         )
         .unwrap(),
-        watched: vec!["payments-*".into(), "web-*".into()],
+        watched: Selection::parse("payments-*,web-*").unwrap(),
+        home: home(),
+    }
+}
+
+/// Where the approver runs in these tests: moto's account.
+fn home() -> Home {
+    Home {
+        partition: "aws".into(),
+        region: "us-east-1".into(),
+        account: Some("123456789012".into()),
     }
 }
 
 fn target() -> Target {
     Target {
         pipeline: "payments-release".into(),
+        arn: Some("arn:aws:codepipeline:us-east-1:123456789012:payments-release".into()),
         stage: "Prod".into(),
         action: "Approve".into(),
         action_execution_id: "5a6b7c8d-0000-4000-8000-000000000001".into(),
+        execution: Some("e-1".into()),
     }
 }
 
 /// A click's form body, by `user`.
 fn form(user: &str) -> String {
+    form_for(user, &target())
+}
+
+/// A click's form body, by `user`, on a button naming `target`.
+fn form_for(user: &str, target: &Target) -> String {
     let payload = json!({
         "type": "block_actions",
         "team": {"id": "T0PIPEWATCH"},
@@ -46,9 +64,9 @@ fn form(user: &str) -> String {
         "user": {"id": user, "name": "Maria Silva"},
         "response_url": "https://hooks.slack.com/actions/T0PIPEWATCH/1/response",
         "trigger_id": "1.2.3",
-        "actions": [{"action_id": APPROVE, "value": target().to_value()}],
+        "actions": [{"action_id": APPROVE, "value": target.to_value()}],
         "message": {"blocks": [{"type": "actions", "elements": [
-            {"type": "button", "action_id": APPROVE, "value": target().to_value()}]}]}
+            {"type": "button", "action_id": APPROVE, "value": target.to_value()}]}]}
     });
     pipewatch_testkit::fake_slack::form(&payload)
 }
@@ -120,7 +138,7 @@ fn someone_not_allowed_here_is_told_and_nothing_is_decided() {
 fn a_pipeline_not_watched_here_is_not_decided_whoever_clicks() {
     let body = form("U024BE7LH");
     let keys = Keys {
-        watched: vec!["web-*".into()],
+        watched: Selection::parse("web-*").unwrap(),
         ..keys()
     };
     let answer = acknowledge(&url_request(&body, false, NOW, body.as_bytes()), &keys, NOW);
@@ -131,6 +149,59 @@ fn a_pipeline_not_watched_here_is_not_decided_whoever_clicks() {
         text,
         "payments-release is not a pipeline pipewatch watches here."
     );
+}
+
+/// A button names its pipeline's ARN: a pipeline elsewhere is decided only when the
+/// approver's pipelines name it (given the approver role), and an ARN that names another
+/// pipeline than the button's is refused.
+#[test]
+fn a_pipeline_elsewhere_is_decided_only_when_named_by_its_arn() {
+    let keys = Keys {
+        watched: Selection::parse(
+            "payments-*,arn:aws:codepipeline:us-west-2:222233334444:payments-*",
+        )
+        .unwrap(),
+        ..keys()
+    };
+    let at = |arn: &str| Target {
+        arn: Some(arn.into()),
+        ..target()
+    };
+    let answer = |target: &Target| {
+        let body = form_for("U024BE7LH", target);
+        acknowledge(&url_request(&body, false, NOW, body.as_bytes()), &keys, NOW)
+    };
+    let there = answer(&at(
+        "arn:aws:codepipeline:us-west-2:222233334444:payments-release",
+    ));
+    assert!(
+        matches!(&there.handoff, Some(Handoff::Decide(click)) if click.target.arn.as_deref() == Some("arn:aws:codepipeline:us-west-2:222233334444:payments-release")),
+        "{there:?}"
+    );
+    let elsewhere = answer(&at(
+        "arn:aws:codepipeline:us-west-2:999999999999:payments-release",
+    ));
+    assert!(
+        matches!(&elsewhere.handoff, Some(Handoff::Refuse { text, .. }) if text.contains("not a pipeline pipewatch watches here")),
+        "{elsewhere:?}"
+    );
+    let mismatched = answer(&at(
+        "arn:aws:codepipeline:us-west-2:222233334444:payments-other",
+    ));
+    assert_eq!(
+        mismatched,
+        Acknowledged {
+            status: 400,
+            handoff: None,
+            dialog: None
+        }
+    );
+    // No ARN (a message from before buttons named it): the pipeline here.
+    let home = answer(&Target {
+        arn: None,
+        ..target()
+    });
+    assert!(matches!(home.handoff, Some(Handoff::Decide(_))), "{home:?}");
 }
 
 #[test]
@@ -250,7 +321,7 @@ mod decision {
     use pipewatch_testkit::fixtures::scenario;
     use pipewatch_testkit::fixtures::scenario_files;
     use pipewatch_testkit::services::{create_table, sdk_config};
-    use serde_json::Value;
+    use serde_json::{Value, json};
 
     /// The waiting approval's run and token in the recording.
     const RUN: &str = "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d";
@@ -268,17 +339,16 @@ mod decision {
         let config = sdk_config().await;
         let fake = FakeCodePipeline::start();
         fake.set_state(&scenario("release-retry-approval")[4]);
-        let client = aws_sdk_codepipeline::Client::from_conf(
-            aws_sdk_codepipeline::config::Builder::from(&config)
-                .endpoint_url(fake.url())
-                .build(),
+        let approvals = CodePipelineApprovals::new(
+            fake.approver_clients(&config, "pipewatch-approver"),
+            super::home(),
         );
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
         let table = create_table(&dynamodb).await;
         World {
             fake,
             slack: FakeSlack::start(),
-            approvals: CodePipelineApprovals::new(client),
+            approvals,
             refs: SlackRefs::new(dynamodb, table),
             webhook: HttpsWebhook::new().unwrap(),
         }
@@ -290,9 +360,11 @@ mod decision {
                 decision,
                 target: Target {
                     pipeline: "web-app-release".into(),
+                    arn: None,
                     stage: "Approve".into(),
                     action: "ReleaseApproval".into(),
                     action_execution_id: run.into(),
+                    execution: None,
                 },
                 user: "U024BE7LH".into(),
                 user_name: Some("Maria Silva".into()),
@@ -452,6 +524,78 @@ mod decision {
         );
     }
 
+    /// V2's PARALLEL execution mode: the state shows another execution's approval run;
+    /// the run the button names waits in its execution's history, whose
+    /// `externalExecutionId` is its token.
+    #[tokio::test]
+    async fn in_parallel_mode_the_run_is_found_in_its_executions_history_and_decided_there() {
+        let world = world().await;
+        let run = json!({"pipelineExecutionId": "exec-2", "actionExecutionId": "parallel-run",
+            "stageName": "Approve", "actionName": "ReleaseApproval", "status": "InProgress",
+            "output": {"executionResult": {"externalExecutionId": "parallel-token"}}});
+        world.fake.add_action_run("web-app-release", run);
+        let Handoff::Decide(mut click) = world.click(Decision::Approve, "parallel-run") else {
+            unreachable!()
+        };
+        // Without its execution the run cannot be looked up: an earlier button, in words.
+        let outcome = world.take(&Handoff::Decide(click.clone())).await.unwrap();
+        assert!(
+            matches!(&outcome, Outcome::NotDecided(words) if words.contains("earlier run")),
+            "{outcome:?}"
+        );
+        assert!(world.fake.approvals().is_empty());
+
+        click.target.execution = Some("exec-2".into());
+        let outcome = world.take(&Handoff::Decide(click.clone())).await.unwrap();
+        assert_eq!(
+            outcome,
+            Outcome::Decided("Approved in Slack by Maria Silva (U024BE7LH)".into())
+        );
+        let approvals = world.fake.approvals();
+        assert_eq!(approvals.len(), 1);
+        assert_eq!(
+            approvals[0]["token"], "parallel-token",
+            "the history's token"
+        );
+        // The other execution's approval, which the state shows, still waits.
+        let again = Handoff::Decide(click);
+        assert!(matches!(
+            world.take(&again).await.unwrap(),
+            Outcome::NotDecided(_)
+        ));
+        assert_eq!(world.fake.approvals().len(), 1, "decided once");
+    }
+
+    /// A pipeline in another account is decided through the approver role there: the
+    /// call is signed with the role's credentials from STS (moto), in the pipeline's region.
+    #[tokio::test]
+    async fn another_accounts_approval_is_decided_through_the_approver_role_in_its_region() {
+        pipewatch_testkit::services::require("AWS_ENDPOINT_URL_STS");
+        let world = world().await;
+        world.fake.remove("web-app-release");
+        world
+            .fake
+            .set_state_in("us-west-2", &scenario("release-retry-approval")[4]);
+        let Handoff::Decide(mut click) = world.click(Decision::Approve, RUN) else {
+            unreachable!()
+        };
+        click.target.arn =
+            Some("arn:aws:codepipeline:us-west-2:222233334444:web-app-release".into());
+        let outcome = world.take(&Handoff::Decide(click)).await.unwrap();
+        assert!(matches!(outcome, Outcome::Decided(_)), "{outcome:?}");
+        assert_eq!(world.fake.approvals().len(), 1);
+        assert_eq!(world.fake.approvals()[0]["token"], TOKEN);
+        let keys = world.fake.access_keys("us-west-2");
+        assert!(
+            !keys.is_empty() && !keys.contains("test"),
+            "the role's credentials, not the approver's own: {keys:?}"
+        );
+        assert!(
+            world.fake.access_keys("us-east-1").is_empty(),
+            "nothing asked at home"
+        );
+    }
+
     #[tokio::test]
     async fn a_click_that_failed_on_throttling_is_taken_when_tried_again() {
         let world = world().await;
@@ -537,6 +681,7 @@ mod runtime {
                 r#"[{"users": ["U024BE7LH"], "pipelines": ["web-*"]}]"#.to_owned(),
             ),
             ("APPROVAL_QUEUE_URL", queue.clone()),
+            ("ACCOUNT_ID", "123456789012".to_owned()),
             ("PIPELINES", "web-*".to_owned()),
             ("SLACK_APP_SECRET_ARN", token_secret.clone()),
             ("SLACK_API_URL", slack.url()),

@@ -67,6 +67,18 @@ fn unconditional(statement: &Value) -> Value {
     }
 }
 
+/// The actions a policy statement names.
+fn actions(statement: &Value) -> Vec<String> {
+    match &statement["Action"] {
+        Value::String(action) => vec![action.clone()],
+        Value::Sequence(actions) => actions
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect(),
+        other => panic!("unexpected Action {other:?}"),
+    }
+}
+
 /// A function's policy statements, each as (actions, resources).
 fn statements(template: &Value, function: &str) -> Vec<(Vec<String>, Vec<Value>)> {
     let policies = resource(template, function)["Policies"]
@@ -77,14 +89,7 @@ fn statements(template: &Value, function: &str) -> Vec<(Vec<String>, Vec<Value>)
         .flat_map(|policy| policy["Statement"].as_sequence().unwrap().clone())
         .map(|statement| unconditional(&statement))
         .map(|statement| {
-            let actions = match &statement["Action"] {
-                Value::String(action) => vec![action.clone()],
-                Value::Sequence(actions) => actions
-                    .iter()
-                    .map(|a| a.as_str().unwrap().to_owned())
-                    .collect(),
-                other => panic!("unexpected Action {other:?}"),
-            };
+            let actions = actions(&statement);
             let resources = match &statement["Resource"] {
                 Value::Sequence(resources) => resources.clone(),
                 single => vec![single.clone()],
@@ -113,6 +118,7 @@ fn valid(name: &str) -> Option<String> {
         "SLACK_TEAM_ID" => Some("T0PIPEWATCH".into()),
         "SLACK_APP_ID" => Some("A0PIPEWATCH".into()),
         "APPROVAL_QUEUE_URL" => Some("https://sqs.us-east-1.amazonaws.com/123456789012/q".into()),
+        "ACCOUNT_ID" => Some("123456789012".into()),
         _ => None,
     }
 }
@@ -185,6 +191,7 @@ fn operations_the_code_calls(files: &[&str]) -> BTreeSet<(String, String)> {
             "secrets.rs" => "secretsmanager",
             "slack_refs.rs" => "dynamodb",
             "operator.rs" => "sns",
+            "approvals.rs" => "codepipeline",
             "tagging.rs" => "tag",
             other => other.trim_end_matches(".rs"),
         };
@@ -454,27 +461,26 @@ async fn with_the_default_parameters_alarms_reach_the_email_subscriber_through_t
     );
 }
 
+/// A role template of `templates/` and the actions its `role`'s first policy allows.
+fn role_template(file: &str, role: &str) -> (Value, BTreeSet<String>) {
+    let text = std::fs::read_to_string(format!("{MANIFEST_DIR}/templates/{file}")).unwrap();
+    let template: Value = serde_norway::from_str(&text).unwrap();
+    let granted =
+        template["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .flat_map(actions)
+            .collect();
+    (template, granted)
+}
+
 /// The reader role deployed in other accounts (`templates/reader-role.yaml`) allows
 /// exactly the calls the watcher makes there: reading and finding pipelines.
 #[test]
 fn the_reader_role_allows_exactly_the_calls_the_watcher_makes_in_other_accounts() {
-    let text =
-        std::fs::read_to_string(format!("{MANIFEST_DIR}/templates/reader-role.yaml")).unwrap();
-    let template: Value = serde_norway::from_str(&text).unwrap();
+    let (template, granted) = role_template("reader-role.yaml", "ReaderRole");
     let role = &template["Resources"]["ReaderRole"]["Properties"];
-    let granted: BTreeSet<String> = role["Policies"][0]["PolicyDocument"]["Statement"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .flat_map(|statement| match &statement["Action"] {
-            Value::String(action) => vec![action.clone()],
-            Value::Sequence(actions) => actions
-                .iter()
-                .map(|a| a.as_str().unwrap().to_owned())
-                .collect(),
-            other => panic!("unexpected Action {other:?}"),
-        })
-        .collect();
     let needed: BTreeSet<String> = operations_the_code_calls(&["codepipeline.rs", "tagging.rs"])
         .iter()
         .map(|(s, o)| iam_action(s, o))
@@ -485,6 +491,51 @@ fn the_reader_role_allows_exactly_the_calls_the_watcher_makes_in_other_accounts(
     assert!(is_ref(&trust["Principal"]["AWS"], "WatcherRoleArn"));
     let default_name = template["Parameters"]["RoleName"]["Default"].as_str();
     assert_eq!(default_name, Some("pipewatch-reader"));
+}
+
+/// The approver role deployed in other accounts (`templates/approver-role.yaml`) allows
+/// exactly the calls the approver makes there, is trusted by the approver's role alone,
+/// and the approver may assume it only when its name is given.
+#[test]
+fn the_approver_role_allows_exactly_the_calls_the_approver_makes_in_other_accounts() {
+    let (other, granted) = role_template("approver-role.yaml", "ApproverRole");
+    let role = &other["Resources"]["ApproverRole"]["Properties"];
+    let needed: BTreeSet<String> = operations_the_code_calls(&["approvals.rs"])
+        .iter()
+        .map(|(s, o)| iam_action(s, o))
+        .collect();
+    assert_eq!(granted, needed);
+    assert!(
+        needed.contains("codepipeline:PutApprovalResult"),
+        "{needed:?}"
+    );
+    let trust = &role["AssumeRolePolicyDocument"]["Statement"][0];
+    assert!(is_ref(
+        &trust["Principal"]["AWS"],
+        "ApproverFunctionRoleArn"
+    ));
+    assert_eq!(
+        other["Parameters"]["RoleName"]["Default"].as_str(),
+        Some("pipewatch-approver")
+    );
+
+    // The stack: the approver assumes that role only when ApproverRoleName is given, and
+    // only then decides OtherPipelineArns.
+    let template = template();
+    let policy = format!("{:?}", resource(&template, "ApproverFunction")["Policies"]);
+    assert!(policy.contains("HasApproverRole") && policy.contains("sts:AssumeRole"));
+    let pipelines = format!(
+        "{:?}",
+        resource(&template, "ApproverFunction")["Environment"]["Variables"]["PIPELINES"]
+    );
+    assert!(
+        pipelines.contains("HasApproverRole") && pipelines.contains("OtherPipelineArns"),
+        "{pipelines}"
+    );
+    assert!(
+        template["Outputs"]["ApproverRoleArn"].is_mapping(),
+        "the role to trust there"
+    );
 }
 
 /// The metric names the watcher emits, read from the table in `src/metrics.rs`'s docs and
@@ -1150,12 +1201,15 @@ fn the_approver_may_decide_approvals_and_nothing_else_and_its_url_is_public() {
         granted,
         [
             "codepipeline:GetPipelineState",
+            "codepipeline:ListActionExecutions",
             "codepipeline:PutApprovalResult",
             "dynamodb:GetItem",
             "dynamodb:PutItem",
             "dynamodb:UpdateItem",
             "secretsmanager:GetSecretValue",
             "sqs:SendMessage",
+            // With ApproverRoleName alone (below).
+            "sts:AssumeRole",
         ]
         .map(str::to_owned)
         .into()

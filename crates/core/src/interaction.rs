@@ -123,11 +123,19 @@ pub enum Decision {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Target {
     pub pipeline: String,
+    /// The pipeline's ARN, when the notification knew it: the account and region the
+    /// approval is decided in (another account's through the approver role there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
     pub stage: String,
     pub action: String,
     /// The approval run the button was rendered for: a retried stage's new approval has
     /// another, so an earlier button cannot decide it.
     pub action_execution_id: String,
+    /// The pipeline execution the run belongs to: where `ListActionExecutions` finds it
+    /// when `GetPipelineState` does not show it (V2's PARALLEL execution mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<String>,
 }
 
 impl Target {

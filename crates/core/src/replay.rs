@@ -29,10 +29,11 @@ use crate::state::{PipelineExecution, PipelineState};
 pub const REPLAY_CHANNEL: &str = "C0123456789";
 
 /// The app's options `--format slack-app` previews: a route's defaults (failures also
-/// shown in the channel).
+/// shown in the channel), with approvals decided in Slack, so that a waiting approval
+/// shows its Approve and Reject buttons, and the message after the decision none.
 pub const APP_OPTIONS: slack_app::Options = slack_app::Options {
     broadcast_failures: true,
-    approve_in_slack: false,
+    approve_in_slack: true,
 };
 
 /// Consecutive observations of one pipeline, oldest first, and the executions recorded

@@ -121,6 +121,24 @@ impl FakeCodePipeline {
         ))
     }
 
+    /// The approver's clients, talking to this fake: every pipeline given by its ARN
+    /// through `role` (issued by moto's STS), as the approver reaches them.
+    pub fn approver_clients(
+        &self,
+        config: &aws_config::SdkConfig,
+        role: &str,
+    ) -> std::sync::Arc<pipewatch::aws::clients::Clients> {
+        let config = config.to_builder().endpoint_url(self.url()).build();
+        std::sync::Arc::new(pipewatch::aws::clients::Clients::new(
+            config,
+            None,
+            pipewatch::config::RoleSettings {
+                name: role.to_owned(),
+                external_id: None,
+            },
+        ))
+    }
+
     /// Serves `state` (a GetPipelineState response, JSON) for its pipeline, in every region.
     pub fn set_state(&self, state: &str) {
         self.insert_state(None, state);

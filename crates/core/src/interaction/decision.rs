@@ -143,9 +143,11 @@ mod tests {
     fn target() -> Target {
         Target {
             pipeline: "payments-release".into(),
+            arn: None,
             stage: "Prod".into(),
             action: "Approve".into(),
             action_execution_id: "run-2".into(),
+            execution: None,
         }
     }
 

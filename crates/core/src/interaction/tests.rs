@@ -17,9 +17,11 @@ fn installed() -> Installed {
 fn target() -> Target {
     Target {
         pipeline: "payments-release".into(),
+        arn: Some("arn:aws:codepipeline:eu-west-1:123456789012:payments-release".into()),
         stage: "Prod".into(),
         action: "Approve".into(),
         action_execution_id: "5a6b7c8d-0000-4000-8000-000000000001".into(),
+        execution: Some("e-1".into()),
     }
 }
 

@@ -101,18 +101,21 @@ pub fn buttons_for(content: &Content, options: Options) -> Vec<Target> {
     content
         .executions
         .iter()
-        .filter_map(|e| waiting_target(content, e.progress.as_ref()?))
+        .filter_map(|e| waiting_target(content, e))
         .collect()
 }
 
-/// The approval `progress` waits for, as its buttons name it.
-fn waiting_target(content: &Content, progress: &Progress) -> Option<Target> {
+/// The approval `execution` waits for, as its buttons name it.
+fn waiting_target(content: &Content, execution: &ExecutionContent) -> Option<Target> {
+    let progress = execution.progress.as_ref()?;
     let stage = progress.stages.iter().find(|s| s.awaiting_approval)?;
     Some(Target {
         pipeline: content.pipeline.clone(),
+        arn: content.pipeline_arn.clone(),
         stage: stage.name.clone(),
         action: stage.action.clone()?,
         action_execution_id: stage.action_execution_id.clone()?,
+        execution: Some(execution.id.clone()),
     })
 }
 
@@ -294,7 +297,7 @@ fn living_message(
 
     let mut elements: Vec<Value> = Vec::new();
     let waiting = progress.stages.iter().find(|s| s.awaiting_approval);
-    let target = waiting_target(content, progress).filter(|_| options.approve_in_slack);
+    let target = waiting_target(content, execution).filter(|_| options.approve_in_slack);
     let outcome = target.as_ref().and_then(|t| decided.get(&t.decision_key()));
     match (&target, outcome) {
         (Some(_), Some(summary)) => {

@@ -186,6 +186,30 @@ fn put_approval_result(script: &Mutex<Script>, region: &str, body: &serde_json::
             &format!("no pipeline named '{name}'"),
         );
     };
+    // PARALLEL mode: the token is a waiting run's externalExecutionId in the history.
+    let decided = if body["result"]["status"] == "Approved" {
+        "Succeeded"
+    } else {
+        "Failed"
+    };
+    if let Some(run) = script
+        .action_runs
+        .get_mut(name)
+        .into_iter()
+        .flatten()
+        .find(|run| {
+            run["stageName"] == stage
+                && run["actionName"] == action
+                && run["status"] == "InProgress"
+                && run["output"]["executionResult"]["externalExecutionId"] == token
+        })
+    {
+        run["status"] = serde_json::json!(decided);
+        run["output"]["executionResult"]["externalExecutionSummary"] =
+            body["result"]["summary"].clone();
+        script.approvals.push(body.clone());
+        return ok(r#"{"approvedAt": 1764000000}"#.to_owned());
+    }
     let mut pipeline: serde_json::Value = serde_json::from_str(&text).unwrap();
     let Some(run) = pipeline["stageStates"]
         .as_array_mut()
@@ -210,13 +234,8 @@ fn put_approval_result(script: &Mutex<Script>, region: &str, body: &serde_json::
             "the approval token is not valid",
         );
     }
-    let status = body["result"]["status"].as_str().unwrap_or_default();
     let summary = body["result"]["summary"].clone();
-    run["status"] = serde_json::json!(if status == "Approved" {
-        "Succeeded"
-    } else {
-        "Failed"
-    });
+    run["status"] = serde_json::json!(decided);
     run["summary"] = summary;
     run["lastUpdatedBy"] =
         serde_json::json!("arn:aws:sts::123456789012:assumed-role/pipewatch-approver/approver");

@@ -199,9 +199,11 @@ fn a_waiting_approval_gets_decision_buttons_naming_its_run_only_when_asked() {
         target,
         Target {
             pipeline: "web".into(),
+            arn: None,
             stage: "Stage01".into(),
             action: "Act".into(),
             action_execution_id: "run-7".into(),
+            execution: Some("e-1".into()),
         }
     );
     assert!(
