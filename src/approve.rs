@@ -13,6 +13,9 @@
 //! click that failed on throttling can be tried again), calls `PutApprovalResult` with a
 //! summary naming the person, and tells them the outcome through `response_url`.
 
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -21,7 +24,10 @@ use crate::aws::approvals::{ApprovalError, CodePipelineApprovals, place};
 use crate::aws::slack_refs::{DECISIONS, SlackRefs};
 use crate::ports::{Webhook, WebhookUrl};
 use crate::select::{Home, Selection};
-use pipewatch_core::interaction::{self, Approvers, Click, Decision, Installed, Request, Standing};
+use crate::slack::SlackApi;
+use pipewatch_core::interaction::{
+    self, Approvers, Click, Decision, Installed, Request, Standing, UserGroups,
+};
 use pipewatch_core::state::Timestamp;
 
 /// What the approver knows at cold start.
@@ -51,13 +57,9 @@ pub struct UrlRequest {
 /// Work handed on past the answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "one per click, serialized to the queue at once"
-)]
 pub enum Handoff {
     /// Take this decision, if the approval still waits.
-    Decide(Click),
+    Decide(Box<Click>),
     /// Tell the person (ephemerally, through `response_url`) that they may not.
     Refuse { response_url: String, text: String },
 }
@@ -90,8 +92,33 @@ impl Acknowledged {
     }
 }
 
-/// Decides the answer to one request at `now_s` (epoch seconds).
-pub fn acknowledge(request: &UrlRequest, keys: &Keys, now_s: i64) -> Acknowledged {
+/// Decides the answer to one request at `now_s` (epoch seconds), with the members of the
+/// approvers' user groups as last read (`None`: they could not be read): [`receive`],
+/// then [`authorize`].
+pub fn acknowledge(
+    request: &UrlRequest,
+    keys: &Keys,
+    now_s: i64,
+    groups: Option<&UserGroups>,
+) -> Acknowledged {
+    match receive(request, keys, now_s) {
+        Ok(click) => authorize(click, keys, groups),
+        Err(answer) => answer,
+    }
+}
+
+/// Whether deciding `click` needs the members of the approvers' user groups: the person
+/// is not named by id, and some rule names a group.
+pub fn needs_groups(click: &Click, keys: &Keys) -> bool {
+    !keys.approvers.groups().is_empty()
+        && !keys
+            .approvers
+            .allows(&click.user, &UserGroups::new(), &click.target)
+}
+
+/// A verified click from the installed workspace and app, on a pipeline decided here; or
+/// the answer, when it is not one.
+pub fn receive(request: &UrlRequest, keys: &Keys, now_s: i64) -> Result<Click, Acknowledged> {
     let header = |name: &str| {
         request
             .headers
@@ -104,7 +131,7 @@ pub fn acknowledge(request: &UrlRequest, keys: &Keys, now_s: i64) -> Acknowledge
     let body = if request.is_base64_encoded {
         let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(text) else {
             tracing::warn!("refused a click: its body is not the base64 the function URL said");
-            return Acknowledged::refused(400);
+            return Err(Acknowledged::refused(400));
         };
         bytes
     } else {
@@ -118,13 +145,13 @@ pub fn acknowledge(request: &UrlRequest, keys: &Keys, now_s: i64) -> Acknowledge
     };
     if let Err(refusal) = interaction::verify(&request, &keys.signing_secret, now_s) {
         tracing::warn!(refusal = %refusal, "refused a request");
-        return Acknowledged::refused(401);
+        return Err(Acknowledged::refused(401));
     }
     let click = match interaction::read(&request, &keys.installed) {
         Ok(click) => click,
         Err(refusal) => {
             tracing::warn!(refusal = %refusal, "refused a signed request");
-            return Acknowledged::refused(400);
+            return Err(Acknowledged::refused(400));
         }
     };
     let target = &click.target;
@@ -132,20 +159,34 @@ pub fn acknowledge(request: &UrlRequest, keys: &Keys, now_s: i64) -> Acknowledge
         Ok(pipeline) => pipeline,
         Err(problem) => {
             tracing::warn!(problem = %problem, "refused a signed click");
-            return Acknowledged::refused(400);
+            return Err(Acknowledged::refused(400));
         }
     };
     if !keys.watched.matches(&pipeline) {
         tracing::warn!(pipeline = %pipeline, "a click on a pipeline not watched here");
-        return Acknowledged::handing_on(Handoff::Refuse {
+        return Err(Acknowledged::handing_on(Handoff::Refuse {
             response_url: click.response_url.clone(),
             text: format!(
                 "{} is not a pipeline pipewatch watches here.",
                 target.pipeline
             ),
-        });
+        }));
     }
-    if !keys.approvers.allows(&click.user, &click.target) {
+    Ok(click)
+}
+
+/// The answer to a received click: refused unless the approvers allow the person (by id,
+/// or as a member of one of `groups`), a dialog first for a Reject, else the decision
+/// handed on.
+pub fn authorize(click: Click, keys: &Keys, groups: Option<&UserGroups>) -> Acknowledged {
+    let Some(groups) = groups else {
+        tracing::warn!(user = %click.user, "the approvers' user groups could not be read");
+        return Acknowledged::handing_on(Handoff::Refuse {
+            response_url: click.response_url,
+            text: "pipewatch could not read the Slack user groups that may decide this just now: nothing was decided; try again in a minute.".into(),
+        });
+    };
+    if !keys.approvers.allows(&click.user, groups, &click.target) {
         tracing::warn!(user = %click.user, pipeline = %click.target.pipeline, stage = %click.target.stage,
             "a click by someone not allowed to decide this approval");
         return Acknowledged::handing_on(Handoff::Refuse {
@@ -173,7 +214,61 @@ pub fn acknowledge(request: &UrlRequest, keys: &Keys, now_s: i64) -> Acknowledge
     }
     tracing::info!(user = %click.user, pipeline = %click.target.pipeline, stage = %click.target.stage,
         decision = ?click.decision, "a decision to take");
-    Acknowledged::handing_on(Handoff::Decide(click))
+    Acknowledged::handing_on(Handoff::Decide(Box::new(click)))
+}
+
+/// How long the members of the approvers' user groups are trusted once read: someone
+/// removed from a group may still decide for this long.
+pub const GROUPS_TTL: Duration = Duration::from_mins(2);
+
+/// How long reading them may take, leaving time to answer Slack within its 3 seconds.
+pub const GROUPS_TIMEOUT: Duration = Duration::from_millis(1_500);
+
+/// The members of the approvers' user groups, read from Slack (`usergroups.users.list`,
+/// one call per group, all at once) at most once per [`GROUPS_TTL`], and only for a
+/// verified click that needs them ([`needs_groups`]).
+#[derive(Default)]
+pub struct GroupCache {
+    last: tokio::sync::Mutex<Option<(Instant, UserGroups)>>,
+}
+
+impl GroupCache {
+    /// The members of `groups`, or `None` when Slack did not tell them in time (nothing
+    /// is then decided by group; the last reading is not trusted past its time).
+    pub async fn members(&self, api: &SlackApi, groups: &BTreeSet<&str>) -> Option<UserGroups> {
+        let mut last = self.last.lock().await;
+        if let Some((at, members)) = last.as_ref()
+            && at.elapsed() < GROUPS_TTL
+        {
+            return Some(members.clone());
+        }
+        let reads = groups
+            .iter()
+            .map(|group| async move { (*group, api.usergroup_members(group).await) });
+        let Ok(read) =
+            tokio::time::timeout(GROUPS_TIMEOUT, futures_util::future::join_all(reads)).await
+        else {
+            tracing::warn!(
+                timeout_ms = GROUPS_TIMEOUT.as_millis(),
+                "Slack did not tell the user groups' members in time"
+            );
+            return None;
+        };
+        let mut members = UserGroups::new();
+        for (group, result) in read {
+            match result {
+                Ok(users) => {
+                    members.insert(group.to_owned(), users.into_iter().collect());
+                }
+                Err(error) => {
+                    tracing::warn!(group = %group, error = %error, "could not read a user group's members");
+                    return None;
+                }
+            }
+        }
+        *last = Some((Instant::now(), members.clone()));
+        Some(members)
+    }
 }
 
 /// What the decision path needs.

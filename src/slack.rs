@@ -128,7 +128,11 @@ impl SlackError {
     }
 }
 
-/// `chat.postMessage` and `chat.update` for one bot token.
+/// A form body's content type.
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// The Web API methods the app calls (`chat.postMessage`, `chat.update`, `views.open`,
+/// `usergroups.users.list`) for one bot token.
 pub struct SlackApi {
     client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
     base: String,
@@ -172,11 +176,42 @@ impl SlackApi {
         self.call("chat.update", message).await.map(drop)
     }
 
+    /// The members of the user group `group` (`S0614TZR7`): user ids. Needs the
+    /// `usergroups:read` scope; a read method, so its argument goes as a form.
+    pub async fn usergroup_members(&self, group: &str) -> Result<Vec<String>, SlackError> {
+        let form = form_urlencoded::Serializer::new(String::new())
+            .append_pair("usergroup", group)
+            .finish();
+        let answer = self.send("usergroups.users.list", FORM, form).await?;
+        answer["users"]
+            .as_array()
+            .map(|users| {
+                users
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .ok_or_else(|| {
+                SlackError::Unavailable("usergroups.users.list answered without users".into())
+            })
+    }
+
     async fn call(&self, method: &str, body: &Value) -> Result<Value, SlackError> {
+        self.send(method, "application/json; charset=utf-8", body.to_string())
+            .await
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        content_type: &str,
+        body: String,
+    ) -> Result<Value, SlackError> {
         let request = hyper::Request::post(format!("{}{method}", self.base))
-            .header("content-type", "application/json; charset=utf-8")
+            .header("content-type", content_type)
             .header("authorization", format!("Bearer {}", self.token.0))
-            .body(Full::new(Bytes::from(body.to_string())))
+            .body(Full::new(Bytes::from(body)))
             .map_err(|e| SlackError::Unavailable(format!("{method} could not be built: {e}")))?;
         let response = tokio::time::timeout(CALL_TIMEOUT, self.client.request(request))
             .await

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
-use pipewatch::approve::{Deciders, Handoff, Keys, UrlRequest, acknowledge, take};
+use pipewatch::approve::{
+    Deciders, GroupCache, Handoff, Keys, UrlRequest, authorize, needs_groups, receive, take,
+};
 use pipewatch::aws::approvals::CodePipelineApprovals;
 use pipewatch::aws::clients::Clients;
 use pipewatch::aws::slack_refs::SlackRefs;
@@ -17,6 +19,7 @@ use pipewatch::config::ApproverConfig;
 use pipewatch::select::Home;
 use pipewatch::slack::{BotToken, SlackApi};
 use pipewatch::webhook::HttpsWebhook;
+use pipewatch_core::interaction::UserGroups;
 use pipewatch_core::render::console::Console;
 use pipewatch_core::state::Timestamp;
 
@@ -67,6 +70,7 @@ async fn run() -> Result<(), lambda_runtime::Error> {
     let refs = SlackRefs::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table);
     let webhook = HttpsWebhook::new()?;
     tracing::info!("approver ready");
+    let groups = &GroupCache::default();
     let (keys, sqs, queue, slack) = (&keys, &sqs, config.queue_url.as_str(), &slack);
     let deciders = &Deciders {
         approvals: &approvals,
@@ -95,7 +99,18 @@ async fn run() -> Result<(), lambda_runtime::Error> {
         // A click, from the function URL.
         let request: UrlRequest = serde_json::from_value(event.payload).unwrap_or_default();
         let now = Timestamp::now().unix_millis() / 1000;
-        let answer = acknowledge(&request, keys, now);
+        let answer = match receive(&request, keys, now) {
+            Err(answer) => answer,
+            Ok(click) => {
+                // Only a verified click by someone not named by id reads the groups.
+                let groups = if needs_groups(&click, keys) {
+                    groups.members(slack, &keys.approvers.groups()).await
+                } else {
+                    Some(UserGroups::new())
+                };
+                authorize(click, keys, groups.as_ref())
+            }
+        };
         let mut status = answer.status;
         if let Some(dialog) = &answer.dialog
             && let Err(error) = slack.open_view(dialog).await

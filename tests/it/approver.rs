@@ -6,12 +6,15 @@
 use base64::Engine as _;
 use pipewatch::approve::{Acknowledged, Handoff, Keys, UrlRequest, acknowledge};
 use pipewatch::select::{Home, Selection};
-use pipewatch_core::interaction::{APPROVE, Approvers, Decision, Installed, Target};
+use pipewatch_core::interaction::{APPROVE, Approvers, Decision, Installed, Target, UserGroups};
 use pipewatch_testkit::fake_slack::sign;
 use serde_json::json;
 
 const SECRET: &[u8] = b"test-signing-secret-0123456789ab";
 const NOW: i64 = 1_764_000_000;
+
+/// No user group read: the approvers in these tests name people by id.
+const NO_GROUPS: Option<&UserGroups> = Some(&UserGroups::new());
 
 fn keys() -> Keys {
     Keys {
@@ -103,6 +106,7 @@ fn an_allowed_click_is_acknowledged_and_its_decision_handed_on_plain_or_base64()
             &url_request(&body, encoded, NOW, body.as_bytes()),
             &keys(),
             NOW,
+            NO_GROUPS,
         );
         assert_eq!(answer.status, 200);
         let Some(Handoff::Decide(click)) = answer.handoff else {
@@ -124,6 +128,7 @@ fn someone_not_allowed_here_is_told_and_nothing_is_decided() {
             &url_request(&body, false, NOW, body.as_bytes()),
             &keys(),
             NOW,
+            NO_GROUPS,
         );
         assert_eq!(answer.status, 200, "{user}");
         let Some(Handoff::Refuse { text, response_url }) = answer.handoff else {
@@ -141,7 +146,12 @@ fn a_pipeline_not_watched_here_is_not_decided_whoever_clicks() {
         watched: Selection::parse("web-*").unwrap(),
         ..keys()
     };
-    let answer = acknowledge(&url_request(&body, false, NOW, body.as_bytes()), &keys, NOW);
+    let answer = acknowledge(
+        &url_request(&body, false, NOW, body.as_bytes()),
+        &keys,
+        NOW,
+        NO_GROUPS,
+    );
     let Some(Handoff::Refuse { text, .. }) = answer.handoff else {
         panic!("told, not decided: {answer:?}");
     };
@@ -169,7 +179,12 @@ fn a_pipeline_elsewhere_is_decided_only_when_named_by_its_arn() {
     };
     let answer = |target: &Target| {
         let body = form_for("U024BE7LH", target);
-        acknowledge(&url_request(&body, false, NOW, body.as_bytes()), &keys, NOW)
+        acknowledge(
+            &url_request(&body, false, NOW, body.as_bytes()),
+            &keys,
+            NOW,
+            NO_GROUPS,
+        )
     };
     let there = answer(&at(
         "arn:aws:codepipeline:us-west-2:222233334444:payments-release",
@@ -202,6 +217,45 @@ fn a_pipeline_elsewhere_is_decided_only_when_named_by_its_arn() {
         ..target()
     });
     assert!(matches!(home.handoff, Some(Handoff::Decide(_))), "{home:?}");
+}
+
+/// A rule naming a user group allows its members as last read; when they could not be
+/// read, the person is told so and nothing is decided.
+#[test]
+fn a_groups_member_is_allowed_as_its_members_were_read_and_unread_groups_allow_no_one() {
+    let by_group = Keys {
+        approvers: Approvers::parse(r#"[{"groups": ["S0RELEASE1"], "pipelines": ["payments-*"]}]"#)
+            .unwrap(),
+        ..keys()
+    };
+    let body = form("U0RELEASE01");
+    let request = url_request(&body, false, NOW, body.as_bytes());
+    let read = UserGroups::from([(
+        "S0RELEASE1".to_owned(),
+        std::collections::BTreeSet::from(["U0RELEASE01".to_owned()]),
+    )]);
+    let member = acknowledge(&request, &by_group, NOW, Some(&read));
+    assert!(
+        matches!(member.handoff, Some(Handoff::Decide(_))),
+        "{member:?}"
+    );
+    let click = pipewatch::approve::receive(&request, &by_group, NOW).unwrap();
+    assert!(pipewatch::approve::needs_groups(&click, &by_group));
+
+    let not_member = acknowledge(&request, &by_group, NOW, NO_GROUPS);
+    assert!(
+        matches!(&not_member.handoff, Some(Handoff::Refuse { text, .. }) if text.starts_with("You may not")),
+        "{not_member:?}"
+    );
+    let unread = acknowledge(&request, &by_group, NOW, None);
+    assert!(
+        matches!(&unread.handoff, Some(Handoff::Refuse { text, .. }) if text.contains("could not read the Slack user groups")),
+        "{unread:?}"
+    );
+    // Someone named by id needs no group read.
+    let named = url_request(&form("U024BE7LH"), false, NOW, form("U024BE7LH").as_bytes());
+    let click = pipewatch::approve::receive(&named, &keys(), NOW).unwrap();
+    assert!(!pipewatch::approve::needs_groups(&click, &keys()));
 }
 
 #[test]
@@ -283,7 +337,7 @@ fn forged_stale_or_malformed_requests_hand_nothing_on() {
         ),
     ];
     for (what, request, status) in cases {
-        let answer = acknowledge(&request, &keys(), NOW);
+        let answer = acknowledge(&request, &keys(), NOW, NO_GROUPS);
         assert_eq!(
             answer,
             Acknowledged {
@@ -356,7 +410,7 @@ mod decision {
 
     impl World {
         fn click(&self, decision: Decision, run: &str) -> Handoff {
-            Handoff::Decide(Click {
+            Handoff::Decide(Box::new(Click {
                 decision,
                 target: Target {
                     pipeline: "web-app-release".into(),
@@ -371,7 +425,7 @@ mod decision {
                 response_url: self.slack.response_url(),
                 trigger_id: None,
                 reason: None,
-            })
+            }))
         }
 
         async fn take(&self, handoff: &Handoff) -> Result<Outcome, String> {
@@ -628,6 +682,62 @@ mod decision {
     }
 }
 
+// The user groups' members, read from (a fake of) Slack's Web API by the real client.
+
+mod groups {
+    use std::collections::BTreeSet;
+    use std::time::{Duration, Instant};
+
+    use pipewatch::approve::{GROUPS_TIMEOUT, GroupCache};
+    use pipewatch::slack::{BotToken, SlackApi};
+    use pipewatch_testkit::fake_slack::{FakeSlack, TOKEN};
+
+    fn api(slack: &FakeSlack) -> SlackApi {
+        SlackApi::new(BotToken::parse(TOKEN).unwrap(), Some(&slack.url())).unwrap()
+    }
+
+    #[tokio::test]
+    async fn members_are_read_once_per_while_and_an_unreadable_group_decides_nothing() {
+        let slack = FakeSlack::start();
+        slack.set_group("S0RELEASE1", &["U024BE7LH", "U0RELEASE01"]);
+        slack.set_group("S0WEBTEAM1", &["U0WEBDEV01"]);
+        let api = api(&slack);
+        let groups = BTreeSet::from(["S0RELEASE1", "S0WEBTEAM1"]);
+        let cache = GroupCache::default();
+        let members = cache.members(&api, &groups).await.unwrap();
+        assert_eq!(
+            members["S0RELEASE1"],
+            BTreeSet::from(["U024BE7LH".to_owned(), "U0RELEASE01".to_owned()])
+        );
+        assert_eq!(members["S0WEBTEAM1"].len(), 1);
+        assert_eq!(cache.members(&api, &groups).await.unwrap(), members);
+        let calls = slack.calls();
+        assert_eq!(calls.len(), 2, "one call per group, once: {calls:?}");
+        assert!(
+            calls
+                .iter()
+                .all(|c| c.method == "usergroups.users.list" && c.ok)
+        );
+
+        // Slack refuses one group (a missing scope): nothing is known, nothing kept.
+        let fresh = GroupCache::default();
+        slack.fail_next("usergroups.users.list", "missing_scope", 1);
+        assert_eq!(fresh.members(&api, &groups).await, None);
+        assert!(
+            fresh.members(&api, &groups).await.is_some(),
+            "read again next time"
+        );
+        let unknown = BTreeSet::from(["S0NOSUCH01"]);
+        assert_eq!(GroupCache::default().members(&api, &unknown).await, None);
+
+        // Slack is slow: the answer to the click cannot wait.
+        slack.hold("S0RELEASE1", Duration::from_secs(3));
+        let started = Instant::now();
+        assert_eq!(GroupCache::default().members(&api, &groups).await, None);
+        assert!(started.elapsed() < GROUPS_TIMEOUT + Duration::from_millis(500));
+    }
+}
+
 // The built `pipewatch-approver` on cargo-lambda's Runtime API: a click signed as Slack
 // signs it, as a function URL delivers it; its decision through moto's SQS and back.
 
@@ -678,7 +788,9 @@ mod runtime {
             ("SLACK_APP_ID", "A0PIPEWATCH".to_owned()),
             (
                 "APPROVERS",
-                r#"[{"users": ["U024BE7LH"], "pipelines": ["web-*"]}]"#.to_owned(),
+                r#"[{"users": ["U024BE7LH"], "pipelines": ["web-*"]},
+                    {"groups": ["S0RELEASE1"], "pipelines": ["web-*"]}]"#
+                    .to_owned(),
             ),
             ("APPROVAL_QUEUE_URL", queue.clone()),
             ("ACCOUNT_ID", "123456789012".to_owned()),
@@ -793,6 +905,58 @@ mod runtime {
                 .logs()
                 .contains("7e8f9a0b-1c2d-4e3f-8a4b-5c6d7e8f9a0b"),
             "no token in the logs"
+        );
+    }
+
+    /// A rule naming a user group: its members (read from Slack, once for several clicks)
+    /// decide; a person named by id reads no group; anyone else is told they may not.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_user_groups_member_decides_and_the_groups_are_read_once_for_many_clicks() {
+        let approver = approver().await;
+        approver.slack.set_group("S0RELEASE1", &["U0RELEASE01"]);
+        let reads = || {
+            approver
+                .slack
+                .calls()
+                .iter()
+                .filter(|c| c.method == "usergroups.users.list")
+                .count()
+        };
+        let answer = approver
+            .lambda
+            .invoke_payload(&approver.click("U024BE7LH", SECRET));
+        assert_eq!(answer["statusCode"], 200);
+        assert_eq!(reads(), 0, "named by id: no group read");
+        approver.queued().await;
+
+        let answer = approver
+            .lambda
+            .invoke_payload(&approver.click("U0RELEASE01", SECRET));
+        assert_eq!(answer["statusCode"], 200, "{}", approver.lambda.logs());
+        let stranger = approver
+            .lambda
+            .invoke_payload(&approver.click("U0STRANGER1", SECRET));
+        assert_eq!(stranger["statusCode"], 200);
+        assert_eq!(reads(), 1, "read once, kept for the next click");
+        let queued = approver.queued().await;
+        assert_eq!(queued.len(), 2);
+        assert_eq!(approver.deliver(&queued), json!({"batchItemFailures": []}));
+        let approvals = approver.fake.approvals();
+        assert_eq!(approvals.len(), 1, "the member's decision alone");
+        assert_eq!(
+            approvals[0]["result"]["summary"],
+            "Approved in Slack by Maria Silva (U0RELEASE01)"
+        );
+        let told: Vec<String> = approver
+            .slack
+            .responses()
+            .iter()
+            .map(|r| r["text"].as_str().unwrap().to_owned())
+            .collect();
+        assert!(
+            told.iter()
+                .any(|t| t.starts_with("You may not approve or reject")),
+            "{told:?}"
         );
     }
 

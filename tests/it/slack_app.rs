@@ -571,12 +571,27 @@ fn the_manifest_asks_for_chat_write_alone_and_the_client_calls_only_what_it_allo
         "a bot user posts"
     );
     let client = std::fs::read_to_string(format!("{root}/src/slack.rs")).unwrap();
-    let called: Vec<&str> = client
-        .split("self.call(\"")
-        .skip(1)
+    let mut called: Vec<&str> = ["self.call(\"", ".send(\""]
+        .iter()
+        .flat_map(|call| client.split(call).skip(1))
         .map(|rest| rest.split('"').next().unwrap())
         .collect();
-    // chat:write covers the first two; views.open needs no scope (Slack's method
-    // reference, and its specification's `slackAuth: none`).
-    assert_eq!(called, ["chat.postMessage", "views.open", "chat.update"]);
+    called.sort_unstable();
+    // chat:write covers the chat methods; views.open needs no scope (Slack's method
+    // reference, and its specification's `slackAuth: none`); usergroups.users.list needs
+    // usergroups:read, asked for only by those whose approvers name user groups.
+    assert_eq!(
+        called,
+        [
+            "chat.postMessage",
+            "chat.update",
+            "usergroups.users.list",
+            "views.open"
+        ]
+    );
+    let docs = std::fs::read_to_string(format!("{root}/docs/slack-app.md")).unwrap();
+    assert!(
+        docs.contains("`usergroups:read`"),
+        "the optional scope is documented"
+    );
 }

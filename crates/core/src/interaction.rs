@@ -10,7 +10,8 @@
 //!    from the installed workspace and app; the button names the approval it was rendered
 //!    for (pipeline, stage, action, action execution id) — never its token.
 //! 3. [`Approvers::allows`]: the person is allowed to decide that pipeline's (and stage's)
-//!    approvals by configuration; by default nobody is.
+//!    approvals by configuration, by user id or as a member of a Slack user group (whose
+//!    members the caller reads); by default nobody is.
 //!
 //! A [`Refusal`] says in words what was wrong, for the log; the caller answers Slack
 //! without repeating it. Then [`standing`] says whether the approval run the button names
@@ -19,6 +20,8 @@
 mod decision;
 
 pub use decision::{MAX_SUMMARY, Standing, decided_in_slack, standing, summary};
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
@@ -349,12 +352,18 @@ struct Action {
 #[serde(transparent)]
 pub struct Approvers(Vec<Rule>);
 
-/// One rule: these people may decide the approvals of these pipelines (and stages).
+/// One rule: these people, and the members of these Slack user groups, may decide the
+/// approvals of these pipelines (and stages).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// Slack user ids (`U024BE7LH`).
+    #[serde(default)]
     pub users: Vec<String>,
+    /// Slack user group ids (`S0614TZR7`), whose members are read from Slack
+    /// (`usergroups.users.list`, the `usergroups:read` scope).
+    #[serde(default)]
+    pub groups: Vec<String>,
     /// Names or patterns.
     pub pipelines: Vec<String>,
     /// Stage names or patterns; absent: every stage.
@@ -362,15 +371,25 @@ pub struct Rule {
     pub stages: Option<Vec<String>>,
 }
 
+/// The members of Slack user groups, by group id, as last read.
+pub type UserGroups = BTreeMap<String, BTreeSet<String>>;
+
 impl Approvers {
-    /// Reads the approvers' map: `[{"users": [...], "pipelines": [...], "stages": [...]}]`.
+    /// Reads the approvers' map: `[{"users": [...], "groups": [...], "pipelines": [...],
+    /// "stages": [...]}]`.
     pub fn parse(text: &str) -> Result<Self, String> {
         let approvers: Self = serde_json::from_str(text).map_err(|e| {
-            format!("the approvers are not a list of {{\"users\", \"pipelines\", \"stages\"}}: {e}")
+            format!("the approvers are not a list of {{\"users\", \"groups\", \"pipelines\", \"stages\"}}: {e}")
         })?;
         for rule in &approvers.0 {
             if let Some(bad) = rule.users.iter().find(|u| !is_user_id(u)) {
                 return Err(format!("{bad:?} is not a Slack user id (U024BE7LH)"));
+            }
+            if let Some(bad) = rule.groups.iter().find(|g| !is_group_id(g)) {
+                return Err(format!("{bad:?} is not a Slack user group id (S0614TZR7)"));
+            }
+            if rule.users.is_empty() && rule.groups.is_empty() {
+                return Err("a rule names no user and no group".into());
             }
             if rule.pipelines.is_empty() {
                 return Err("a rule names no pipeline; use [\"*\"] for every one".into());
@@ -379,10 +398,22 @@ impl Approvers {
         Ok(approvers)
     }
 
-    /// Whether `user` may decide the approval `target`.
-    pub fn allows(&self, user: &str, target: &Target) -> bool {
+    /// The user groups the rules name: whose members are worth reading.
+    pub fn groups(&self) -> BTreeSet<&str> {
+        self.0
+            .iter()
+            .flat_map(|rule| rule.groups.iter().map(String::as_str))
+            .collect()
+    }
+
+    /// Whether `user`, given the members of `groups`, may decide the approval `target`.
+    pub fn allows(&self, user: &str, groups: &UserGroups, target: &Target) -> bool {
         self.0.iter().any(|rule| {
-            rule.users.iter().any(|u| u == user)
+            (rule.users.iter().any(|u| u == user)
+                || rule
+                    .groups
+                    .iter()
+                    .any(|g| groups.get(g).is_some_and(|members| members.contains(user))))
                 && rule
                     .pipelines
                     .iter()
@@ -393,6 +424,15 @@ impl Approvers {
                     .is_none_or(|stages| stages.iter().any(|s| glob::matches(s, &target.stage)))
         })
     }
+}
+
+/// Slack's user group ids: `S` and upper-case letters and digits.
+fn is_group_id(id: &str) -> bool {
+    id.len() >= 3
+        && id.starts_with('S')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
 }
 
 /// Slack's user ids: `U` or `W` and upper-case letters and digits.

@@ -1,5 +1,5 @@
 //! A wire-level fake of Slack's Web API for the app's methods, `chat.postMessage`,
-//! `chat.update` and `views.open`, which the real client ([`pipewatch::slack::SlackApi`]) calls over HTTP
+//! `chat.update`, `views.open` and `usergroups.users.list`, which the real client ([`pipewatch::slack::SlackApi`]) calls over HTTP
 //! (`SLACK_API_URL`). It answers as Slack does: HTTP 200 with `{"ok": false, "error": …}`
 //! for refusals, 429 with `Retry-After` past its rate limit. It keeps the channel's
 //! messages, so a test reads what a person would see, and every call, so a test counts
@@ -40,6 +40,8 @@ struct State {
     /// or `"429"` for a rate limit).
     failures: BTreeMap<String, VecDeque<String>>,
     revoked: bool,
+    /// User groups' members, by group id.
+    groups: BTreeMap<String, Vec<String>>,
     /// At most this many calls per window, then 429 until the window ends.
     limit: Option<(usize, Duration)>,
     window: Option<(Instant, usize)>,
@@ -119,6 +121,14 @@ impl FakeSlack {
     /// What was posted to the `response_url`s, in order.
     pub fn responses(&self) -> Vec<Value> {
         self.state.lock().unwrap().responses.clone()
+    }
+
+    /// The user group `group` has these members (`usergroups.users.list`).
+    pub fn set_group(&self, group: &str, users: &[&str]) {
+        self.state.lock().unwrap().groups.insert(
+            group.to_owned(),
+            users.iter().map(|u| (*u).to_owned()).collect(),
+        );
     }
 
     /// The next `count` calls of `method` are refused with `code` (`"429"`: rate limited).
@@ -220,7 +230,16 @@ fn answer(state: &Mutex<State>, request: &Request) -> Reply {
         };
     }
     let method = request.path.trim_start_matches("/api/").to_owned();
-    let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+    // Read methods take a form, as Slack's do; the others JSON.
+    let body: Value = if request.header("content-type") == Some("application/x-www-form-urlencoded")
+    {
+        form_urlencoded::parse(&request.body)
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    } else {
+        serde_json::from_slice(&request.body).unwrap_or(Value::Null)
+    };
     let mut state = state.lock().unwrap();
     let (reply, ok) = decide(&mut state, &method, &body, request);
     state.calls.push(Call { method, body, ok });
@@ -255,6 +274,15 @@ fn decide(state: &mut State, method: &str, body: &Value, request: &Request) -> (
             return (limited(1), false);
         }
         return (refuse(&code), false);
+    }
+    if method == "usergroups.users.list" {
+        let Some(group) = body["usergroup"].as_str() else {
+            return (refuse("invalid_arguments"), false);
+        };
+        return match state.groups.get(group) {
+            Some(users) => (respond(200, &json!({"ok": true, "users": users})), true),
+            None => (refuse("no_such_subteam"), false),
+        };
     }
     if method == "views.open" {
         return if body["trigger_id"].is_string() && body["view"].is_object() {

@@ -1,3 +1,5 @@
+use std::collections::BTreeSet;
+
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::json;
 use sha2::Sha256;
@@ -254,31 +256,78 @@ fn every_forged_stale_or_foreign_request_is_refused_in_words() {
 fn nobody_may_decide_unless_configured_and_only_where_configured() {
     let target = target();
     assert!(
-        !Approvers::default().allows("U024BE7LH", &target),
+        !Approvers::default().allows("U024BE7LH", &UserGroups::new(), &target),
         "default nobody"
     );
+    let none = UserGroups::new();
     let approvers = Approvers::parse(
         r#"[{"users": ["U024BE7LH"], "pipelines": ["payments-*"], "stages": ["Prod"]},
             {"users": ["U0OTHER01"], "pipelines": ["web-*"]}]"#,
     )
     .unwrap();
-    assert!(approvers.allows("U024BE7LH", &target));
+    assert!(approvers.allows("U024BE7LH", &none, &target));
     assert!(
-        !approvers.allows("U0OTHER01", &target),
+        !approvers.allows("U0OTHER01", &none, &target),
         "allowed elsewhere, not here"
     );
-    assert!(!approvers.allows("U0STRANGER", &target));
+    assert!(!approvers.allows("U0STRANGER", &none, &target));
     let staging = Target {
         stage: "Staging".into(),
         ..target.clone()
     };
-    assert!(!approvers.allows("U024BE7LH", &staging), "another stage");
+    assert!(
+        !approvers.allows("U024BE7LH", &none, &staging),
+        "another stage"
+    );
     assert_eq!(
         Approvers::parse(r#"[{"users": ["maria"], "pipelines": ["*"]}]"#).unwrap_err(),
         "\"maria\" is not a Slack user id (U024BE7LH)"
     );
     assert!(Approvers::parse(r#"[{"users": ["U1"], "pipelines": []}]"#).is_err());
     assert!(Approvers::parse(r#"[{"users": ["U024BE7LH"], "pipeline": ["*"]}]"#).is_err());
+    assert!(
+        Approvers::parse(r#"[{"pipelines": ["*"]}]"#).is_err(),
+        "nobody named"
+    );
+    assert_eq!(
+        Approvers::parse(r#"[{"groups": ["release-managers"], "pipelines": ["*"]}]"#).unwrap_err(),
+        "\"release-managers\" is not a Slack user group id (S0614TZR7)"
+    );
+}
+
+/// A rule may name Slack user groups: their members, as last read from Slack, may decide.
+#[test]
+fn the_members_of_a_named_user_group_may_decide_and_no_one_else_through_it() {
+    let target = target();
+    let approvers = Approvers::parse(
+        r#"[{"groups": ["S0RELEASE1"], "pipelines": ["payments-*"], "stages": ["Prod"]},
+            {"groups": ["S0WEBTEAM1"], "users": ["U0OTHER01"], "pipelines": ["web-*"]}]"#,
+    )
+    .unwrap();
+    assert_eq!(
+        approvers.groups(),
+        BTreeSet::from(["S0RELEASE1", "S0WEBTEAM1"])
+    );
+    let groups = UserGroups::from([
+        (
+            "S0RELEASE1".to_owned(),
+            BTreeSet::from(["U024BE7LH".to_owned()]),
+        ),
+        (
+            "S0WEBTEAM1".to_owned(),
+            BTreeSet::from(["U0WEBDEV01".to_owned()]),
+        ),
+    ]);
+    assert!(approvers.allows("U024BE7LH", &groups, &target), "a member");
+    assert!(
+        !approvers.allows("U024BE7LH", &UserGroups::new(), &target),
+        "not without the group's members"
+    );
+    assert!(
+        !approvers.allows("U0WEBDEV01", &groups, &target),
+        "a member of a group allowed elsewhere"
+    );
+    assert!(!approvers.allows("U0STRANGER", &groups, &target));
 }
 
 /// Reject asks why first: the dialog carries the approval, its submission the reason.
