@@ -1,0 +1,53 @@
+//! The user groups' members, read from (a fake of) Slack's Web API by the real client.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use pipewatch::approve::{GROUPS_TIMEOUT, GroupCache};
+use pipewatch::slack::{BotToken, SlackApi};
+use pipewatch_testkit::fake_slack::{FakeSlack, TOKEN};
+
+fn api(slack: &FakeSlack) -> SlackApi {
+    SlackApi::new(BotToken::parse(TOKEN).unwrap(), Some(&slack.url())).unwrap()
+}
+
+#[tokio::test]
+async fn members_are_read_once_per_while_and_an_unreadable_group_decides_nothing() {
+    let slack = FakeSlack::start();
+    slack.set_group("S0RELEASE1", &["U024BE7LH", "U0RELEASE01"]);
+    slack.set_group("S0WEBTEAM1", &["U0WEBDEV01"]);
+    let api = api(&slack);
+    let groups = BTreeSet::from(["S0RELEASE1", "S0WEBTEAM1"]);
+    let cache = GroupCache::default();
+    let members = cache.members(&api, &groups).await.unwrap();
+    assert_eq!(
+        members["S0RELEASE1"],
+        BTreeSet::from(["U024BE7LH".to_owned(), "U0RELEASE01".to_owned()])
+    );
+    assert_eq!(members["S0WEBTEAM1"].len(), 1);
+    assert_eq!(cache.members(&api, &groups).await.unwrap(), members);
+    let calls = slack.calls();
+    assert_eq!(calls.len(), 2, "one call per group, once: {calls:?}");
+    assert!(
+        calls
+            .iter()
+            .all(|c| c.method == "usergroups.users.list" && c.ok)
+    );
+
+    // Slack refuses one group (a missing scope): nothing is known, nothing kept.
+    let fresh = GroupCache::default();
+    slack.fail_next("usergroups.users.list", "missing_scope", 1);
+    assert_eq!(fresh.members(&api, &groups).await, None);
+    assert!(
+        fresh.members(&api, &groups).await.is_some(),
+        "read again next time"
+    );
+    let unknown = BTreeSet::from(["S0NOSUCH01"]);
+    assert_eq!(GroupCache::default().members(&api, &unknown).await, None);
+
+    // Slack is slow: the answer to the click cannot wait.
+    slack.hold("S0RELEASE1", Duration::from_secs(3));
+    let started = Instant::now();
+    assert_eq!(GroupCache::default().members(&api, &groups).await, None);
+    assert!(started.elapsed() < GROUPS_TIMEOUT + Duration::from_millis(500));
+}
