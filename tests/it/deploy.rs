@@ -406,8 +406,13 @@ async fn the_deployed_slack_app_posts_a_living_message_with_the_stacks_table() {
             ("SlackAppId", "A0PIPEWATCH"),
             (
                 "SlackApprovers",
-                r#"[{"users": ["U024BE7LH"], "pipelines": ["web-*"]}]"#,
+                r#"[{"users": ["U024BE7LH"], "groups": ["S0RELEASE1"], "pipelines": ["web-*", "svc-*"]}]"#,
             ),
+            (
+                "OtherPipelineArns",
+                "arn:aws:codepipeline:us-west-2:222233334444:svc-*",
+            ),
+            ("ApproverRoleName", "pipewatch-approver"),
         ],
     );
     // The approver: a public URL, a role that may decide approvals and nothing else.
@@ -422,9 +427,36 @@ async fn the_deployed_slack_app_posts_a_living_message_with_the_stacks_table() {
         approver["environment"]["SLACK_TEAM_ID"], "T0PIPEWATCH",
         "{approver}"
     );
-    eprintln!(
-        "approver role: {:?}",
-        stack.allowed_actions("ApproverFunctionRole")
+    assert_eq!(
+        approver["environment"]["PIPELINES"],
+        "web-app-release,arn:aws:codepipeline:us-west-2:222233334444:svc-*",
+        "the other account's pipelines, with the approver role"
+    );
+    assert_eq!(
+        approver["environment"]["APPROVER_ROLE_NAME"],
+        "pipewatch-approver"
+    );
+    assert_eq!(
+        stack.allowed_actions("ApproverFunctionRole"),
+        [
+            "codepipeline:GetPipelineState",
+            "codepipeline:ListActionExecutions",
+            "codepipeline:PutApprovalResult",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "kms:Decrypt",
+            "kms:GenerateDataKey",
+            "secretsmanager:GetSecretValue",
+            "sqs:SendMessage",
+            "sts:AssumeRole",
+        ]
+    );
+    assert!(
+        stack
+            .output("ApproverRoleArn")
+            .is_some_and(|arn| arn.starts_with("arn:aws:iam::")),
+        "the role to trust in the other accounts"
     );
     let role = "ForwarderFunctionRole";
     assert_eq!(
