@@ -293,6 +293,11 @@ fn nobody_may_decide_unless_configured_and_only_where_configured() {
         Approvers::parse(r#"[{"groups": ["release-managers"], "pipelines": ["*"]}]"#).unwrap_err(),
         "\"release-managers\" is not a Slack user group id (S0614TZR7)"
     );
+    for not_a_group in ["U024BE7LH", "S0release", "S"] {
+        let rule = format!(r#"[{{"groups": ["{not_a_group}"], "pipelines": ["*"]}}]"#);
+        assert!(Approvers::parse(&rule).is_err(), "{not_a_group}");
+    }
+    assert!(Approvers::parse(r#"[{"groups": ["S0614TZR7"], "pipelines": ["*"]}]"#).is_ok());
 }
 
 /// A rule may name Slack user groups: their members, as last read from Slack, may decide.
