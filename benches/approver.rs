@@ -3,8 +3,9 @@
 //! its secret in moto, its queue in moto's SQS, decisions claimed in DynamoDB Local,
 //! CodePipeline the wire-level fake. Prints click → answer for the first click after a
 //! start (the process's start included) and for warm clicks (p50, p99), the same while
-//! CodePipeline takes 5 s to answer, and click → approval recorded (the answer, the queue,
-//! the decision).
+//! CodePipeline takes 5 s to answer, a user group member's clicks (the first reads the
+//! group from the Slack fake), and click → approval recorded (the answer, the queue, the
+//! decision).
 //!
 //! `./scripts/bench.sh approver` runs it; `cargo test` runs a small version as a smoke test.
 //! docs/benchmarks.md holds the figures.
@@ -24,6 +25,10 @@ use serde_json::{Value, json};
 
 const SECRET: &str = "bench-signing-secret-0123456789ab";
 const RUN: &str = "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d";
+/// Named by id in the approvers.
+const MARIA: &str = "U024BE7LH";
+/// Allowed as a member of a user group, read from Slack.
+const MEMBER: &str = "U0RELEASE01";
 
 #[tokio::main]
 async fn main() {
@@ -43,6 +48,7 @@ async fn main() {
         .queue_url
         .unwrap();
     let table = create_table(&aws_sdk_dynamodb::Client::new(&config)).await;
+    slack.set_group("S0RELEASE1", &["U0RELEASE01"]);
     let fake = FakeCodePipeline::start_keep_alive();
     let waiting = scenario("release-retry-approval")[4].clone();
     fake.set_state(&waiting);
@@ -52,7 +58,9 @@ async fn main() {
         ("SLACK_APP_ID", "A0PIPEWATCH".to_owned()),
         (
             "APPROVERS",
-            r#"[{"users": ["U024BE7LH"], "pipelines": ["web-*"]}]"#.to_owned(),
+            r#"[{"users": ["U024BE7LH"], "pipelines": ["web-*"]},
+                {"groups": ["S0RELEASE1"], "pipelines": ["web-*"]}]"#
+                .to_owned(),
         ),
         ("APPROVAL_QUEUE_URL", queue.clone()),
         ("ACCOUNT_ID", "123456789012".to_owned()),
@@ -67,7 +75,7 @@ async fn main() {
 
     let started = Instant::now();
     let lambda = Lambda::start(env!("CARGO_BIN_EXE_pipewatch-approver"), &environment, log);
-    let answer = lambda.invoke_payload(&click(&slack, RUN));
+    let answer = lambda.invoke_payload(&click(&slack, RUN, MARIA));
     let cold = started.elapsed();
     assert_eq!(answer["statusCode"], 200, "{}", lambda.logs());
     println!(
@@ -75,15 +83,30 @@ async fn main() {
         ms(cold)
     );
 
-    let mut times = time_clicks(&lambda, &slack, warm);
+    let mut times = time_clicks(&lambda, &slack, MARIA, warm);
     report("click → answer, warm", &mut times);
     fake.set_latency(Duration::from_secs(5));
-    let mut times = time_clicks(&lambda, &slack, stalled);
+    let mut times = time_clicks(&lambda, &slack, MARIA, stalled);
     report(
         "click → answer, warm, CodePipeline answering after 5 s",
         &mut times,
     );
     fake.set_latency(Duration::ZERO);
+    // Each series starts with an empty queue (moto's SQS slows as one fills).
+    drain_queue(&sqs, &queue).await;
+    // A group member: the first click reads the group from Slack, the next ones do not.
+    let start = Instant::now();
+    let answer = lambda.invoke_payload(&click(&slack, RUN, MEMBER));
+    assert_eq!(answer["statusCode"], 200);
+    println!(
+        "click → answer, a user group's member, the group read from Slack: {:.1} ms",
+        ms(start.elapsed())
+    );
+    let mut times = time_clicks(&lambda, &slack, MEMBER, warm);
+    report(
+        "click → answer, a user group's member, the group as read",
+        &mut times,
+    );
     drain_queue(&sqs, &queue).await;
 
     // Click → recorded: each time a new approval run waits, and is approved.
@@ -93,7 +116,7 @@ async fn main() {
         fake.set_state(&waiting.replace(RUN, &run));
         let recorded = fake.approvals().len();
         let start = Instant::now();
-        let answer = lambda.invoke_payload(&click(&slack, &run));
+        let answer = lambda.invoke_payload(&click(&slack, &run, MARIA));
         assert_eq!(answer["statusCode"], 200);
         let bodies = drain_queue(&sqs, &queue).await;
         let records: Vec<Value> = bodies
@@ -111,10 +134,10 @@ async fn main() {
     );
 }
 
-fn time_clicks(lambda: &Lambda, slack: &FakeSlack, count: usize) -> Vec<Duration> {
+fn time_clicks(lambda: &Lambda, slack: &FakeSlack, user: &str, count: usize) -> Vec<Duration> {
     (0..count)
         .map(|_| {
-            let payload = click(slack, RUN);
+            let payload = click(slack, RUN, user);
             let start = Instant::now();
             let answer = lambda.invoke_payload(&payload);
             let elapsed = start.elapsed();
@@ -124,13 +147,13 @@ fn time_clicks(lambda: &Lambda, slack: &FakeSlack, count: usize) -> Vec<Duration
         .collect()
 }
 
-/// A function URL event carrying a signed click on Approve for approval run `run`.
-fn click(slack: &FakeSlack, run: &str) -> Vec<u8> {
+/// A function URL event carrying `user`'s signed click on Approve for approval run `run`.
+fn click(slack: &FakeSlack, run: &str, user: &str) -> Vec<u8> {
     let mut payload = json!({
         "type": "block_actions",
         "team": {"id": "T0PIPEWATCH"},
         "api_app_id": "A0PIPEWATCH",
-        "user": {"id": "U024BE7LH", "name": "Maria Silva"},
+        "user": {"id": user, "name": "Maria Silva"},
         "response_url": slack.response_url(),
         "actions": [{"action_id": "pipewatch-approve", "value": json!({
             "pipeline": "web-app-release", "stage": "Approve", "action": "ReleaseApproval",
