@@ -8,14 +8,18 @@ use pipewatch::approve::{Deciders, Handoff, Outcome, take};
 use pipewatch::aws::approvals::CodePipelineApprovals;
 use pipewatch::aws::slack_refs::SlackRefs;
 use pipewatch::forward::{App, AppRoute};
+use pipewatch::ports::PipelineSource;
 use pipewatch::slack::{BotToken, SlackApi};
 use pipewatch::webhook::HttpsWebhook;
+use pipewatch_core::diff::{diff, essentials};
 use pipewatch_core::interaction::APPROVE as APPROVE_BUTTON;
 use pipewatch_core::interaction::{Click, Decision, Target};
+use pipewatch_core::pipeline::PipelineRef;
 use pipewatch_core::render::console::Console;
-use pipewatch_core::render::content::{Content, Severity};
+use pipewatch_core::render::content::{Content, Context, Severity};
 use pipewatch_core::render::slack_app;
 use pipewatch_core::replay::Recording;
+use pipewatch_core::state::PipelineState;
 use pipewatch_testkit::fake_codepipeline::{FakeCodePipeline, Fault};
 use pipewatch_testkit::fake_slack::FakeSlack;
 use pipewatch_testkit::fake_slack::TOKEN as SLACK_TOKEN;
@@ -293,6 +297,61 @@ async fn another_accounts_approval_is_decided_through_the_approver_role_in_its_r
         world.fake.access_keys("us-east-1").is_empty(),
         "nothing asked at home"
     );
+}
+
+/// The loop closed: a rejection with its reason, CodePipeline moving on (the fake records
+/// the summary and the approver role as `lastUpdatedBy`, as CodePipeline does), and the
+/// next notification of the pipeline telling the Slack person and the reason, not the role,
+/// in a message without buttons.
+#[tokio::test]
+async fn after_a_decision_in_slack_the_message_says_who_decided_and_why() {
+    let world = world().await;
+    let Handoff::Decide(mut click) = world.click(Decision::Reject, RUN) else {
+        unreachable!()
+    };
+    click.reason = Some("the plan drops the orders table".into());
+    let outcome = world.take(&Handoff::Decide(click)).await.unwrap();
+    assert!(matches!(outcome, Outcome::Decided(_)), "{outcome:?}");
+
+    let before: PipelineState =
+        serde_json::from_str(&scenario("release-retry-approval")[4]).unwrap();
+    let after = world
+        .fake
+        .source(&sdk_config().await)
+        .get_state(&PipelineRef::home("web-app-release"))
+        .await
+        .unwrap();
+    let changes = diff(&essentials(&before), &after);
+    let context = Context {
+        state: Some(&after),
+        revision: Some(9),
+        ..Context::default()
+    };
+    let notification = Content::build(
+        "web-app-release",
+        &changes,
+        &context,
+        "web-app-release/9/1",
+        (1, 1),
+    );
+    let rendered = slack_app::render(&notification, BUTTONS);
+    let replies: Vec<String> = rendered
+        .replies
+        .iter()
+        .map(|r| r.message.to_string())
+        .collect();
+    assert!(
+        replies.iter().any(|r| r.contains("rejected")
+            && r.contains("by Maria Silva (U024BE7LH)")
+            && r.contains("the plan drops the orders table")),
+        "{replies:#?}"
+    );
+    assert!(
+        !replies.iter().any(|r| r.contains("pipewatch-approver")),
+        "not the approver role: {replies:#?}"
+    );
+    let message = rendered.living[0].message.to_string();
+    assert!(!message.contains(APPROVE_BUTTON), "{message}");
 }
 
 #[tokio::test]
