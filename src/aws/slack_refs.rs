@@ -5,7 +5,7 @@
 //!
 //! | key | attributes |
 //! |-----|------------|
-//! | `slack/{channel}/{execution}` | `ts` (absent while claimed), `claimed_until`, `revision`, `digest`, `message`, `sent` |
+//! | `slack/{channel}/{execution}` | `ts` (absent while claimed), `claimed_until`, `revision`, `digest`, `message`, `sent`, `reposting_until` (while one forwarder replaces a lost message) |
 //! | `slack/{channel}/{execution}/{reply key}`, `slack/{channel}/post/{id}` | `claimed_until`, `done` |
 //! | `slack/{channel}/dead/{id}` | `body`, `reason`, `at`: a notification the channel could not take |
 //! | `slack/{channel}/dead` | `ids`: the channel's dead letters, for a redrive |
@@ -263,7 +263,7 @@ impl SlackRefs {
             .expression_attribute_values(":old", s(old_ts));
         request = match new_ts {
             Some(ts) => request
-                .update_expression("SET sent = :sent, ts = :ts")
+                .update_expression("SET sent = :sent, ts = :ts REMOVE reposting_until")
                 .expression_attribute_values(":ts", s(ts)),
             None => request.update_expression("SET sent = :sent"),
         };
@@ -272,6 +272,46 @@ impl SlackRefs {
             "UpdateItem",
         )
         .map(drop)
+    }
+
+    /// Claims posting the message that replaces `reference`'s (deleted, or no longer
+    /// editable), while the reference still names that message: `false` when another
+    /// forwarder holds the claim (for [`CLAIM_LEASE_MS`]) or has already moved it.
+    pub async fn claim_repost(
+        &self,
+        reference: &MessageRef,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, s(Self::key(&reference.channel, &reference.execution)))
+            .update_expression("SET reposting_until = :until")
+            .condition_expression(
+                "ts = :old AND (attribute_not_exists(reposting_until) OR reposting_until <= :now)",
+            )
+            .expression_attribute_values(":until", n(now_ms + CLAIM_LEASE_MS))
+            .expression_attribute_values(":old", s(reference.ts.clone().unwrap_or_default()))
+            .expression_attribute_values(":now", n(now_ms))
+            .send()
+            .await;
+        won(result, "UpdateItem")
+    }
+
+    /// Gives up a repost claim whose post failed, so the next delivery reposts at once.
+    pub async fn release_repost(&self, reference: &MessageRef) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, s(Self::key(&reference.channel, &reference.execution)))
+            .update_expression("REMOVE reposting_until")
+            .condition_expression("ts = :old")
+            .expression_attribute_values(":old", s(reference.ts.clone().unwrap_or_default()))
+            .send()
+            .await;
+        won(result, "UpdateItem").map(drop)
     }
 
     /// Claims the one post of `key` under `channel` (a thread reply, or a message about

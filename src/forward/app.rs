@@ -98,6 +98,9 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error("the first message of execution {0} is still being posted by another forwarder")]
     Waiting(String),
+    /// Another forwarder is posting the message that replaces a lost one.
+    #[error("another forwarder is posting the message that replaces a deleted or uneditable one")]
+    Reposting,
 }
 
 impl AppError {
@@ -283,6 +286,13 @@ impl App<'_> {
                     tracing::warn!(channel = %channel, wait_s = wait.as_secs(), "rate limited: sending the newest rendering after the wait");
                     tokio::time::sleep(wait).await;
                 }
+                // The new message's ts is stored soon: then the newest goes there.
+                Err(AppError::Reposting) => {
+                    if Instant::now() + WAIT_STEP + RESERVE > deadline {
+                        return Err(AppError::Reposting);
+                    }
+                    tokio::time::sleep(WAIT_STEP).await;
+                }
                 Err(error) => return Err(error),
             }
         }
@@ -324,16 +334,38 @@ impl App<'_> {
             Err(SlackError::MessageGone) => {
                 tracing::warn!(channel = %channel, execution = %reference.execution,
                     "the message was deleted: posting a new one");
-                sent.posts += 1;
-                self.post(channel, message, deadline).await.map(Some)
+                self.repost(reference, message, deadline, sent).await
             }
             Err(SlackError::CannotEdit(code)) => {
                 tracing::warn!(channel = %channel, code = %code, "the message can no longer be edited: posting one that continues it");
-                sent.posts += 1;
                 let continued = slack_app::continuing(message, None);
-                self.post(channel, &continued, deadline).await.map(Some)
+                self.repost(reference, &continued, deadline, sent).await
             }
             Err(error) => Err(decided(error)),
+        }
+    }
+
+    /// Posts `message` in place of `reference`'s lost one, once: the forwarder that claims
+    /// the repost posts; another that lost the same message waits for the new `ts`.
+    async fn repost(
+        &self,
+        reference: &MessageRef,
+        message: &Value,
+        deadline: Instant,
+        sent: &mut Sent,
+    ) -> Result<Option<String>, AppError> {
+        if !self.refs.claim_repost(reference, now_ms()).await? {
+            return Err(AppError::Reposting);
+        }
+        match self.post(&reference.channel, message, deadline).await {
+            Ok(ts) => {
+                sent.posts += 1;
+                Ok(Some(ts))
+            }
+            Err(error) => {
+                self.refs.release_repost(reference).await?;
+                Err(error)
+            }
         }
     }
 

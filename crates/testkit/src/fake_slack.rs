@@ -54,6 +54,8 @@ struct Jitter {
     calls: AtomicU64,
     /// Calls whose body holds this text wait this long before they are applied.
     hold: Mutex<Option<(String, Duration)>>,
+    /// Calls of this method wait this long before they are applied.
+    slow: Mutex<Option<(String, Duration)>>,
 }
 
 /// The fake, serving until dropped.
@@ -75,6 +77,12 @@ impl FakeSlack {
                 // are applied in another, as over a real network.
                 let n = delays.calls.fetch_add(1, Ordering::SeqCst);
                 std::thread::sleep(Duration::from_millis(max * (n * 7 % 4) / 3));
+            }
+            let slow = delays.slow.lock().unwrap().clone();
+            if let Some((method, wait)) = slow
+                && request.path.ends_with(&format!("/{method}"))
+            {
+                std::thread::sleep(wait);
             }
             let held = delays.hold.lock().unwrap().clone();
             if let Some((needle, wait)) = held
@@ -108,6 +116,11 @@ impl FakeSlack {
     /// call that a later one overtakes.
     pub fn hold(&self, needle: &str, wait: Duration) {
         *self.jitter.hold.lock().unwrap() = Some((needle.to_owned(), wait));
+    }
+
+    /// Every call of `method` waits `wait` before it is applied (`None`: none waits).
+    pub fn slow(&self, slow: Option<(&str, Duration)>) {
+        *self.jitter.slow.lock().unwrap() = slow.map(|(m, w)| (m.to_owned(), w));
     }
 
     /// A `response_url` of this fake, as Slack gives one with each click.

@@ -1,0 +1,263 @@
+//! When Slack says no: a message deleted (by one forwarder, or found gone by two at once),
+//! one that can no longer be edited, refused blocks, rate limits, a revoked token with its
+//! dead letters and the operator told, and the redrive to that channel alone.
+
+use std::time::{Duration, Instant};
+
+use pipewatch::forward::{App, AppTarget, forward, redrive_channel};
+use pipewatch::webhook::HttpsWebhook;
+use pipewatch_core::render::content::Content;
+use pipewatch_testkit::fake_slack::TOKEN;
+use pipewatch_testkit::release::{EXECUTION, release};
+use pipewatch_testkit::services::{Inbox, sdk_config};
+use serde_json::json;
+
+use super::{CHANNEL, expected, route, setup, soon};
+
+#[tokio::test]
+async fn a_message_deleted_mid_run_is_posted_again_and_nothing_is_lost() {
+    let setup = setup().await;
+    let app = App {
+        api: &setup.api,
+        refs: &setup.refs,
+    };
+    let run = release();
+    for content in &run[..10] {
+        app.deliver(&route(), content, soon()).await.unwrap();
+    }
+    let (ts, _) = setup.slack.top_level(CHANNEL).remove(0);
+    setup.slack.delete(CHANNEL, &ts);
+    for content in &run[10..] {
+        app.deliver(&route(), content, soon()).await.unwrap();
+    }
+    let top = setup.slack.top_level(CHANNEL);
+    assert_eq!(top.len(), 1, "one new message, the deleted one gone");
+    assert_ne!(top[0].0, ts);
+    assert_eq!(top[0].1, expected(&run[19]));
+    // The next rendering goes to the new message, not the deleted one.
+    let stored = setup.refs.get(CHANNEL, EXECUTION).await.unwrap().unwrap();
+    assert_eq!(stored.ts.as_deref(), Some(top[0].0.as_str()));
+}
+
+/// Two forwarders that find the message deleted at once post one new message between
+/// them: one claims the repost, the other waits for its `ts` and updates it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_forwarders_finding_the_message_deleted_at_once_post_one_new_message() {
+    let setup = setup().await;
+    let app = App {
+        api: &setup.api,
+        refs: &setup.refs,
+    };
+    let run = release();
+    for content in &run[..10] {
+        app.deliver(&route(), content, soon()).await.unwrap();
+    }
+    let (ts, _) = setup.slack.top_level(CHANNEL).remove(0);
+    setup.slack.delete(CHANNEL, &ts);
+    // Posts take long enough that both find the message gone before either's is stored.
+    setup
+        .slack
+        .slow(Some(("chat.postMessage", Duration::from_millis(600))));
+    let route = route();
+    let (first, second) = tokio::join!(
+        app.deliver(&route, &run[10], soon()),
+        app.deliver(&route, &run[11], soon())
+    );
+    first.unwrap();
+    second.unwrap();
+    setup.slack.slow(None);
+    let top = setup.slack.top_level(CHANNEL);
+    assert_eq!(top.len(), 1, "one new message: {top:#?}");
+    assert_eq!(top[0].1, expected(&run[11]), "ending at the newest");
+    let missing = setup
+        .slack
+        .calls()
+        .iter()
+        .filter(|c| c.method == "chat.update" && !c.ok)
+        .count();
+    assert!(
+        missing >= 2,
+        "both found it gone ({missing} refused updates)"
+    );
+}
+
+#[tokio::test]
+async fn a_message_that_can_no_longer_be_edited_is_continued_in_a_new_one() {
+    let setup = setup().await;
+    let app = App {
+        api: &setup.api,
+        refs: &setup.refs,
+    };
+    let run = release();
+    app.deliver(&route(), &run[0], soon()).await.unwrap();
+    setup
+        .slack
+        .fail_next("chat.update", "edit_window_closed", 1);
+    app.deliver(&route(), &run[1], soon()).await.unwrap();
+    let top = setup.slack.top_level(CHANNEL);
+    assert_eq!(
+        top.len(),
+        2,
+        "the old message stays; a new one continues it"
+    );
+    let text = top[1].1.to_string();
+    assert!(text.contains("Continues an earlier message"), "{text}");
+    app.deliver(&route(), &run[2], soon()).await.unwrap();
+    let top = setup.slack.top_level(CHANNEL);
+    assert_eq!(top.len(), 2);
+    assert_eq!(
+        top[1].1,
+        expected(&run[2]),
+        "later renderings update the new one"
+    );
+}
+
+#[tokio::test]
+async fn refused_blocks_are_sent_again_as_plain_text_and_rate_limits_are_waited_out() {
+    let setup = setup().await;
+    let app = App {
+        api: &setup.api,
+        refs: &setup.refs,
+    };
+    let run = release();
+    setup
+        .slack
+        .fail_next("chat.postMessage", "invalid_blocks", 1);
+    app.deliver(&route(), &run[0], soon()).await.unwrap();
+    let top = setup.slack.top_level(CHANNEL);
+    assert_eq!(top.len(), 1);
+    assert!(top[0].1.get("blocks").is_none(), "plain text: {}", top[0].1);
+    assert!(top[0].1["text"].as_str().unwrap().contains("Stage0"));
+
+    setup.slack.fail_next("chat.update", "429", 1);
+    setup.slack.fail_next("chat.update", "internal_error", 1);
+    let started = Instant::now();
+    app.deliver(&route(), &run[1], soon()).await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After: 1 was honoured"
+    );
+    assert_eq!(setup.slack.top_level(CHANNEL)[0].1, expected(&run[1]));
+}
+
+#[tokio::test]
+async fn a_revoked_token_keeps_the_message_as_a_dead_letter_and_tells_the_operator_once() {
+    let setup = setup().await;
+    let config = sdk_config().await;
+    let operator = Inbox::create(&config).await;
+    let sns = aws_sdk_sns::Client::new(&config);
+    let routes = [route()];
+    let target = AppTarget {
+        app: App {
+            api: &setup.api,
+            refs: &setup.refs,
+        },
+        routes: &routes,
+        operator: Some((&sns, &operator.topic_arn)),
+    };
+    setup.slack.revoke();
+    let webhook = HttpsWebhook::new().unwrap();
+    let run = release();
+    for (i, content) in run[..2].iter().enumerate() {
+        let event = sns_event(&format!("m-{i}"), content);
+        let forwarded = forward(&webhook, &[], Some(&target), &event, soon()).await;
+        assert!(forwarded.is_ok(), "retrying cannot help: {forwarded:?}");
+    }
+    let told = operator.drain_raw().await;
+    assert_eq!(told.len(), 1, "told once: {told:#?}");
+    assert!(
+        told[0].contains(CHANNEL) && told[0].contains("the bot token was revoked (token_revoked)"),
+        "{}",
+        told[0]
+    );
+    assert!(!told[0].contains(TOKEN));
+    for content in &run[..2] {
+        let key = format!("slack/{CHANNEL}/dead/{}", content.id);
+        let item = setup
+            .dynamodb
+            .get_item()
+            .table_name(&setup.table)
+            .key(
+                pipewatch::aws::dynamodb::KEY,
+                aws_sdk_dynamodb::types::AttributeValue::S(key),
+            )
+            .send()
+            .await
+            .unwrap()
+            .item
+            .expect("a dead letter for the channel");
+        assert_eq!(
+            item["reason"].as_s().unwrap(),
+            "the bot token was revoked (token_revoked)"
+        );
+        assert_eq!(
+            Content::from_body(item["body"].as_s().unwrap()).unwrap().id,
+            content.id
+        );
+    }
+
+    // Fixed: the redrive sends them to this channel alone, as one living message.
+    setup.slack.restore();
+    let redriven = redrive_channel(&target, CHANNEL, soon()).await.unwrap();
+    assert_eq!((redriven.delivered, redriven.kept), (2, 0), "{redriven:?}");
+    let top = setup.slack.top_level(CHANNEL);
+    assert_eq!(top.len(), 1);
+    assert_eq!(top[0].1, expected(&run[1]));
+    assert!(setup.refs.dead_letters(CHANNEL).await.unwrap().is_empty());
+    assert!(
+        operator.drain_raw().await.is_empty(),
+        "nothing goes back through a topic"
+    );
+    let again = redrive_channel(&target, CHANNEL, soon()).await.unwrap();
+    assert_eq!((again.delivered, again.kept), (0, 0));
+}
+
+#[tokio::test]
+async fn a_redrive_stops_at_the_first_letter_still_refused_and_keeps_the_rest() {
+    let setup = setup().await;
+    let routes = [route()];
+    let target = AppTarget {
+        app: App {
+            api: &setup.api,
+            refs: &setup.refs,
+        },
+        routes: &routes,
+        operator: None,
+    };
+    setup.slack.revoke();
+    let webhook = HttpsWebhook::new().unwrap();
+    let run = release();
+    for (i, content) in run[..3].iter().enumerate() {
+        let event = sns_event(&format!("m-{i}"), content);
+        forward(&webhook, &[], Some(&target), &event, soon())
+            .await
+            .unwrap();
+    }
+    let redriven = redrive_channel(&target, CHANNEL, soon()).await.unwrap();
+    assert_eq!((redriven.delivered, redriven.kept), (0, 3));
+    assert_eq!(
+        redriven.reason.as_deref(),
+        Some("the bot token was revoked (token_revoked)")
+    );
+    assert_eq!(setup.refs.dead_letters(CHANNEL).await.unwrap().len(), 3);
+    let elsewhere = redrive_channel(&target, "C0NOROUTE", soon())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        elsewhere,
+        "no route of SLACK_APP_ROUTES is for channel \"C0NOROUTE\""
+    );
+}
+
+/// An SNS event carrying `content` as the tick publishes it.
+fn sns_event(id: &str, content: &Content) -> aws_lambda_events::sns::SnsEvent {
+    serde_json::from_value(json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0",
+        "EventSubscriptionArn": "arn:aws:sns:eu-west-1:123456789012:pipewatch:1",
+        "Sns": {"Type": "Notification", "MessageId": id,
+            "TopicArn": "arn:aws:sns:eu-west-1:123456789012:pipewatch",
+            "Subject": content.subject, "Message": serde_json::to_string(content).unwrap(),
+            "Timestamp": "2026-12-03T10:00:00.000Z", "SignatureVersion": "1", "Signature": "x",
+            "SigningCertUrl": "https://example.com/c.pem", "UnsubscribeUrl": "https://example.com/u",
+            "MessageAttributes": {}}}]}))
+    .unwrap()
+}
