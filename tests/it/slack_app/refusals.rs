@@ -54,15 +54,17 @@ async fn two_forwarders_finding_the_message_deleted_at_once_post_one_new_message
     }
     let (ts, _) = setup.slack.top_level(CHANNEL).remove(0);
     setup.slack.delete(CHANNEL, &ts);
-    // Posts take long enough that both find the message gone before either's is stored.
+    // The first forwarder finds the message gone and posts its replacement, slowly; the
+    // second, with a newer rendering, finds it gone while that post is under way.
     setup
         .slack
-        .slow(Some(("chat.postMessage", Duration::from_millis(600))));
+        .slow(Some(("chat.postMessage", Duration::from_millis(1_500))));
     let route = route();
-    let (first, second) = tokio::join!(
-        app.deliver(&route, &run[10], soon()),
-        app.deliver(&route, &run[11], soon())
-    );
+    let second = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        app.deliver(&route, &run[11], soon()).await
+    };
+    let (first, second) = tokio::join!(app.deliver(&route, &run[10], soon()), second);
     first.unwrap();
     second.unwrap();
     setup.slack.slow(None);
