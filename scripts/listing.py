@@ -10,7 +10,7 @@ AWS::Chatbot::SlackChannelConfiguration and a function URL, AWS::Lambda::Url. So
 one-click path has no Chatbot channel and no approver (approving from Slack): the
 resources conditioned on HasSlack and HasApprover, those conditions and the parameters
 only they read are left out; docs/install.md and docs/slack-app.md say so. `sam deploy` of
-template.yaml keeps them. tests/it/template.rs checks the result against
+template.yaml keeps them. tests/it/template/releases.rs checks the result against
 the list, after translation.
 
 The template is written as JSON (CloudFormation and the repository take either), so no
