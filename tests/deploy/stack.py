@@ -11,7 +11,7 @@ leaves it. The stack is created (or updated) in moto's CloudFormation (tests/dep
 found through the standard AWS_ENDPOINT_URL_<SERVICE> variables. Prints one JSON report:
 the stack's status and outputs, every resource with its status, and what the services say
 about the created resources (table, topics, subscriptions, queues, functions, roles,
-alarms, rules (schedules and patterns), event source mappings, dashboards). tests/it/deploy.rs asserts on it.
+alarms, rules (schedules and patterns), event source mappings, dashboards). tests/it/deploy/ asserts on it.
 
 Exits with 1 and a message naming the problem when the stack does not reach *_COMPLETE.
 """
