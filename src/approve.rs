@@ -1,9 +1,12 @@
 //! The approver's front door: a click on an approval's button, as the function URL hands
 //! it over, answered within Slack's 3 seconds with no call to CodePipeline or DynamoDB on
-//! the way. [`acknowledge`] verifies, reads and authorizes the click
-//! ([`pipewatch_core::interaction`]) and says what to hand on to the work that runs after
-//! the answer (a Lambda is frozen once it has answered): a decision to take, or a person
-//! to tell that they may not take it.
+//! the way. [`receive`] verifies and reads the click ([`pipewatch_core::interaction`]) and
+//! checks its pipeline is one decided here; [`authorize`] checks the person against the
+//! approvers — by id, or as a member of a Slack user group, whose members [`GroupCache`]
+//! reads only for a verified click that [`needs_groups`] — and says what to hand on to the
+//! work that runs after the answer (a Lambda is frozen once it has answered): a decision
+//! to take, or a person to tell that they may not take it. [`acknowledge`] is both, for a
+//! caller that has the groups at hand.
 //!
 //! A refused request is answered with a bare status and logged in words; nothing in the
 //! answer helps a forger.
@@ -11,7 +14,8 @@
 //! [`take`] is that work: it finds the very approval run the button names still waiting,
 //! takes the decision once (a conditional write on the decision, not on the click, so a
 //! click that failed on throttling can be tried again), calls `PutApprovalResult` with a
-//! summary naming the person, and tells them the outcome through `response_url`.
+//! summary naming the person, records the outcome where the living message reads it, and
+//! tells the person through `response_url`.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

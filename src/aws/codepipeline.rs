@@ -1,5 +1,5 @@
 //! The pipeline source on AWS: `GetPipelineState` and `GetPipelineExecution`, converted
-//! field by field into [`crate::state`] types at this boundary, and `ListPipelines` for
+//! field by field into [`pipewatch_core::state`] types at this boundary, and `ListPipelines` for
 //! patterns. Used by the Lambda and the CLI alike.
 
 use std::collections::HashMap;

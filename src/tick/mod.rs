@@ -19,7 +19,7 @@
 //!    a quiet tick) tells the runs no observation saw: a failure retried between checks is
 //!    reported, before its retry, as an ordinary change marked `recovered`. When a stage
 //!    shows a new pipeline execution, `ListPipelineExecutions` (one page) tells the
-//!    executions that came and went ([`crate::recover`]). A failed answer is logged and
+//!    executions that came and went ([`pipewatch_core::recover`]). A failed answer is logged and
 //!    counted; the changes go out as observed.
 //! 3. **Enrich.** For the pipeline executions the changes mention, `GetPipelineExecution`
 //!    tells which commits they run and what started them. Each execution is asked once: the
@@ -62,6 +62,9 @@
 //! What this does not promise: a crash after SNS accepted a message but before the
 //! acknowledgement is written leads to one redelivery, after the lease, with the same id —
 //! subscribers that must never see a message twice drop ids they have seen.
+//!
+//! [`MAX_OUTBOX_MESSAGES`]: pipewatch_core::record::MAX_OUTBOX_MESSAGES
+//! [`MAX_OUTBOX_BYTES`]: pipewatch_core::record::MAX_OUTBOX_BYTES
 
 mod clock;
 mod history;

@@ -10,7 +10,7 @@
 //!
 //! Beside it, [`why`] (the reason, as AWS or a person worded it) and [`who`] (who did
 //! it), and the short forms of principals, ids and durations every channel shares.
-//! Statuses are spelled as AWS spells them; free text passes through [`text::clean`].
+//! Statuses are spelled as AWS spells them; free text passes through [`crate::render::text::clean`].
 
 use std::time::Duration;
 
