@@ -7,6 +7,8 @@
 //!   test's own table, topic and queues ([`services::Inbox`]).
 //! - [`world`]: one test's world (the fake, a table, an inbox) and the watcher and
 //!   function over it.
+//! - [`approver`]: the built approver with its secrets, queue, table and fakes, and clicks
+//!   signed as Slack signs them.
 //! - [`fake_codepipeline`]: CodePipeline (and the Tagging API) over HTTP, with faults.
 //! - [`fake_slack`]: Slack's Web API (`chat.postMessage`, `chat.update`) over HTTP, with
 //!   its refusals, rate limits, revoked tokens and deleted messages.
@@ -20,6 +22,7 @@
 //! - [`bill`]: a simulated day's billable units, the price table, and the docs' cost table.
 #![allow(clippy::missing_panics_doc)] // a test harness panics to fail the test
 
+pub mod approver;
 pub mod bill;
 pub mod docs;
 pub mod fake_codepipeline;

@@ -20,6 +20,7 @@ use pipewatch_core::render::content::{Content, Context, Severity};
 use pipewatch_core::render::slack_app;
 use pipewatch_core::replay::Recording;
 use pipewatch_core::state::PipelineState;
+use pipewatch_testkit::approver::{RUN, TOKEN};
 use pipewatch_testkit::fake_codepipeline::{FakeCodePipeline, Fault};
 use pipewatch_testkit::fake_slack::FakeSlack;
 use pipewatch_testkit::fake_slack::TOKEN as SLACK_TOKEN;
@@ -27,10 +28,6 @@ use pipewatch_testkit::fixtures::scenario;
 use pipewatch_testkit::fixtures::scenario_files;
 use pipewatch_testkit::services::{create_table, sdk_config};
 use serde_json::{Value, json};
-
-/// The waiting approval's run and token in the recording.
-const RUN: &str = "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d";
-const TOKEN: &str = "7e8f9a0b-1c2d-4e3f-8a4b-5c6d7e8f9a0b";
 
 struct World {
     fake: FakeCodePipeline,
