@@ -40,6 +40,11 @@ fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
+/// The string attribute `name` of `item`.
+fn text(item: &Item, name: &str) -> Option<String> {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned()
+}
+
 fn n(value: impl std::fmt::Display) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
@@ -114,6 +119,19 @@ impl SlackRefs {
         won(result, "PutItem")
     }
 
+    /// The item `key`, read consistently.
+    async fn read(&self, key: String) -> Result<Option<Item>, StoreError> {
+        self.client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY, s(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map(|output| output.item)
+            .map_err(|e| failed("GetItem", super::describe(&e)))
+    }
+
     fn key(channel: &str, execution: &str) -> String {
         format!("slack/{channel}/{execution}")
     }
@@ -128,19 +146,10 @@ impl SlackRefs {
         channel: &str,
         execution: &str,
     ) -> Result<Option<MessageRef>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(KEY, s(Self::key(channel, execution)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| failed("GetItem", super::describe(&e)))?;
-        let Some(item) = output.item() else {
+        let Some(item) = self.read(Self::key(channel, execution)).await? else {
             return Ok(None);
         };
-        let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+        let text = |name: &str| text(&item, name);
         let number = |name: &str| {
             item.get(name)
                 .and_then(|v| v.as_n().ok())
@@ -350,7 +359,7 @@ impl SlackRefs {
         self.client
             .update_item()
             .table_name(&self.table)
-            .key(KEY, s(format!("slack/{DECISIONS}/{key}")))
+            .key(KEY, s(Self::key(DECISIONS, key)))
             .update_expression("SET done = :t, summary = :s")
             .expression_attribute_values(":t", AttributeValue::Bool(true))
             .expression_attribute_values(":s", s(summary))
@@ -362,20 +371,8 @@ impl SlackRefs {
 
     /// The summary of the decision `key`, when one was taken in Slack.
     pub async fn decision(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(KEY, s(format!("slack/{DECISIONS}/{key}")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| failed("GetItem", super::describe(&e)))?;
-        Ok(output
-            .item()
-            .and_then(|item| item.get("summary"))
-            .and_then(|v| v.as_s().ok())
-            .cloned())
+        let item = self.read(Self::key(DECISIONS, key)).await?;
+        Ok(item.as_ref().and_then(|item| text(item, "summary")))
     }
 
     /// Lets `key` be posted by a later delivery at once (its post failed for now).
@@ -437,17 +434,9 @@ impl SlackRefs {
         &self,
         channel: &str,
     ) -> Result<Vec<(String, String, String)>, StoreError> {
-        let list = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(KEY, s(format!("slack/{channel}/dead")))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| failed("GetItem", super::describe(&e)))?;
+        let list = self.read(format!("slack/{channel}/dead")).await?;
         let mut ids: Vec<String> = list
-            .item()
+            .as_ref()
             .and_then(|item| item.get("ids"))
             .and_then(|ids| ids.as_ss().ok())
             .cloned()
@@ -455,25 +444,11 @@ impl SlackRefs {
         ids.sort();
         let mut letters = Vec::new();
         for id in ids {
-            let output = self
-                .client
-                .get_item()
-                .table_name(&self.table)
-                .key(KEY, s(format!("slack/{channel}/dead/{id}")))
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(|e| failed("GetItem", super::describe(&e)))?;
-            let text = |name: &str| {
-                output
-                    .item()
-                    .and_then(|item| item.get(name))
-                    .and_then(|v| v.as_s().ok())
-                    .cloned()
-            };
+            let letter = self.read(format!("slack/{channel}/dead/{id}")).await?;
+            let field = |name: &str| letter.as_ref().and_then(|item| text(item, name));
             // An id whose letter expired is only dropped from the list.
-            match text("body") {
-                Some(body) => letters.push((id, body, text("reason").unwrap_or_default())),
+            match field("body") {
+                Some(body) => letters.push((id, body, field("reason").unwrap_or_default())),
                 None => self.forget_dead_letter(channel, &id).await?,
             }
         }
