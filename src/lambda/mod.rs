@@ -31,6 +31,7 @@
 //! rest are skipped (not failed) and the next tick in this container starts with them.
 
 mod event;
+pub mod logging;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -40,6 +41,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 pub use event::{Invocation, PipelineEvent};
+pub use logging::init_logging;
 
 use pipewatch_core::pipeline::PipelineRef;
 
@@ -314,16 +316,4 @@ pub fn log_summary(summary: &TickSummary) {
     for failure in &summary.failed {
         tracing::error!(pipeline = %failure.pipeline, error = %failure.error, "pipeline check failed");
     }
-}
-
-/// JSON logs, one object per line, filtered by `LOG_LEVEL`.
-pub fn init_logging(filter: &str) {
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_target(false)
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stdout)
-        .init();
 }

@@ -10,6 +10,7 @@ mod events;
 mod forwarder;
 mod lambda;
 mod layering;
+mod logs;
 mod reach;
 mod recovery;
 mod slack_app;

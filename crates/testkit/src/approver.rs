@@ -79,8 +79,14 @@ impl Surroundings {
     /// Starts the approver `binary` (`env!("CARGO_BIN_EXE_pipewatch-approver")`), logging
     /// at `log_level` into a file under `dir` (`env!("CARGO_TARGET_TMPDIR")`).
     pub fn start(&self, binary: &str, dir: &str, log_level: &str) -> Lambda {
+        self.start_with(binary, dir, &[("LOG_LEVEL", log_level.to_owned())])
+    }
+
+    /// [`Surroundings::start`] with `extra` variables (`LOG_LEVEL` among them), which win
+    /// over the surroundings' own and the test's.
+    pub fn start_with(&self, binary: &str, dir: &str, extra: &[(&'static str, String)]) -> Lambda {
         let mut environment = self.environment.clone();
-        environment.push(("LOG_LEVEL", log_level.to_owned()));
+        environment.extend_from_slice(extra);
         let log = PathBuf::from(dir).join(format!("{}.log", unique("approver")));
         Lambda::start(binary, &environment, log)
     }
