@@ -20,7 +20,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::dynamodb::{EXPIRES_AT, KEY};
 use crate::ports::{BoxError, StoreError};
-use pipewatch_core::living::{CLAIM_LEASE_MS, MessageRef};
+use pipewatch_core::living::{CLAIM_LEASE_MS, MessageRef, redrive_order};
 
 /// The namespace of the decisions taken in Slack (the approver's claims and outcomes).
 pub const DECISIONS: &str = "decisions";
@@ -429,7 +429,8 @@ impl SlackRefs {
             .map_err(|e| failed("UpdateItem", super::describe(&e)))
     }
 
-    /// The dead letters kept for `channel`: (id, body, reason), oldest id first.
+    /// The dead letters kept for `channel`: (id, body, reason), in the order they are
+    /// sent again ([`redrive_order`]: per pipeline, oldest revision first).
     pub async fn dead_letters(
         &self,
         channel: &str,
@@ -441,7 +442,7 @@ impl SlackRefs {
             .and_then(|ids| ids.as_ss().ok())
             .cloned()
             .unwrap_or_default();
-        ids.sort();
+        ids.sort_by(|a, b| redrive_order(a).cmp(&redrive_order(b)));
         let mut letters = Vec::new();
         for id in ids {
             let letter = self.read(format!("slack/{channel}/dead/{id}")).await?;

@@ -136,6 +136,23 @@ pub fn claim(channel: &str, living: &Living, now: i64) -> MessageRef {
     }
 }
 
+/// Where a channel's dead letter stands when they are sent again: per pipeline, oldest
+/// revision first, then by part. A letter is kept under its notification's id,
+/// `<pipeline>/<revision>/<part>` (a pipeline name cannot hold `/`), and the numbers are
+/// compared as numbers, so revision 9 goes before 10 and part 2 before 10: sent the other
+/// way, a newer rendering would go first and the rules above would then drop the older.
+/// An id of another shape (a relayed message's SNS id) sorts by its text, before the
+/// notifications.
+pub fn redrive_order(id: &str) -> (Option<(&str, u64, u64)>, &str) {
+    let mut parts = id.rsplitn(3, '/');
+    let (part, revision, pipeline) = (parts.next(), parts.next(), parts.next());
+    let notification = match (pipeline, revision.map(str::parse), part.map(str::parse)) {
+        (Some(pipeline), Some(Ok(revision)), Some(Ok(part))) => Some((pipeline, revision, part)),
+        _ => None,
+    };
+    (notification, id)
+}
+
 /// One Web API call, as `replay --format slack-app` prints it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Call {

@@ -263,3 +263,25 @@ fn sns_event(id: &str, content: &Content) -> aws_lambda_events::sns::SnsEvent {
             "MessageAttributes": {}}}]}))
     .unwrap()
 }
+
+/// Revisions and parts are numbers: a channel's letters come back revision 9 before 10 and
+/// part 2 before 10, whatever their ids sort to as text.
+#[tokio::test]
+async fn dead_letters_come_back_oldest_revision_first_by_number() {
+    let setup = setup().await;
+    let stored = ["web/10/1", "web/9/10", "web/9/2", "api/100/1", "api/20/1"];
+    for (at, id) in stored.iter().enumerate() {
+        let at = i64::try_from(at).unwrap();
+        setup
+            .refs
+            .dead_letter(CHANNEL, id, "{}", "channel_not_found", at)
+            .await
+            .unwrap();
+    }
+    let letters = setup.refs.dead_letters(CHANNEL).await.unwrap();
+    let ids: Vec<&str> = letters.iter().map(|(id, _, _)| id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["api/20/1", "api/100/1", "web/9/2", "web/9/10", "web/10/1"]
+    );
+}

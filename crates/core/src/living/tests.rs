@@ -149,3 +149,32 @@ fn a_take_over_posts_the_newest_rendering_recorded_under_the_expired_claim() {
         same.message.to_string()
     );
 }
+
+#[test]
+fn dead_letters_are_sent_again_per_pipeline_by_revision_then_part_as_numbers() {
+    let mut ids = vec![
+        "web/10/1",
+        "web/9/10",
+        "api/100/1",
+        "web/9/2",
+        "5f0c1a2b-sns-message",
+        "web/9/1",
+        "api/20/1",
+    ];
+    ids.sort_by_key(|id| redrive_order(id));
+    assert_eq!(
+        ids,
+        [
+            "5f0c1a2b-sns-message",
+            "api/20/1",
+            "api/100/1",
+            "web/9/1",
+            "web/9/2",
+            "web/9/10",
+            "web/10/1"
+        ]
+    );
+    assert_eq!(redrive_order("web/x/1"), (None, "web/x/1"));
+    assert_eq!(redrive_order("web/1/y"), (None, "web/1/y"));
+    assert_eq!(redrive_order("1/2"), (None, "1/2"));
+}
