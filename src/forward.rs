@@ -31,7 +31,7 @@ pub use destination::{Destination, Format};
 use crate::ports::PostError;
 use crate::ports::Webhook;
 use pipewatch_core::render::console::Console;
-use pipewatch_core::render::content::{Content, Links, SCHEMA_VERSION, Severity, sns_subject};
+use pipewatch_core::render::content::{Content, Links, Severity};
 use pipewatch_core::render::{slack, teams};
 
 /// Attempts per destination and message, the first included.
@@ -306,24 +306,15 @@ pub async fn deliver<W: Webhook>(
 
 /// A record's content, and the pipeline it is about (`None` for alarms and others).
 fn read(message_id: &str, subject: Option<&str>, message: &str) -> (Content, Option<String>) {
-    if let Ok(content) = Content::from_body(message)
-        && !content.pipeline.is_empty()
-    {
+    if let Ok(content) = Content::from_body(message) {
         let pipeline = content.pipeline.clone();
         return (content, Some(pipeline));
     }
     if let Some(alarm) = alarm(message_id, message) {
         return (alarm, None);
     }
-    let headline = subject.unwrap_or("pipewatch").to_owned();
     (
-        bare(
-            message_id,
-            headline,
-            message.to_owned(),
-            Severity::Info,
-            Links::default(),
-        ),
+        Content::relayed(message_id, subject.unwrap_or("pipewatch"), message),
         None,
     )
 }
@@ -357,34 +348,9 @@ fn alarm(message_id: &str, message: &str) -> Option<Content> {
         pipeline: None,
         alarm: Console::new(region, None).map(|c| c.alarm_url(name)),
     };
-    Some(bare(
-        message_id,
-        format!("{words}: {name}"),
-        text,
-        severity,
-        links,
-    ))
-}
-
-/// A content with no changes: a headline and text.
-fn bare(id: &str, headline: String, text: String, severity: Severity, links: Links) -> Content {
-    Content {
-        schema_version: SCHEMA_VERSION,
-        id: id.to_owned(),
-        pipeline: String::new(),
-        subject: sns_subject(&headline),
-        headline,
-        text,
-        part: 1,
-        parts: 1,
-        revision: None,
-        severity,
-        lead: 0,
-        pipeline_arn: None,
-        links,
-        executions: Vec::new(),
-        changes: Vec::new(),
-    }
+    let mut content = Content::note(message_id, &format!("{words}: {name}"), &text, severity);
+    content.links = links;
+    Some(content)
 }
 
 /// The invocation's deadline as an [`Instant`], from Lambda's epoch milliseconds; `None`
@@ -435,12 +401,38 @@ mod tests {
     }
 
     #[test]
-    fn anything_else_is_posted_as_it_came() {
+    fn anything_else_is_posted_as_it_came_in_neutral_colours() {
         let (content, pipeline) = read("m-2", Some("hello"), "plain text");
         assert_eq!(
             (content.headline.as_str(), content.text.as_str()),
             ("hello", "plain text")
         );
         assert_eq!(pipeline, None);
+        let json = r#"{"id": "x", "schema_version": 2, "status": "Failed"}"#;
+        let (content, _) = read("m-3", None, json);
+        assert!(content.relayed);
+        assert_eq!(
+            (content.title(), content.text.as_str()),
+            ("pipewatch", json)
+        );
+        let message = slack::render(&content);
+        assert_eq!(message["attachments"][0]["color"], "#8C959F");
+        assert_eq!(message["blocks"][0]["text"]["text"], "📨 pipewatch");
+        let card = teams::render(&content).to_string();
+        assert!(card.contains(r#""color":"Default""#), "{card}");
+    }
+
+    #[test]
+    fn a_body_of_pipewatchs_is_read_whatever_its_version() {
+        let body = r#"{"schema_version": 7, "id": "web/1/1", "pipeline": "web", "part": "?",
+            "headline": "web: something new", "text": "web: a line", "severity": "critical"}"#;
+        let (content, pipeline) = read("m-4", None, body);
+        assert_eq!(pipeline.as_deref(), Some("web"));
+        assert!(!content.relayed);
+        assert_eq!(content.severity, Severity::Warning);
+        assert_eq!(
+            slack::render(&content)["attachments"][0]["color"],
+            "#BF8700"
+        );
     }
 }

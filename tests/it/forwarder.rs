@@ -221,6 +221,66 @@ async fn a_refused_post_fails_the_invocation_naming_the_reason_not_the_url() {
     assert_eq!(hooks.posted("slack").len(), 1, "a refusal is not retried");
 }
 
+/// A notification from a newer pipewatch (`events/sns-newer-notification.json`) reaches
+/// the Slack and Teams webhooks and the Slack app's living message and thread in words:
+/// never as its raw JSON, never under a success's colour or mark.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_newer_pipewatchs_notification_is_told_in_words_everywhere() {
+    let hooks = Webhooks::start(Vec::new());
+    let slack = secret(&hooks.url("slack")).await;
+    let teams = secret(&hooks.url("teams")).await;
+    let app = pipewatch_testkit::fake_slack::FakeSlack::start();
+    let config = pipewatch_testkit::services::sdk_config().await;
+    let table =
+        pipewatch_testkit::services::create_table(&aws_sdk_dynamodb::Client::new(&config)).await;
+    let token = secret(pipewatch_testkit::fake_slack::TOKEN).await;
+    let forwarder = start_forwarder(
+        &[
+            ("SLACK_WEBHOOK_SECRET_ARN", slack),
+            ("TEAMS_WEBHOOK_SECRET_ARN", teams),
+            ("SLACK_APP_SECRET_ARN", token),
+            (
+                "SLACK_APP_ROUTES",
+                r#"[{"channel": "C0NEWER0001"}]"#.to_owned(),
+            ),
+            ("SLACK_API_URL", app.url()),
+            ("TABLE_NAME", table),
+        ],
+        "forward-newer",
+    );
+    let output = forwarder.invoke("sns-newer-notification.json");
+    assert!(output.status.success(), "{}", forwarder.logs());
+
+    let headline = "⚠️ web-app-release: rollout wave 2 of 5 halted (+3 more)";
+    let slack = hooks.posted("slack");
+    assert_eq!(slack.len(), 1);
+    assert_eq!(slack[0]["blocks"][0]["text"]["text"], headline);
+    assert_eq!(slack[0]["attachments"][0]["color"], "#D1242F");
+    let teams = hooks.posted("teams").remove(0).to_string();
+    assert!(teams.contains(headline), "{teams}");
+    assert!(teams.contains(r#""color":"Attention""#), "{teams}");
+    let top = app.top_level("C0NEWER0001");
+    assert_eq!(top.len(), 1, "the run's living message");
+    let thread: Vec<String> = app
+        .messages("C0NEWER0001")
+        .iter()
+        .map(|(_, message)| message.to_string())
+        .collect();
+    assert!(
+        thread
+            .iter()
+            .any(|m| m.contains("rollout wave 2 of 5 halted")),
+        "{thread:#?}"
+    );
+    for post in [slack[0].to_string(), teams].iter().chain(&thread) {
+        assert!(!post.contains("schema_version"), "raw JSON: {post}");
+        assert!(
+            !post.contains("#1A7F37") && !post.contains(r#""Good""#),
+            "{post}"
+        );
+    }
+}
+
 /// Delivers a message to one destination on `hooks` with the real HTTPS client, the
 /// invocation having `time_left`: the result and how long it took.
 async fn deliver_within(

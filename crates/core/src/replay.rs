@@ -226,7 +226,7 @@ impl Recording {
                 continue;
             }
             for message in self.messages(step, console) {
-                let content = Content::from_body(&message.body)?;
+                let content = Content::from_body(&message.body).map_err(io::Error::other)?;
                 match format {
                     Format::Email => {
                         writeln!(out, "=== step {}: {} ===", step.number, message.subject)?;

@@ -240,3 +240,34 @@ fn the_release_metadata_is_complete_and_names_one_version() {
         );
     }
 }
+
+/// A stack update deploys the forwarder before the watcher: CloudFormation updates what a
+/// resource refers to first, so the watcher's function (as CloudFormation gets it) refers
+/// to the forwarder's, under the forwarder's own condition, and never the other way. A
+/// newer watcher then never publishes to an older forwarder of its stack.
+#[test]
+fn an_update_deploys_the_forwarder_before_the_watcher() {
+    let translated = pipewatch_testkit::stack::translated_template(
+        &pipewatch_testkit::stack::current_template(),
+        &serde_json::json!({
+            "PipelineNames": "web-*",
+            "SlackWebhookSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:w",
+        }),
+    );
+    let resources = &translated["Resources"];
+    let refers = |from: &str, to: &str| {
+        let properties = resources[from]["Properties"].to_string();
+        properties.contains(&serde_json::json!({"Ref": to}).to_string())
+    };
+    assert_eq!(
+        resources["WatcherFunction"]["Type"],
+        "AWS::Lambda::Function"
+    );
+    assert!(refers("WatcherFunction", "ForwarderFunction"));
+    assert!(!refers("ForwarderFunction", "WatcherFunction"));
+    let tags = resources["WatcherFunction"]["Properties"]["Tags"].to_string();
+    assert!(
+        tags.contains(r#"{"Fn::If":["HasForwarder",{"Ref":"ForwarderFunction"},"none"]}"#),
+        "only when there is a forwarder: {tags}"
+    );
+}

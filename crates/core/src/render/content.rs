@@ -26,11 +26,13 @@ use crate::state::{KnownStatus, PipelineExecution, PipelineState, Status};
 mod execution;
 mod progress;
 mod rank;
+mod read;
 
 pub use execution::{ExecutionContent, RevisionContent, Trigger};
 pub use progress::{Blocked, Progress, StageProgress, StageStatus};
 pub use rank::Severity;
-use rank::{lead, legacy_severity};
+use rank::lead;
+pub use read::NotOurs;
 
 pub const SCHEMA_VERSION: u32 = 2;
 
@@ -73,7 +75,9 @@ pub struct Content {
     /// same pipeline has a greater one. Absent from bodies written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<u64>,
-    #[serde(default)]
+    /// Unknown names (a newer pipewatch's) read as [`Severity::Warning`]: see
+    /// [`Content::from_body`].
+    #[serde(default, deserialize_with = "rank::lenient")]
     pub severity: Severity,
     /// Index in `changes` of the change the subject names.
     #[serde(default)]
@@ -86,6 +90,10 @@ pub struct Content {
     #[serde(default)]
     pub executions: Vec<ExecutionContent>,
     pub changes: Vec<ChangeContent>,
+    /// Not one of pipewatch's notifications, nor an alarm: relayed as it came, in neutral
+    /// colours and with no status mark. Never part of a body.
+    #[serde(skip)]
+    pub relayed: bool,
 }
 
 fn first_schema() -> u32 {
@@ -108,7 +116,7 @@ pub struct Links {
 pub struct ChangeContent {
     #[serde(flatten)]
     pub record: ChangeRecord,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "rank::lenient")]
     pub severity: Severity,
     /// What happened: "Build/UnitTests Failed", "Approve/Review rejected".
     #[serde(default)]
@@ -221,27 +229,48 @@ impl Content {
                 .iter()
                 .map(|c| ChangeContent::new(pipeline, c, context))
                 .collect(),
+            relayed: false,
         }
     }
 
-    /// Reads a message body back. A body written before `schema_version` 2 (still in an
-    /// outbox, or in flight, during an upgrade) has records but no words for them: it
-    /// reads as its subject and text lines, with the severity its statuses give.
-    pub fn from_body(body: &str) -> Result<Self, serde_json::Error> {
-        let mut content: Self = serde_json::from_str(body)?;
-        if content.schema_version < SCHEMA_VERSION {
-            content.severity = content
-                .changes
-                .iter()
-                .map(|c| legacy_severity(&c.record))
-                .max()
-                .unwrap_or_default();
-            content.headline = content.subject.clone();
-            content.changes.clear();
-            content.executions.clear();
-            content.lead = 0;
+    /// A message about no change: a headline and text (an alarm put into words, a body
+    /// read no further than its headline).
+    pub fn note(id: &str, headline: &str, text: &str, severity: Severity) -> Self {
+        Self {
+            schema_version: SCHEMA_VERSION,
+            id: id.to_owned(),
+            pipeline: String::new(),
+            subject: sns_subject(headline),
+            headline: headline.to_owned(),
+            text: text.to_owned(),
+            part: 1,
+            parts: 1,
+            revision: None,
+            severity,
+            lead: 0,
+            pipeline_arn: None,
+            links: Links::default(),
+            executions: Vec::new(),
+            changes: Vec::new(),
+            relayed: false,
         }
-        Ok(content)
+    }
+
+    /// Something on the topic that is not pipewatch's: posted as it came, as plain text
+    /// in neutral colours.
+    pub fn relayed(id: &str, subject: &str, text: &str) -> Self {
+        Self {
+            relayed: true,
+            ..Self::note(id, subject, text, Severity::Info)
+        }
+    }
+
+    /// Reads a message body back, as far as it is understood: one written by an older
+    /// pipewatch (version 1 has records but no words: its subject and text lines tell
+    /// it) or a newer one (what it adds is left out or shown from its own words, never
+    /// as a success; see [`read`]). [`NotOurs`] for anything that is not pipewatch's.
+    pub fn from_body(body: &str) -> Result<Self, NotOurs> {
+        read::read(body)
     }
 
     /// The execution a change belongs to, when the message mentions it.
@@ -279,6 +308,7 @@ impl Content {
             (Some(change), _) => change.icon(),
             (None, Severity::Failure) => "🚨",
             (None, Severity::Warning | Severity::Approval) => "⚠️",
+            (None, _) if self.relayed => "📨",
             (None, Severity::Info) => "✅",
         }
     }
@@ -435,6 +465,9 @@ impl ChangeContent {
                 },
                 _,
             ) if t == "ROLLBACK" => "⏪",
+            // A kind a newer pipewatch knows: its severity, never a success's mark.
+            (Detail::Other, _) if self.severity == Severity::Failure => "❌",
+            (Detail::Other, _) if self.severity > Severity::Info => "⚠️",
             _ => match status.map(|s| Status::new(s).known()) {
                 Some(Some(KnownStatus::Succeeded)) => "✅",
                 Some(Some(KnownStatus::Failed | KnownStatus::Errored | KnownStatus::Abandoned)) => {

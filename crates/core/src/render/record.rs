@@ -89,6 +89,10 @@ pub enum Detail {
         since: Option<String>,
         error: Option<String>,
     },
+    /// A kind a newer pipewatch wrote, which this version does not know: read from the
+    /// change's own words. Never written.
+    #[serde(other)]
+    Other,
 }
 
 impl ChangeRecord {

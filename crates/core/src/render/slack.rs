@@ -24,9 +24,12 @@ const MAX_BUTTON_TEXT: usize = 75;
 const MAX_BUTTON_URL: usize = 3_000;
 const MAX_REASON: usize = 600;
 
-/// The attachment's colour bar, by severity.
-fn colour(severity: Severity) -> &'static str {
-    match severity {
+/// The attachment's colour bar, by severity; grey for what is only relayed.
+fn colour(content: &Content) -> &'static str {
+    if content.relayed {
+        return "#8C959F";
+    }
+    match content.severity {
         Severity::Failure => "#D1242F",
         Severity::Approval => "#8250DF",
         Severity::Warning => "#BF8700",
@@ -92,7 +95,7 @@ pub fn render(content: &Content) -> Value {
         // What notifications and clients without blocks show.
         "text": escape_within(&text::clean(content.title()), MAX_HEADER * 2),
         "blocks": [header],
-        "attachments": [{"color": colour(content.severity), "blocks": blocks}],
+        "attachments": [{"color": colour(content), "blocks": blocks}],
     })
 }
 

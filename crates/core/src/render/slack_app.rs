@@ -503,6 +503,11 @@ fn reply_key(change: &ChangeContent) -> Option<String> {
             },
             retry.attempt
         )),
+        // A kind a newer pipewatch knows, worth attention: told once, by its own words.
+        Detail::Other if change.severity > Severity::Info => Some(format!(
+            "other/{stage}/{action}/{run}/{status}/{}",
+            &digest(&Value::String(change.what.clone()))[..12]
+        )),
         // A whole execution no observation saw is always recovered: keyed above.
         _ => None,
     }

@@ -18,9 +18,13 @@ pub const MAX_BYTES: usize = 25_000;
 const MAX_REASON: usize = 600;
 const MAX_ACTIONS: usize = 4;
 
-/// The Adaptive Card's colour for the title, by severity.
-fn colour(severity: Severity) -> &'static str {
-    match severity {
+/// The Adaptive Card's colour for the title, by severity; the default for what is only
+/// relayed.
+fn colour(content: &Content) -> &'static str {
+    if content.relayed {
+        return "Default";
+    }
+    match content.severity {
         Severity::Failure => "Attention",
         Severity::Approval | Severity::Warning => "Warning",
         Severity::Info => "Good",
@@ -37,7 +41,7 @@ pub fn render(content: &Content) -> Value {
         "weight": "Bolder",
         "size": "Medium",
         "style": "heading",
-        "color": colour(content.severity),
+        "color": colour(content),
     });
     let mut changes: Vec<Value> = content
         .changes_lead_first()

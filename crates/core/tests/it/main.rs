@@ -9,5 +9,6 @@ mod exercise;
 #[path = "../../../testkit/src/fixtures.rs"]
 mod fixtures;
 mod hostile;
+mod newer;
 mod properties;
 mod slack_app;

@@ -77,7 +77,9 @@ pub enum StageStatus {
     /// A newer execution has run the stage since; this one went on past it.
     Passed,
     /// The execution is in no stage any more (newer ones have run every stage it reached):
-    /// what it did here is no longer in the state.
+    /// what it did here is no longer in the state. Also a status a newer pipewatch
+    /// wrote, which this version does not know.
+    #[serde(other)]
     Unknown,
 }
 

@@ -86,6 +86,20 @@ impl Severity {
     }
 }
 
+/// A severity as a body names it: a name this version does not know (a newer
+/// pipewatch's) reads as needing attention, never as [`Severity::Info`].
+pub(super) fn lenient_severity(name: Option<&str>) -> Severity {
+    name.and_then(Severity::parse).unwrap_or(Severity::Warning)
+}
+
+/// [`lenient_severity`] for serde, on the body's severity fields.
+pub(super) fn lenient<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Severity, D::Error> {
+    let value = serde_json::Value::deserialize(deserializer)?;
+    Ok(lenient_severity(value.as_str()))
+}
+
 /// The severity of a record written before records carried one.
 pub(super) fn legacy_severity(record: &ChangeRecord) -> Severity {
     let approval_pending = matches!(
