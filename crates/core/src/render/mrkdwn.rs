@@ -58,8 +58,15 @@ pub fn execution_facts(execution: &ExecutionContent) -> Vec<String> {
     facts
 }
 
-/// Slack's link markup: `<url|label>`.
+/// Slack's link markup: `<url|label>`. A `|`, `<` or `>` in the URL (which a provider
+/// chooses: an action's `externalExecutionUrl`, a commit's page) would end the link early
+/// and start markup of its own (`…|x><!channel>`); none is valid in a URL unencoded, so
+/// each is percent-encoded.
 pub fn link(url: &str, label: &str) -> String {
+    let url = url
+        .replace('|', "%7C")
+        .replace('<', "%3C")
+        .replace('>', "%3E");
     format!("<{url}|{}>", escape(label))
 }
 

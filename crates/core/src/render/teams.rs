@@ -1,7 +1,10 @@
 //! A notification as a Microsoft Teams message for a Workflows webhook: one Adaptive Card
 //! (schema 1.5, the highest Teams renders) with the same content and actions as Slack's —
 //! a title coloured by severity, a block per change, the commit and who started the run as
-//! facts, and buttons to the execution and the logs.
+//! labelled lines, and buttons to the execution and the logs.
+//!
+//! Every piece of text that comes from a pipeline (names, reasons, comments, commit
+//! messages) or from the topic is a `TextRun`, which renders no Markdown: see [`plain`].
 //!
 //! Teams refuses a message over about 28 KB; the card is kept under [`MAX_BYTES`] by
 //! leaving out trailing changes ("…and N more"). The card holds only what the official
@@ -16,6 +19,8 @@ use crate::render::words::duration_text;
 /// Under Teams' ~28 KB message limit, with room for the webhook's own envelope.
 pub const MAX_BYTES: usize = 25_000;
 const MAX_REASON: usize = 600;
+/// A message without changes (an alarm, something relayed): its text, at most this long.
+const MAX_TEXT: usize = 4_000;
 const MAX_ACTIONS: usize = 4;
 
 /// The Adaptive Card's colour for the title, by severity; the default for what is only
@@ -34,65 +39,57 @@ fn colour(content: &Content) -> &'static str {
 /// The webhook body for a notification.
 pub fn render(content: &Content) -> Value {
     let icon = content.icon();
-    let title = json!({
-        "type": "TextBlock",
+    let title = rich(vec![json!({
+        "type": "TextRun",
         "text": format!("{icon} {}", text::clean(content.title())),
-        "wrap": true,
         "weight": "Bolder",
         "size": "Medium",
-        "style": "heading",
         "color": colour(content),
-    });
+    })]);
     let mut changes: Vec<Value> = content
         .changes_lead_first()
         .map(|change| {
-            let mut items = vec![json!({
-                "type": "TextBlock",
-                "text": format!("{} **{}**{}", change.icon(), markdown(&change.what),
-                    change.duration_seconds.map_or_else(String::new, |s| format!(
-                        " after {}", duration_text(std::time::Duration::from_secs(s))))),
-                "wrap": true,
-            })];
-            if let Some(why) = &change.why {
-                items.push(json!({
-                    "type": "TextBlock",
-                    "text": markdown(&cut(&text::clean(why), MAX_REASON)),
-                    "wrap": true,
-                    "isSubtle": true,
-                    "spacing": "None",
-                }));
+            let mut headline = vec![
+                plain(&format!("{} ", change.icon())),
+                json!({"type": "TextRun", "text": text::clean(&change.what), "weight": "Bolder"}),
+            ];
+            if let Some(seconds) = change.duration_seconds {
+                let took = duration_text(std::time::Duration::from_secs(seconds));
+                headline.push(plain(&format!(" after {took}")));
             }
-            if let Some(who) = &change.who {
-                items.push(json!({
-                    "type": "TextBlock",
-                    "text": markdown(&text::clean(who)),
-                    "wrap": true,
-                    "isSubtle": true,
-                    "spacing": "None",
-                }));
+            let mut items = vec![rich(headline)];
+            for words in [
+                change
+                    .why
+                    .as_deref()
+                    .map(|why| cut(&text::clean(why), MAX_REASON)),
+                change.who.as_deref().map(text::clean),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                items.push(subtle(&words));
             }
             json!({"type": "Container", "items": items, "spacing": "Medium"})
         })
         .collect();
-    if content.changes.is_empty() && !content.text.trim().is_empty() {
-        changes.push(
-            json!({"type": "TextBlock", "text": markdown(content.text.trim()),
-            "wrap": true}),
+    if content.changes.is_empty() {
+        // One block per line: a run does not break lines.
+        changes.extend(
+            cut(content.text.trim(), MAX_TEXT)
+                .lines()
+                .filter(|line| !line.trim().is_empty())
+                .map(|line| rich(vec![plain(&text::clean(line))])),
         );
     }
 
-    let mut tail = Vec::new();
-    let facts = facts(content);
-    if !facts.is_empty() {
-        tail.push(json!({"type": "FactSet", "facts": facts}));
-    }
-    tail.push(json!({
-        "type": "TextBlock",
+    let mut tail = facts(content);
+    tail.push(rich(vec![json!({
+        "type": "TextRun",
         "text": format!("pipewatch notification {}", text::clean(&content.id)),
-        "wrap": true,
         "size": "Small",
         "isSubtle": true,
-    }));
+    })]));
     let actions = actions(content);
 
     let total = changes.len();
@@ -137,30 +134,43 @@ fn card(
     })
 }
 
-/// Commit(s), who started the run, and for a rollback what it goes back to.
+/// Commit(s), who started the run, and for a rollback what it goes back to: a line each,
+/// its label in bold, the commit's id a link to it.
 fn facts(content: &Content) -> Vec<Value> {
     let mut facts = Vec::new();
     let Some(execution) = content.lead_execution() else {
         return facts;
     };
+    let fact = |label: &str, mut value: Vec<Value>| {
+        value.insert(
+            0,
+            json!({"type": "TextRun", "text": format!("{label}: "), "weight": "Bolder"}),
+        );
+        json!({"type": "RichTextBlock", "inlines": value, "spacing": "Small"})
+    };
     for revision in execution.revisions.iter().take(3) {
-        let line = markdown(&revision.line());
+        let line = text::clean(&revision.line());
         let value = match (&revision.url, &revision.short_id) {
             (Some(url), Some(id)) => {
-                let message = line.strip_prefix(&markdown(id)).unwrap_or(&line).trim();
-                format!("[{}]({url}) {message}", markdown(id))
+                let message = line.strip_prefix(id.as_str()).unwrap_or(&line).trim_start();
+                vec![
+                    json!({"type": "TextRun", "text": text::clean(id),
+                        "selectAction": {"type": "Action.OpenUrl", "url": url}}),
+                    plain(&format!(" {message}")),
+                ]
             }
-            _ => line,
+            _ => vec![plain(&line)],
         };
-        facts.push(json!({"title": "Commit", "value": value}));
+        facts.push(fact("Commit", value));
     }
     if let Some(trigger) = &execution.trigger {
-        facts.push(json!({"title": "Trigger", "value": markdown(&capitalised(&trigger.summary))}));
+        let summary = capitalised(&text::clean(&trigger.summary));
+        facts.push(fact("Trigger", vec![plain(&summary)]));
     }
     if let Some(target) = &execution.rollback_of {
-        facts.push(json!({"title": "Rolls back to", "value": markdown(target)}));
+        facts.push(fact("Rolls back to", vec![plain(&text::clean(target))]));
     }
-    facts.push(json!({"title": "Execution", "value": markdown(&execution.id)}));
+    facts.push(fact("Execution", vec![plain(&text::clean(&execution.id))]));
     facts
 }
 
@@ -174,10 +184,23 @@ fn actions(content: &Content) -> Vec<Value> {
         .collect()
 }
 
-/// Free text for a `TextBlock`. Not escaped: Adaptive Cards' markdown has no escape
-/// character, and a stray `*` in an error message costs less than a visible backslash.
-fn markdown(text: &str) -> String {
-    text.to_owned()
+/// Text from a pipeline (or from anyone on the topic) is only ever a `TextRun` of a
+/// `RichTextBlock`: a run renders no Markdown (Adaptive Cards' schema: "Markdown is not
+/// supported"), so `[reset your password](https://…)` or `**urgent**` in a commit message
+/// or a failure reason shows as the characters it is, in Teams and in any other host.
+/// `TextBlock`s, which do render Markdown, hold only pipewatch's own words.
+fn plain(text: &str) -> Value {
+    json!({"type": "TextRun", "text": text})
+}
+
+/// A run of toned-down text in a block of its own, close under the one before.
+fn subtle(text: &str) -> Value {
+    json!({"type": "RichTextBlock", "spacing": "None",
+        "inlines": [{"type": "TextRun", "text": text, "isSubtle": true}]})
+}
+
+fn rich(inlines: Vec<Value>) -> Value {
+    json!({"type": "RichTextBlock", "inlines": Value::Array(inlines)})
 }
 
 fn capitalised(text: &str) -> String {

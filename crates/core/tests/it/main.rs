@@ -9,6 +9,7 @@ mod exercise;
 #[path = "../../../testkit/src/fixtures.rs"]
 mod fixtures;
 mod hostile;
+mod markup;
 mod newer;
 mod properties;
 mod slack_app;
