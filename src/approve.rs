@@ -32,6 +32,7 @@ use crate::slack::SlackApi;
 use pipewatch_core::interaction::{
     self, Approvers, Click, Decision, Installed, Request, Standing, UserGroups,
 };
+use pipewatch_core::render::answer;
 use pipewatch_core::state::Timestamp;
 
 /// What the approver knows at cold start.
@@ -317,7 +318,7 @@ pub async fn take<W: Webhook>(
         Err(error) => return not_decided(format!("Nothing was decided: {error}.")).await,
     };
     let (Standing::Waiting, Some(token)) = (&standing, token) else {
-        let words = standing.words(target).unwrap_or_else(|| {
+        let words = answer::not_waiting(&standing, target).unwrap_or_else(|| {
             format!("{}/{} shows no approval token", target.stage, target.action)
         });
         return not_decided(format!("Nothing was decided: {words}.")).await;

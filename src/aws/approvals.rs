@@ -18,10 +18,11 @@ use aws_sdk_codepipeline::types::{ApprovalResult, ApprovalStatus};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::clients::Clients;
-use super::codepipeline::convert;
+use super::codepipeline::{convert, convert_action_run};
 use crate::select::Home;
-use pipewatch_core::interaction::{Decision, Standing, Target, standing};
+use pipewatch_core::interaction::{Decision, Seen, Standing, Target, in_history, in_state};
 use pipewatch_core::pipeline::{Location, PipelineRef};
+use pipewatch_core::state::ActionRun;
 use tokio::sync::Mutex;
 
 /// An approval token: it lets anyone decide the approval, so it shows nowhere.
@@ -100,7 +101,9 @@ impl CodePipelineApprovals {
         Ok((client, pipeline))
     }
 
-    /// Where `target` stands now, and its token while it waits.
+    /// Where `target` stands now, and its token while it waits: the state settles the
+    /// run it shows; any other run is looked up in its execution's history (V2's PARALLEL
+    /// mode shows one execution's run of many; a retried stage shows the newer run).
     pub async fn waiting(
         &self,
         target: &Target,
@@ -113,47 +116,43 @@ impl CodePipelineApprovals {
             .await
             .map_err(|e| failed(&e))?;
         let state = convert(&output).map_err(ApprovalError::Failed)?;
-        let now = standing(&state, target);
-        let token = (now == Standing::Waiting)
-            .then(|| {
-                output
+        match in_state(&state, target) {
+            Seen::Settled(Standing::Waiting) => {
+                let token = output
                     .stage_states()
                     .iter()
-                    .find(|s| s.stage_name() == Some(target.stage.as_str()))?
-                    .action_states()
-                    .iter()
-                    .find(|a| a.action_name() == Some(target.action.as_str()))?
-                    .latest_execution()
-                    .filter(|e| {
-                        e.action_execution_id() == Some(target.action_execution_id.as_str())
-                    })?
-                    .token()
-                    .map(|t| Token(t.to_owned()))
-            })
-            .flatten();
-        match (now, token) {
-            (Standing::Waiting, Some(token)) => Ok((Standing::Waiting, Some(token))),
-            (Standing::Gone, _) => Ok((Standing::Gone, None)),
-            // The state shows another run, or this one without its token: in PARALLEL
-            // mode the run waits in the history, with its token there.
-            (now, _) => Ok(match self.in_history(&client, &pipeline, target).await? {
-                Some(token) => (Standing::Waiting, Some(token)),
-                None => (now, None),
-            }),
+                    .find(|s| s.stage_name() == Some(target.stage.as_str()))
+                    .and_then(|s| {
+                        s.action_states()
+                            .iter()
+                            .find(|a| a.action_name() == Some(target.action.as_str()))
+                    })
+                    .and_then(|a| a.latest_execution()?.token())
+                    .map(|t| Token(t.to_owned()));
+                Ok((Standing::Waiting, token))
+            }
+            Seen::Settled(standing) => Ok((standing, None)),
+            Seen::InHistory { retried } => {
+                let (runs, token) = self.history(&client, &pipeline, target).await?;
+                Ok(match in_history(target, &runs, retried) {
+                    Standing::Waiting => (Standing::Waiting, token),
+                    standing => (standing, None),
+                })
+            }
         }
     }
 
-    /// The token of the run `target` names while `ListActionExecutions` (filtered by its
-    /// pipeline execution) shows it waiting: `None` when the button names no execution,
-    /// or the history has no such run waiting.
-    async fn in_history(
+    /// The runs of the button's execution as `ListActionExecutions` lists them (none when
+    /// the button names no execution), and the token of the run the button names while it
+    /// waits: its `externalExecutionId`, as the API reference says of a manual approval.
+    async fn history(
         &self,
         client: &Client,
         pipeline: &PipelineRef,
         target: &Target,
-    ) -> Result<Option<Token>, ApprovalError> {
+    ) -> Result<(Vec<ActionRun>, Option<Token>), ApprovalError> {
         let Some(execution) = &target.execution else {
-            return Ok(None);
+            return Ok((Vec::new(), None));
         };
         let output = client
             .list_action_executions()
@@ -167,8 +166,8 @@ impl CodePipelineApprovals {
             .send()
             .await
             .map_err(|e| failed(&e))?;
-        Ok(output
-            .action_execution_details()
+        let details = output.action_execution_details();
+        let token = details
             .iter()
             .find(|d| {
                 d.action_execution_id() == Some(target.action_execution_id.as_str())
@@ -177,7 +176,11 @@ impl CodePipelineApprovals {
                     && d.status() == Some(&ActionExecutionStatus::InProgress)
             })
             .and_then(|d| d.output()?.execution_result()?.external_execution_id())
-            .map(|t| Token(t.to_owned())))
+            .map(|t| Token(t.to_owned()));
+        Ok((
+            details.iter().filter_map(convert_action_run).collect(),
+            token,
+        ))
     }
 
     /// Approves or rejects `target` with `token`, recording `summary`.

@@ -190,7 +190,7 @@ where
 }
 
 /// An `actionExecutionDetails` entry, or `None` without the ids that make it one.
-fn convert_action_run(detail: &sdk::ActionExecutionDetail) -> Option<ActionRun> {
+pub fn convert_action_run(detail: &sdk::ActionExecutionDetail) -> Option<ActionRun> {
     let result = detail.output().and_then(|o| o.execution_result());
     Some(ActionRun {
         pipeline_execution_id: detail.pipeline_execution_id()?.to_owned(),

@@ -14,12 +14,15 @@
 //!    members the caller reads); by default nobody is.
 //!
 //! A [`Refusal`] says in words what was wrong, for the log; the caller answers Slack
-//! without repeating it. Then [`standing`] says whether the approval run the button names
-//! is still waiting, and [`summary`] words the decision CodePipeline keeps.
+//! without repeating it. Then [`in_state`] and [`in_history`] say whether the approval run
+//! the button names is still waiting, and if not how it ended, and [`summary`] words the
+//! decision CodePipeline keeps.
 
 mod decision;
 
-pub use decision::{MAX_SUMMARY, Standing, decided_in_slack, standing, summary};
+pub use decision::{
+    Ending, MAX_SUMMARY, Seen, Standing, decided_in_slack, in_history, in_state, summary,
+};
 
 use std::collections::{BTreeMap, BTreeSet};
 

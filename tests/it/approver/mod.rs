@@ -352,4 +352,5 @@ fn forged_stale_or_malformed_requests_hand_nothing_on() {
 
 mod decision;
 mod groups;
+mod modes;
 mod runtime;

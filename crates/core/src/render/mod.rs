@@ -12,12 +12,15 @@
 //!   for webhooks), [`slack_app`] (the Slack app's living message and thread replies),
 //!   [`teams`] (Adaptive Cards).
 //! - [`mrkdwn`]: Slack's markup, shared by the Chatbot and Slack renderers.
+//! - [`answer`]: what a person who clicked Approve or Reject is told when the approval
+//!   no longer waits.
 //! - [`text`]: one terminal line per change; [`record`]: one flat JSON record per change
 //!   (the `replay --format json` contract).
 //!
 //! Pure functions. Text written for people passes through [`text::clean`], since
 //! summaries and reasons are free text from AWS and its users.
 
+pub mod answer;
 pub mod chatbot;
 pub mod console;
 pub mod content;

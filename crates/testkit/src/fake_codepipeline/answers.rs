@@ -16,6 +16,10 @@ const GET_RESOURCES: &str = "ResourceGroupsTaggingAPI_20170126.GetResources";
 const PUT_APPROVAL_RESULT: &str = "CodePipeline_20150709.PutApprovalResult";
 const JSON: &str = "application/x-amz-json-1.1";
 
+/// Who CodePipeline says decided an approval through the approver.
+pub const APPROVER_ROLE: &str =
+    "arn:aws:sts::123456789012:assumed-role/pipewatch-approver/approver";
+
 /// `Credential=AKID/DATE/REGION/SERVICE/aws4_request` of the request's signature.
 fn credential_scope(request: &Request) -> Option<(String, String)> {
     let authorization = request.header("authorization")?;
@@ -192,6 +196,16 @@ fn put_approval_result(script: &Mutex<Script>, region: &str, body: &serde_json::
     } else {
         "Failed"
     };
+    // As CodePipeline records a decision: the caller's role as who changed the run, now as
+    // when (ActionExecutionDetail's updatedBy and lastUpdateTime, ActionExecution's
+    // lastUpdatedBy and lastStatusChange in the API reference), the summary kept.
+    let by = serde_json::json!(APPROVER_ROLE);
+    let now = serde_json::json!(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    );
     if let Some(run) = script
         .action_runs
         .get_mut(name)
@@ -205,6 +219,8 @@ fn put_approval_result(script: &Mutex<Script>, region: &str, body: &serde_json::
         })
     {
         run["status"] = serde_json::json!(decided);
+        run["updatedBy"] = by;
+        run["lastUpdateTime"] = now;
         run["output"]["executionResult"]["externalExecutionSummary"] =
             body["result"]["summary"].clone();
         script.approvals.push(body.clone());
@@ -237,8 +253,8 @@ fn put_approval_result(script: &Mutex<Script>, region: &str, body: &serde_json::
     let summary = body["result"]["summary"].clone();
     run["status"] = serde_json::json!(decided);
     run["summary"] = summary;
-    run["lastUpdatedBy"] =
-        serde_json::json!("arn:aws:sts::123456789012:assumed-role/pipewatch-approver/approver");
+    run["lastUpdatedBy"] = by;
+    run["lastStatusChange"] = now;
     run.as_object_mut().map(|r| r.remove("token"));
     script.approvals.push(body.clone());
     let key = if script
