@@ -321,6 +321,9 @@ impl App<'_> {
                 let mut plain = slack_app::plain(message);
                 plain["channel"] = json!(channel);
                 plain["ts"] = json!(reference.ts);
+                // chat.update keeps the blocks an update leaves out: an empty list removes
+                // them, or the older rendering stays under the newer text.
+                plain["blocks"] = json!([]);
                 self.retrying(deadline, Limited::Return, || self.api.update(&plain))
                     .await
             }

@@ -156,7 +156,7 @@ async fn the_approver_logs_no_token_secret_or_response_url_at_trace() {
             "action_execution_id": RUN}).to_string()});
         let reject = json!({
             "type": "block_actions", "team": {"id": "T0PIPEWATCH"}, "api_app_id": "A0PIPEWATCH",
-            "user": {"id": "U024BE7LH", "name": "Maria Silva"}, "trigger_id": "1.2.logcheck",
+            "user": {"id": "U024BE7LH", "name": "Maria Silva"}, "trigger_id": around_it.slack.trigger_id(),
             "response_url": around_it.slack.response_url(), "actions": [button.clone()],
             "message": {"blocks": [{"type": "actions", "elements": [button]}]}
         });

@@ -5,6 +5,12 @@
 //! messages, so a test reads what a person would see, and every call, so a test counts
 //! them. Errors are injectable per method; a token can be revoked; a message deleted.
 //!
+//! It is as strict as Slack where a lenient fake would hide a defect (Slack's method
+//! reference pages): `chat.update` keeps the blocks and attachments an update leaves out
+//! (an empty array removes them); a read method (`usergroups.users.list`) reads its
+//! arguments from a form only; `views.open` takes a `trigger_id` this fake issued
+//! ([`FakeSlack::trigger_id`]), once, within 3 seconds.
+//!
 //! A Rust server on keep-alive connections: faster than the client it measures.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -37,8 +43,10 @@ struct State {
     calls: Vec<Call>,
     posted: u64,
     /// Per method: the next answers to give instead of the normal one (an `error` code,
-    /// or `"429"` for a rate limit).
+    /// or `"429"` for a rate limit, `"429:N"` with `Retry-After: N`).
     failures: BTreeMap<String, VecDeque<String>>,
+    /// The `trigger_id`s issued with clicks, and when; those a dialog was opened with.
+    triggers: BTreeMap<String, (Instant, bool)>,
     revoked: bool,
     /// User groups' members, by group id.
     groups: BTreeMap<String, Vec<String>>,
@@ -131,6 +139,18 @@ impl FakeSlack {
         )
     }
 
+    /// A click's `trigger_id`, as Slack sends one: it opens one dialog, within 3 seconds.
+    pub fn trigger_id(&self) -> String {
+        let mut state = self.state.lock().unwrap();
+        let id = format!(
+            "{}.{}.fake",
+            1_700_000_000 + state.triggers.len(),
+            state.calls.len()
+        );
+        state.triggers.insert(id.clone(), (Instant::now(), false));
+        id
+    }
+
     /// What was posted to the `response_url`s, in order.
     pub fn responses(&self) -> Vec<Value> {
         self.state.lock().unwrap().responses.clone()
@@ -144,7 +164,8 @@ impl FakeSlack {
         );
     }
 
-    /// The next `count` calls of `method` are refused with `code` (`"429"`: rate limited).
+    /// The next `count` calls of `method` are refused with `code` (`"429"`: rate limited
+    /// with `Retry-After: 1`, `"429:N"` with `Retry-After: N`).
     pub fn fail_next(&self, method: &str, code: &str, count: usize) {
         let mut state = self.state.lock().unwrap();
         let queue = state.failures.entry(method.to_owned()).or_default();
@@ -243,13 +264,16 @@ fn answer(state: &Mutex<State>, request: &Request) -> Reply {
         };
     }
     let method = request.path.trim_start_matches("/api/").to_owned();
-    // Read methods take a form, as Slack's do; the others JSON.
-    let body: Value = if request.header("content-type") == Some("application/x-www-form-urlencoded")
-    {
+    // Read methods take their arguments from a form only (a JSON body is not read); the
+    // others a form or JSON.
+    let form = request.header("content-type") == Some("application/x-www-form-urlencoded");
+    let body: Value = if form {
         form_urlencoded::parse(&request.body)
             .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
             .collect::<serde_json::Map<_, _>>()
             .into()
+    } else if method == "usergroups.users.list" {
+        Value::Null
     } else {
         serde_json::from_slice(&request.body).unwrap_or(Value::Null)
     };
@@ -283,8 +307,11 @@ fn decide(state: &mut State, method: &str, body: &Value, request: &Request) -> (
         return (refuse("token_revoked"), false);
     }
     if let Some(code) = state.failures.get_mut(method).and_then(VecDeque::pop_front) {
-        if code == "429" {
-            return (limited(1), false);
+        if let Some(wait) = code.strip_prefix("429") {
+            return (
+                limited(wait.trim_start_matches(':').parse().unwrap_or(1)),
+                false,
+            );
         }
         return (refuse(&code), false);
     }
@@ -298,14 +325,7 @@ fn decide(state: &mut State, method: &str, body: &Value, request: &Request) -> (
         };
     }
     if method == "views.open" {
-        return if body["trigger_id"].is_string() && body["view"].is_object() {
-            (
-                respond(200, &json!({"ok": true, "view": body["view"]})),
-                true,
-            )
-        } else {
-            (refuse("invalid_arguments"), false)
-        };
+        return open_view(state, body);
     }
     let Some(channel) = body["channel"].as_str().map(str::to_owned) else {
         return (refuse("channel_not_found"), false);
@@ -334,8 +354,13 @@ fn decide(state: &mut State, method: &str, body: &Value, request: &Request) -> (
             if !state.messages.contains_key(&key) {
                 return (refuse("message_not_found"), false);
             }
-            let mut message = body.clone();
-            message.as_object_mut().map(|m| m.remove("ts"));
+            // What an update leaves out stays as it was, blocks and attachments included.
+            let mut message = state.messages[&key].clone();
+            for (field, value) in body.as_object().into_iter().flatten() {
+                if field != "ts" {
+                    message[field] = value.clone();
+                }
+            }
             state.messages.insert(key, message);
             (
                 respond(
@@ -346,6 +371,28 @@ fn decide(state: &mut State, method: &str, body: &Value, request: &Request) -> (
             )
         }
         _ => (refuse("unknown_method"), false),
+    }
+}
+
+/// `views.open`: a dialog, for a `trigger_id` this fake issued, once, within 3 seconds.
+fn open_view(state: &mut State, body: &Value) -> (Reply, bool) {
+    if !body["view"].is_object() {
+        return (refuse("invalid_arguments"), false);
+    }
+    let trigger = body["trigger_id"].as_str().unwrap_or_default();
+    match state.triggers.get_mut(trigger) {
+        None => (refuse("invalid_trigger_id"), false),
+        Some((_, true)) => (refuse("exchanged_trigger_id"), false),
+        Some((issued, _)) if issued.elapsed() > Duration::from_secs(3) => {
+            (refuse("expired_trigger_id"), false)
+        }
+        Some((_, used)) => {
+            *used = true;
+            (
+                respond(200, &json!({"ok": true, "view": body["view"]})),
+                true,
+            )
+        }
     }
 }
 

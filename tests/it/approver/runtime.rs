@@ -139,9 +139,10 @@ async fn reject_asks_why_first_and_the_reason_is_recorded_with_the_decision() {
     let button = json!({"action_id": "pipewatch-reject", "value": json!({
         "pipeline": "web-app-release", "stage": "Approve", "action": "ReleaseApproval",
         "action_execution_id": RUN}).to_string()});
+    let trigger = approver.slack.trigger_id();
     let click = json!({
         "type": "block_actions", "team": {"id": "T0PIPEWATCH"}, "api_app_id": "A0PIPEWATCH",
-        "user": {"id": "U024BE7LH", "name": "Maria Silva"}, "trigger_id": "12345.67890.abcdef",
+        "user": {"id": "U024BE7LH", "name": "Maria Silva"}, "trigger_id": trigger,
         "response_url": approver.slack.response_url(), "actions": [button.clone()],
         "message": {"blocks": [{"type": "actions", "elements": [button]}]}
     });
@@ -159,7 +160,7 @@ async fn reject_asks_why_first_and_the_reason_is_recorded_with_the_decision() {
         .map(|c| c.body)
         .collect();
     assert_eq!(opened.len(), 1, "the reason dialog, at once");
-    assert_eq!(opened[0]["trigger_id"], "12345.67890.abcdef");
+    assert_eq!(opened[0]["trigger_id"], trigger.as_str());
     let view = &opened[0]["view"];
 
     let submission = json!({

@@ -142,6 +142,42 @@ async fn refused_blocks_are_sent_again_as_plain_text_and_rate_limits_are_waited_
     assert_eq!(setup.slack.top_level(CHANNEL)[0].1, expected(&run[1]));
 }
 
+/// Slack keeps the blocks an update leaves out: a plain-text update must empty them, or
+/// people go on seeing the older rendering under the newer text.
+#[tokio::test]
+async fn an_update_refused_for_its_blocks_replaces_the_old_blocks_with_plain_text() {
+    let setup = setup().await;
+    let app = App {
+        api: &setup.api,
+        refs: &setup.refs,
+    };
+    let run = release();
+    app.deliver(&route(), &run[0], soon()).await.unwrap();
+    setup
+        .slack
+        .fail_next("chat.update", "msg_blocks_too_long", 1);
+    app.deliver(&route(), &run[1], soon()).await.unwrap();
+    let top = setup.slack.top_level(CHANNEL);
+    assert_eq!(top.len(), 1, "the same message, updated");
+    assert_eq!(
+        top[0].1["blocks"],
+        json!([]),
+        "no stale blocks: {}",
+        top[0].1
+    );
+    let newer = expected(&run[1]);
+    let words = newer["text"].as_str().unwrap();
+    assert!(
+        top[0].1["text"].as_str().unwrap().starts_with(words),
+        "{}",
+        top[0].1
+    );
+    assert!(
+        setup.refs.dead_letters(CHANNEL).await.unwrap().is_empty(),
+        "a content refusal is no channel problem"
+    );
+}
+
 #[tokio::test]
 async fn a_revoked_token_keeps_the_message_as_a_dead_letter_and_tells_the_operator_once() {
     let setup = setup().await;
