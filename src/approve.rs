@@ -232,18 +232,33 @@ pub const GROUPS_TIMEOUT: Duration = Duration::from_millis(1_500);
 /// The members of the approvers' user groups, read from Slack (`usergroups.users.list`,
 /// one call per group, all at once) at most once per [`GROUPS_TTL`], and only for a
 /// verified click that needs them ([`needs_groups`]).
-#[derive(Default)]
 pub struct GroupCache {
     last: tokio::sync::Mutex<Option<(Instant, UserGroups)>>,
+    /// How long a reading is trusted: [`GROUPS_TTL`], but for tests.
+    ttl: Duration,
+}
+
+impl Default for GroupCache {
+    fn default() -> Self {
+        Self::trusted_for(GROUPS_TTL)
+    }
 }
 
 impl GroupCache {
+    /// A cache whose readings are trusted for `ttl`.
+    pub fn trusted_for(ttl: Duration) -> Self {
+        Self {
+            last: tokio::sync::Mutex::default(),
+            ttl,
+        }
+    }
+
     /// The members of `groups`, or `None` when Slack did not tell them in time (nothing
     /// is then decided by group; the last reading is not trusted past its time).
     pub async fn members(&self, api: &SlackApi, groups: &BTreeSet<&str>) -> Option<UserGroups> {
         let mut last = self.last.lock().await;
         if let Some((at, members)) = last.as_ref()
-            && at.elapsed() < GROUPS_TTL
+            && at.elapsed() < self.ttl
         {
             return Some(members.clone());
         }

@@ -108,8 +108,11 @@ impl SlackRefs {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
+            // A claim without its lease (a partial item) is as good as expired, as `get`
+            // reads it: else a delivery would find it taken over and never claimable.
             .condition_expression(
-                "attribute_not_exists(#k) OR (attribute_not_exists(#f) AND claimed_until <= :now)",
+                "attribute_not_exists(#k) OR (attribute_not_exists(#f) AND \
+                 (attribute_not_exists(claimed_until) OR claimed_until <= :now))",
             )
             .expression_attribute_names("#k", KEY)
             .expression_attribute_names("#f", finished)
@@ -166,6 +169,7 @@ impl SlackRefs {
             digest: text("digest").unwrap_or_default(),
             message: text("message").unwrap_or_default(),
             sent: text("sent"),
+            sending_until: number("sending_until").unwrap_or(0),
         }))
     }
 
@@ -240,14 +244,42 @@ impl SlackRefs {
             .update_item()
             .table_name(&self.table)
             .key(KEY, s(Self::key(&newer.channel, &newer.execution)))
-            .update_expression("SET revision = :r, digest = :d, message = :m, #e = :e")
+            .update_expression(
+                "SET revision = :r, digest = :d, message = :m, sending_until = :until, #e = :e",
+            )
             .condition_expression("revision = :read")
             .expression_attribute_names("#e", EXPIRES_AT)
             .expression_attribute_values(":r", n(newer.revision))
             .expression_attribute_values(":d", s(&newer.digest))
             .expression_attribute_values(":m", s(&newer.message))
+            .expression_attribute_values(":until", n(newer.sending_until))
             .expression_attribute_values(":read", n(read_revision))
             .expression_attribute_values(":e", Self::expires(now_ms))
+            .send()
+            .await;
+        won(result, "UpdateItem")
+    }
+
+    /// Takes over sending `reference`'s newest rendering, which its recorder never sent
+    /// and whose lease passed, while it is still the newest: `false` when another
+    /// forwarder took it, or recorded a newer one.
+    pub async fn take_sending(
+        &self,
+        reference: &MessageRef,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, s(Self::key(&reference.channel, &reference.execution)))
+            .update_expression("SET sending_until = :until")
+            .condition_expression(
+                "digest = :d AND (attribute_not_exists(sending_until) OR sending_until <= :now)",
+            )
+            .expression_attribute_values(":until", n(now_ms + CLAIM_LEASE_MS))
+            .expression_attribute_values(":d", s(&reference.digest))
+            .expression_attribute_values(":now", n(now_ms))
             .send()
             .await;
         won(result, "UpdateItem")

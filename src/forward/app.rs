@@ -220,7 +220,7 @@ impl App<'_> {
                 Next::Wait => {
                     let stored = stored.expect("Wait is decided on a stored reference");
                     if living.revision > stored.revision && living.digest != stored.digest {
-                        let newer = living::recorded(&stored, living);
+                        let newer = living::recorded(&stored, living, now);
                         self.refs.record(&newer, stored.revision, now).await?;
                     }
                     if Instant::now() + WAIT_STEP + RESERVE > deadline {
@@ -230,9 +230,20 @@ impl App<'_> {
                 }
                 Next::Record => {
                     let stored = stored.expect("Record is decided on a stored reference");
-                    let newer = living::recorded(&stored, living);
+                    let newer = living::recorded(&stored, living, now);
                     if !self.refs.record(&newer, stored.revision, now).await? {
                         continue; // another forwarder recorded one meanwhile: read again
+                    }
+                    let sent_before = stored.sent.clone().unwrap_or_default();
+                    return self
+                        .newest(route, &living.execution, &sent_before, deadline, sent)
+                        .await;
+                }
+                // Recorded by a forwarder that did not send it: sent now, by one of us.
+                Next::Resend => {
+                    let stored = stored.expect("Resend is decided on a stored reference");
+                    if !self.refs.take_sending(&stored, now).await? {
+                        return Ok(());
                     }
                     let sent_before = stored.sent.clone().unwrap_or_default();
                     return self

@@ -12,7 +12,10 @@
 //!   (conditional on the revision read), then send what is recorded as newest; after
 //!   sending, read again and send the newest recorded if it is newer than what was sent;
 //! - an equal or newer revision, or the same rendering → **nothing**: never roll back,
-//!   never send the same rendering twice.
+//!   never send the same rendering twice — unless the newest recorded rendering was never
+//!   sent and its sender is gone (its call failed, or it died after recording: the
+//!   recording's sending lease passed) → **resend** it, or a redelivery could never show
+//!   it.
 //!
 //! Because every sender reads the record after its call returns and sends again whenever
 //! a newer rendering was recorded meanwhile, the last call Slack applies is the newest
@@ -54,6 +57,10 @@ pub struct MessageRef {
     pub message: String,
     /// The digest of the rendering Slack last accepted.
     pub sent: Option<String>,
+    /// Until when (epoch ms) the forwarder that recorded the newest rendering is trusted
+    /// to send it; 0 when it gave up. Past it, with `sent` not the newest, another
+    /// delivery sends it.
+    pub sending_until: i64,
 }
 
 /// What to do with a rendering, given what is stored.
@@ -70,6 +77,9 @@ pub enum Next {
     TakeOver,
     /// Record this revision (conditional on the stored one), then update the message.
     Record,
+    /// Older or equal revision, but the newest recorded rendering was never sent and no
+    /// forwarder is sending it: send it.
+    Resend,
     /// Older or equal revision, or the same rendering: nothing.
     Nothing,
 }
@@ -83,7 +93,12 @@ pub fn next(stored: Option<&MessageRef>, living: &Living, least: Severity, now: 
         Some(stored) if stored.ts.is_none() && stored.claimed_until <= now => Next::TakeOver,
         Some(stored) if stored.ts.is_none() => Next::Wait,
         Some(stored) if stored.revision >= living.revision || stored.digest == living.digest => {
-            Next::Nothing
+            let unsent = stored.sent.as_deref() != Some(stored.digest.as_str());
+            if unsent && stored.sending_until <= now {
+                Next::Resend
+            } else {
+                Next::Nothing
+            }
         }
         Some(_) => Next::Record,
     }
@@ -95,12 +110,14 @@ pub fn resend<'a>(now: &'a MessageRef, sent_digest: &str) -> Option<&'a str> {
     (now.digest != sent_digest).then_some(now.message.as_str())
 }
 
-/// `stored` with `living` recorded as the newest rendering.
-pub fn recorded(stored: &MessageRef, living: &Living) -> MessageRef {
+/// `stored` with `living` recorded as the newest rendering, to be sent by the forwarder
+/// recording it until `now` plus the lease.
+pub fn recorded(stored: &MessageRef, living: &Living, now: i64) -> MessageRef {
     MessageRef {
         revision: living.revision,
         digest: living.digest.clone(),
         message: living.message.to_string(),
+        sending_until: now.saturating_add(CLAIM_LEASE_MS),
         ..stored.clone()
     }
 }
@@ -133,6 +150,7 @@ pub fn claim(channel: &str, living: &Living, now: i64) -> MessageRef {
         digest: living.digest.clone(),
         message: living.message.to_string(),
         sent: None,
+        sending_until: 0,
     }
 }
 
@@ -205,17 +223,23 @@ impl Simulation {
                     reference.sent = Some(living.digest.clone());
                     self.refs.insert(living.execution.clone(), reference);
                 }
-                Next::Record => {
+                step @ (Next::Record | Next::Resend) => {
                     let stored = stored.expect("Record is decided on a stored reference");
-                    let mut reference = recorded(stored, living);
-                    let mut body = living.message.clone();
+                    // A resend sends the newest recorded, never this older rendering.
+                    let mut reference = if step == Next::Record {
+                        recorded(stored, living, 0)
+                    } else {
+                        stored.clone()
+                    };
+                    let mut body: Value =
+                        serde_json::from_str(&reference.message).unwrap_or(Value::Null);
                     body["channel"] = json!(self.channel);
                     body["ts"] = json!(reference.ts);
                     calls.push(Call {
                         method: "chat.update",
                         body,
                     });
-                    reference.sent = Some(living.digest.clone());
+                    reference.sent = Some(reference.digest.clone());
                     self.refs.insert(living.execution.clone(), reference);
                 }
                 Next::Skip | Next::Wait | Next::Nothing => {}

@@ -60,6 +60,9 @@ struct Script {
     latency: Duration,
     /// Run as each `GetPipelineState` is answered: a test's way to let time pass per call.
     on_state: Option<Arc<dyn Fn() + Send + Sync>>,
+    /// `PutApprovalResult` requests wait here before they are applied, while a test holds
+    /// them (real CodePipeline may show an approval waiting for a moment after it).
+    approval_gate: Option<crate::gate::Gate>,
     /// Requests per second above which the fake throttles, and when each was answered.
     rate_limit: Option<(usize, VecDeque<Instant>)>,
     throttled: usize,
@@ -231,6 +234,14 @@ impl FakeCodePipeline {
         script
             .approval_faults
             .extend(std::iter::repeat_n(fault, count));
+    }
+
+    /// Holds every `PutApprovalResult` at the returned gate, before it is applied, until
+    /// the test opens it: meanwhile `GetPipelineState` still shows the approval waiting.
+    pub fn gate_approvals(&self) -> crate::gate::Gate {
+        let gate = crate::gate::Gate::new();
+        self.script.lock().unwrap().approval_gate = Some(gate.clone());
+        gate
     }
 
     /// Runs `each` as every `GetPipelineState` is answered (a clock moved on, say).

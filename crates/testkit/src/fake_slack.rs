@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::gate::Gate;
 use crate::http::{Reply, Request, Server};
 
 /// The token the fake accepts.
@@ -64,6 +65,9 @@ struct Jitter {
     hold: Mutex<Option<(String, Duration)>>,
     /// Calls of this method wait this long before they are applied.
     slow: Mutex<Option<(String, Duration)>>,
+    /// Calls of the method, or whose body holds the text, wait at the gate until a test
+    /// opens it.
+    gates: Mutex<Vec<(String, Gate)>>,
 }
 
 /// The fake, serving until dropped.
@@ -91,6 +95,20 @@ impl FakeSlack {
                 && request.path.ends_with(&format!("/{method}"))
             {
                 std::thread::sleep(wait);
+            }
+            let gates: Vec<Gate> = delays
+                .gates
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(needle, _)| {
+                    request.path.ends_with(&format!("/{needle}"))
+                        || String::from_utf8_lossy(&request.body).contains(needle)
+                })
+                .map(|(_, gate)| gate.clone())
+                .collect();
+            for gate in gates {
+                gate.pass();
             }
             let held = delays.hold.lock().unwrap().clone();
             if let Some((needle, wait)) = held
@@ -124,6 +142,18 @@ impl FakeSlack {
     /// call that a later one overtakes.
     pub fn hold(&self, needle: &str, wait: Duration) {
         *self.jitter.hold.lock().unwrap() = Some((needle.to_owned(), wait));
+    }
+
+    /// Every call of the method `needle`, or whose body contains `needle`, waits at the
+    /// returned gate, before it is applied, until the test opens it.
+    pub fn gate(&self, needle: &str) -> Gate {
+        let gate = Gate::new();
+        self.jitter
+            .gates
+            .lock()
+            .unwrap()
+            .push((needle.to_owned(), gate.clone()));
+        gate
     }
 
     /// Every call of `method` waits `wait` before it is applied (`None`: none waits).

@@ -13,7 +13,8 @@
 //! - [`fake_slack`]: Slack's Web API (`chat.postMessage`, `chat.update`) over HTTP, with
 //!   its refusals, rate limits, revoked tokens and deleted messages.
 //! - [`fault_proxy`]: a proxy in front of an emulator that injects throttling, errors and
-//!   stalls. [`http`]: the small HTTP server both are built on.
+//!   stalls. [`http`]: the small HTTP server both are built on. [`gate`]: where the fakes
+//!   hold calls until a test lets them through, instead of racing sleeps.
 //! - [`lambda`]: cargo-lambda's local Runtime API with one of the built bootstraps.
 //! - [`stack`]: the deploy rehearsal's CloudFormation emulator.
 //! - [`fixtures`]: the recorded scenarios; [`records`]: records as earlier versions wrote them;
@@ -29,6 +30,7 @@ pub mod fake_codepipeline;
 pub mod fake_slack;
 pub mod fault_proxy;
 pub mod fixtures;
+pub mod gate;
 pub mod http;
 pub mod lambda;
 pub mod records;

@@ -385,3 +385,32 @@ async fn someone_not_allowed_is_told_so_and_nothing_is_called() {
     assert_eq!(world.fake.operations("GetPipelineState"), 0);
     assert!(world.fake.approvals().is_empty());
 }
+
+/// The decision is claimed before CodePipeline is called: two deliveries of one click at
+/// once, while CodePipeline still shows the approval waiting (real CodePipeline may, for a
+/// moment; the fake holds the first decision at a gate), call `PutApprovalResult` once,
+/// and the other is told it is being decided already.
+#[tokio::test]
+async fn two_deliveries_of_one_click_at_once_call_codepipeline_once() {
+    let world = world().await;
+    let gate = world.fake.gate_approvals();
+    let click = world.click(Decision::Approve, RUN);
+    let second = async {
+        gate.until_arrived(1).await;
+        let outcome = world.take(&click).await;
+        gate.open();
+        outcome
+    };
+    let (first, second) = tokio::join!(world.take(&click), second);
+    assert_eq!(
+        first.unwrap(),
+        Outcome::Decided("Approved in Slack by Maria Silva (U024BE7LH)".into())
+    );
+    assert_eq!(
+        second.unwrap(),
+        Outcome::NotDecided(
+            "Nothing was decided: Approve/ReleaseApproval is being decided already.".into()
+        )
+    );
+    assert_eq!(world.fake.operations("PutApprovalResult"), 1);
+}

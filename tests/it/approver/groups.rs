@@ -51,3 +51,28 @@ async fn members_are_read_once_per_while_and_an_unreadable_group_decides_nothing
     assert_eq!(GroupCache::default().members(&api, &groups).await, None);
     assert!(started.elapsed() < GROUPS_TIMEOUT + Duration::from_millis(500));
 }
+
+/// A reading is trusted for its time, then read again: someone removed from a group can
+/// decide no longer than that.
+#[tokio::test]
+async fn members_are_read_again_once_their_time_has_passed() {
+    let slack = FakeSlack::start();
+    slack.set_group("S0RELEASE1", &["U024BE7LH", "U0RELEASE01"]);
+    let api = api(&slack);
+    let groups = BTreeSet::from(["S0RELEASE1"]);
+    let lasting = GroupCache::trusted_for(Duration::from_mins(2));
+    let expired = GroupCache::trusted_for(Duration::ZERO);
+    for cache in [&lasting, &expired] {
+        let members = cache.members(&api, &groups).await.unwrap();
+        assert!(members["S0RELEASE1"].contains("U0RELEASE01"));
+    }
+    slack.set_group("S0RELEASE1", &["U024BE7LH"]);
+    let kept = lasting.members(&api, &groups).await.unwrap();
+    assert!(kept["S0RELEASE1"].contains("U0RELEASE01"), "still trusted");
+    let read = expired.members(&api, &groups).await.unwrap();
+    assert!(
+        !read["S0RELEASE1"].contains("U0RELEASE01"),
+        "removed: read again"
+    );
+    assert_eq!(slack.calls().len(), 3, "two first readings, one read again");
+}

@@ -160,7 +160,7 @@ async fn four_forwarders_given_a_shuffled_duplicated_run_post_one_message_ending
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn an_older_update_that_lands_after_a_newer_one_is_put_right_by_its_sender() {
     let setup = setup().await;
     let app = App {
@@ -171,13 +171,15 @@ async fn an_older_update_that_lands_after_a_newer_one_is_put_right_by_its_sender
     for content in &run[..18] {
         app.deliver(&route(), content, soon()).await.unwrap();
     }
-    // Step 19's update (Stage8 started) is slow on the way; step 20's overtakes it.
-    setup.slack.hold("Stage8/Run", Duration::from_millis(800));
+    // Step 19's update (Stage8 started) is held on the way; step 20's overtakes it.
+    let slow = setup.slack.gate("Stage8/Run");
     let route = route();
     let older = app.deliver(&route, &run[18], soon());
     let newer = async {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        app.deliver(&route, &run[19], soon()).await
+        slow.until_arrived(1).await;
+        let newer = app.deliver(&route, &run[19], soon()).await;
+        slow.open();
+        newer
     };
     let (older, newer) = tokio::join!(older, newer);
     older.unwrap();
@@ -303,8 +305,11 @@ async fn a_forwarder_killed_between_the_post_and_storing_its_ts_costs_at_most_on
 }
 
 /// While Slack rate-limits updates, the renderings recorded meanwhile are not sent one by
-/// one after the wait: the newest is sent, once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+/// one after the wait: the newest is sent, once. Five forwarders, one after the other,
+/// each record a newer rendering and call `chat.update`, held at a gate until all five are
+/// there; then Slack refuses all five, asking the first it answers to wait 1 s and the
+/// others 3 s. The first sends the newest; the others find it sent and send nothing.
+#[tokio::test]
 async fn while_rate_limited_only_the_newest_rendering_is_sent() {
     let setup = setup().await;
     let app = App {
@@ -314,17 +319,22 @@ async fn while_rate_limited_only_the_newest_rendering_is_sent() {
     let run = release();
     let route = route();
     app.deliver(&route, &run[0], soon()).await.unwrap();
-    // Five forwarders, 100 ms apart, record five newer renderings; every update is
-    // refused once (Retry-After: 1), so they wake 100 ms apart, after all are recorded.
-    setup.slack.fail_next("chat.update", "429", 5);
+    let updates = setup.slack.gate("chat.update");
     let forwarders = run[1..6].iter().enumerate().map(|(i, content)| {
-        let (app, route) = (&app, &route);
+        let (app, route, updates) = (&app, &route, &updates);
         async move {
-            tokio::time::sleep(Duration::from_millis(100) * u32::try_from(i).unwrap()).await;
+            updates.until_arrived(i).await;
             app.deliver(route, content, soon()).await
         }
     });
-    for result in futures_util::future::join_all(forwarders).await {
+    let all_held = async {
+        updates.until_arrived(5).await;
+        setup.slack.fail_next("chat.update", "429:1", 1);
+        setup.slack.fail_next("chat.update", "429:3", 4);
+        updates.open();
+    };
+    let (results, ()) = tokio::join!(futures_util::future::join_all(forwarders), all_held);
+    for result in results {
         result.unwrap();
     }
     let landed: Vec<String> = setup
@@ -389,4 +399,5 @@ fn the_manifest_asks_for_chat_write_alone_and_the_client_calls_only_what_it_allo
     );
 }
 
+mod guarantees;
 mod refusals;

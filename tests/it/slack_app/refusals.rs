@@ -41,7 +41,7 @@ async fn a_message_deleted_mid_run_is_posted_again_and_nothing_is_lost() {
 
 /// Two forwarders that find the message deleted at once post one new message between
 /// them: one claims the repost, the other waits for its `ts` and updates it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn two_forwarders_finding_the_message_deleted_at_once_post_one_new_message() {
     let setup = setup().await;
     let app = App {
@@ -54,33 +54,35 @@ async fn two_forwarders_finding_the_message_deleted_at_once_post_one_new_message
     }
     let (ts, _) = setup.slack.top_level(CHANNEL).remove(0);
     setup.slack.delete(CHANNEL, &ts);
-    // The first forwarder finds the message gone and posts its replacement, slowly; the
-    // second, with a newer rendering, finds it gone while that post is under way.
-    setup
-        .slack
-        .slow(Some(("chat.postMessage", Duration::from_millis(1_500))));
+    // The first forwarder finds the message gone and posts its replacement, held at a
+    // gate; the second, with a newer rendering, finds it gone while that post is under
+    // way, and the post lands only after that.
+    let replacement = setup.slack.gate("chat.postMessage");
     let route = route();
+    let refused = || {
+        setup
+            .slack
+            .calls()
+            .iter()
+            .filter(|c| c.method == "chat.update" && !c.ok)
+            .count()
+    };
     let second = async {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        app.deliver(&route, &run[11], soon()).await
+        replacement.until_arrived(1).await;
+        let second = app.deliver(&route, &run[11], soon());
+        let release = async {
+            pipewatch_testkit::gate::until(|| refused() >= 2, "the second to find it gone").await;
+            replacement.open();
+        };
+        tokio::join!(second, release).0
     };
     let (first, second) = tokio::join!(app.deliver(&route, &run[10], soon()), second);
     first.unwrap();
     second.unwrap();
-    setup.slack.slow(None);
     let top = setup.slack.top_level(CHANNEL);
     assert_eq!(top.len(), 1, "one new message: {top:#?}");
     assert_eq!(top[0].1, expected(&run[11]), "ending at the newest");
-    let missing = setup
-        .slack
-        .calls()
-        .iter()
-        .filter(|c| c.method == "chat.update" && !c.ok)
-        .count();
-    assert!(
-        missing >= 2,
-        "both found it gone ({missing} refused updates)"
-    );
+    assert!(refused() >= 2, "both found it gone");
 }
 
 #[tokio::test]
@@ -131,15 +133,68 @@ async fn refused_blocks_are_sent_again_as_plain_text_and_rate_limits_are_waited_
     assert!(top[0].1.get("blocks").is_none(), "plain text: {}", top[0].1);
     assert!(top[0].1["text"].as_str().unwrap().contains("Stage0"));
 
-    setup.slack.fail_next("chat.update", "429", 1);
+    setup.slack.fail_next("chat.update", "429:3", 1);
     setup.slack.fail_next("chat.update", "internal_error", 1);
     let started = Instant::now();
     app.deliver(&route(), &run[1], soon()).await.unwrap();
     assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "Retry-After: 1 was honoured"
+        started.elapsed() >= Duration::from_secs(3),
+        "Retry-After: 3 was honoured, not the 1 s fallback"
     );
     assert_eq!(setup.slack.top_level(CHANNEL)[0].1, expected(&run[1]));
+}
+
+/// A wait Slack asks for that would end past the invocation's deadline is not waited: the
+/// delivery fails at once, for Lambda to deliver it again, whether a post or an update.
+#[tokio::test]
+async fn a_rate_limit_past_the_deadline_fails_at_once_and_the_fakes_limit_is_waited_out() {
+    let setup = setup().await;
+    let app = App {
+        api: &setup.api,
+        refs: &setup.refs,
+    };
+    let run = release();
+    let deadline = || Instant::now() + Duration::from_secs(20);
+    for (method, content) in [("chat.postMessage", &run[0]), ("chat.update", &run[1])] {
+        setup.slack.fail_next(method, "429:60", 1);
+        let started = Instant::now();
+        let limited = app.deliver(&route(), content, deadline()).await;
+        assert!(
+            matches!(
+                limited,
+                Err(pipewatch::forward::AppError::Transient(
+                    pipewatch::slack::SlackError::RateLimited {
+                        retry_after: Some(wait)
+                    }
+                )) if wait == Duration::from_mins(1)
+            ),
+            "{method}: {limited:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{method}: not waited"
+        );
+        // Delivered again by Lambda, a minute later: past the lease of the forwarder
+        // that recorded the rendering and could not send it, so the redelivery sends it.
+        if method == "chat.update" {
+            setup.expire_sending().await;
+        }
+        app.deliver(&route(), content, soon()).await.unwrap();
+        assert_eq!(setup.slack.top_level(CHANNEL)[0].1, expected(content));
+    }
+    // Slack's own limiter: two calls per 2 s window; the rest wait as it says.
+    setup.slack.limit(2, Duration::from_secs(2));
+    let started = Instant::now();
+    for content in &run[2..6] {
+        app.deliver(&route(), content, soon()).await.unwrap();
+    }
+    let limited = setup.slack.calls().iter().filter(|c| !c.ok).count();
+    assert!(
+        limited >= 3,
+        "the limiter refused calls ({limited} refusals)"
+    );
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert_eq!(setup.slack.top_level(CHANNEL)[0].1, expected(&run[5]));
 }
 
 /// Slack keeps the blocks an update leaves out: a plain-text update must empty them, or

@@ -13,9 +13,11 @@ fn living(revision: u64, text: &str, severity: Severity) -> Living {
     }
 }
 
+/// A message posted with its `ts` stored, and that rendering sent.
 fn posted(revision: u64, text: &str) -> MessageRef {
     let mut reference = claim("C1", &living(revision, text, Severity::Info), 0);
     reference.ts = Some("1.000100".into());
+    reference.sent = Some(reference.digest.clone());
     reference
 }
 
@@ -74,11 +76,58 @@ fn only_a_newer_and_different_rendering_is_recorded() {
     assert_eq!(at(4, "b"), Next::Nothing, "older: never rolled back");
 }
 
+/// A rendering recorded and never sent (its sender's call failed, or it died) is sent by
+/// the next delivery once no forwarder is sending it, even an older or equal one: a
+/// redelivery of the very notification would otherwise find it recorded and do nothing.
+#[test]
+fn a_recorded_rendering_nobody_sends_is_sent_by_the_next_delivery() {
+    let newer = recorded(&posted(5, "a"), &living(7, "c", Severity::Info), 1_000);
+    let at = |stored: &MessageRef, revision, text, now| {
+        next(
+            Some(stored),
+            &living(revision, text, Severity::Info),
+            Severity::Info,
+            now,
+        )
+    };
+    let lease_end = 1_000 + CLAIM_LEASE_MS;
+    assert_eq!(
+        at(&newer, 6, "b", lease_end - 1),
+        Next::Nothing,
+        "its sender is on it"
+    );
+    assert_eq!(
+        at(&newer, 6, "b", lease_end),
+        Next::Resend,
+        "its sender is gone"
+    );
+    let given_up = MessageRef {
+        sending_until: 0,
+        ..newer.clone()
+    };
+    assert_eq!(
+        at(&given_up, 7, "c", 1_000),
+        Next::Resend,
+        "the same, delivered again"
+    );
+    let sent = MessageRef {
+        sent: Some(newer.digest.clone()),
+        ..given_up
+    };
+    assert_eq!(at(&sent, 7, "c", lease_end), Next::Nothing, "sent: nothing");
+    assert_eq!(
+        at(&sent, 8, "d", lease_end),
+        Next::Record,
+        "newer: recorded"
+    );
+}
+
 #[test]
 fn after_a_call_the_newest_recorded_rendering_is_sent_if_it_is_not_what_was_sent() {
     let stored = posted(5, "a");
     let c = living(7, "c", Severity::Info);
-    let newer = recorded(&stored, &c);
+    let newer = recorded(&stored, &c, 1_000);
+    assert_eq!(newer.sending_until, 1_000 + CLAIM_LEASE_MS);
     assert_eq!(newer.revision, 7);
     assert_eq!(
         newer.message,
@@ -131,7 +180,7 @@ fn the_simulation_posts_once_updates_in_order_and_threads_each_reply_once() {
 #[test]
 fn a_take_over_posts_the_newest_rendering_recorded_under_the_expired_claim() {
     let mut expired = claim("C1", &living(5, "a", Severity::Info), 0);
-    expired = recorded(&expired, &living(8, "c", Severity::Info));
+    expired = recorded(&expired, &living(8, "c", Severity::Info), 0);
     let older = living(6, "b", Severity::Info);
     let over = claim_over(Some(&expired), "C1", &older, 100);
     assert_eq!(

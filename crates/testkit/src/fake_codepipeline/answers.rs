@@ -33,7 +33,7 @@ fn credential_scope(request: &Request) -> Option<(String, String)> {
 pub(super) fn answer(script: &Mutex<Script>, request: &Request) -> Reply {
     let body = serde_json::from_slice::<serde_json::Value>(&request.body).unwrap_or_default();
     let (key, region) = credential_scope(request).unwrap_or_default();
-    let (operation, latency, fault, hook) = {
+    let (operation, latency, fault, hook, gate) = {
         let mut script = script.lock().unwrap();
         script
             .access_keys
@@ -84,10 +84,17 @@ pub(super) fn answer(script: &Mutex<Script>, request: &Request) -> Reply {
             .on_state
             .clone()
             .filter(|_| operation == "GetPipelineState");
-        (operation, script.latency, fault, hook)
+        let gate = script
+            .approval_gate
+            .clone()
+            .filter(|_| operation == "PutApprovalResult");
+        (operation, script.latency, fault, hook, gate)
     };
     if let Some(each) = hook {
         each();
+    }
+    if let Some(gate) = gate {
+        gate.pass();
     }
     std::thread::sleep(latency);
     if let Some(fault) = fault {
