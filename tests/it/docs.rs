@@ -146,8 +146,7 @@ fn slack_calls_table() -> String {
                 }
             } else {
                 posts += 1;
-                // The ts the replay gives its n-th post (pipewatch_core::living).
-                messages.insert(format!("\"1700000000.{:06}\"", posts * 100), body);
+                messages.insert(call["ts"].to_string(), body);
             }
         }
         let _ = writeln!(

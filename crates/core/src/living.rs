@@ -175,6 +175,10 @@ pub fn redrive_order(id: &str) -> (Option<(&str, u64, u64)>, &str) {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Call {
     pub method: &'static str,
+    /// For a post, the `ts` Slack answers with: the message's id, which its updates and
+    /// thread replies then name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ts: Option<String>,
     pub body: Value,
 }
 
@@ -216,6 +220,7 @@ impl Simulation {
                     body["channel"] = json!(self.channel);
                     calls.push(Call {
                         method: "chat.postMessage",
+                        ts: Some(ts.clone()),
                         body,
                     });
                     let mut reference = claim(&self.channel, living, 0);
@@ -237,6 +242,7 @@ impl Simulation {
                     body["ts"] = json!(reference.ts);
                     calls.push(Call {
                         method: "chat.update",
+                        ts: None,
                         body,
                     });
                     reference.sent = Some(reference.digest.clone());
@@ -263,6 +269,7 @@ impl Simulation {
             }
             calls.push(Call {
                 method: "chat.postMessage",
+                ts: Some(self.ts()),
                 body,
             });
         }
@@ -274,6 +281,7 @@ impl Simulation {
             body["channel"] = json!(self.channel);
             calls.push(Call {
                 method: "chat.postMessage",
+                ts: Some(self.ts()),
                 body,
             });
         }

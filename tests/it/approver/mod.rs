@@ -354,3 +354,99 @@ mod decision;
 mod groups;
 mod modes;
 mod runtime;
+
+/// The edges of what is taken: a timestamp exactly five minutes old (Slack's bound is
+/// "more than five minutes"), a body of exactly 64 KiB; and what is not: a payload of
+/// another type, a Reject that carries no `trigger_id` to ask why with.
+#[test]
+fn the_edges_of_what_the_front_door_takes() {
+    let body = form("U024BE7LH");
+    let five_minutes = acknowledge(
+        &url_request(&body, false, NOW - 300, body.as_bytes()),
+        &keys(),
+        NOW,
+        NO_GROUPS,
+    );
+    assert_eq!(five_minutes.status, 200, "exactly 300 s old: taken");
+    let stale = acknowledge(
+        &url_request(&body, false, NOW - 301, body.as_bytes()),
+        &keys(),
+        NOW,
+        NO_GROUPS,
+    );
+    assert_eq!(stale.status, 401, "301 s: refused");
+
+    // Padded to exactly the most a click may be, with a field Slack's forms may carry.
+    let pad = pipewatch_core::interaction::MAX_BODY_BYTES - body.len() - "&pad=".len();
+    let full = format!("{body}&pad={}", "x".repeat(pad));
+    assert_eq!(full.len(), pipewatch_core::interaction::MAX_BODY_BYTES);
+    let answer = acknowledge(
+        &url_request(&full, false, NOW, full.as_bytes()),
+        &keys(),
+        NOW,
+        NO_GROUPS,
+    );
+    assert_eq!(answer.status, 200, "exactly 64 KiB: taken");
+    let over = format!("{full}x");
+    let answer = acknowledge(
+        &url_request(&over, false, NOW, over.as_bytes()),
+        &keys(),
+        NOW,
+        NO_GROUPS,
+    );
+    assert_eq!((answer.status, answer.handoff.is_none()), (401, true));
+
+    for kind in [
+        "shortcut",
+        "message_action",
+        "block_suggestion",
+        "view_closed",
+    ] {
+        let payload = json!({"type": kind, "team": {"id": "T0PIPEWATCH"},
+            "api_app_id": "A0PIPEWATCH", "user": {"id": "U024BE7LH"}});
+        let other = pipewatch_testkit::fake_slack::form(&payload);
+        let answer = acknowledge(
+            &url_request(&other, false, NOW, other.as_bytes()),
+            &keys(),
+            NOW,
+            NO_GROUPS,
+        );
+        assert_eq!(answer.status, 400, "{kind}");
+        assert!(
+            answer.handoff.is_none() && answer.dialog.is_none(),
+            "{kind}"
+        );
+    }
+
+    let reject = |trigger: Option<&str>| {
+        let button = json!({"action_id": pipewatch_core::interaction::REJECT,
+            "value": target().to_value()});
+        let mut payload = json!({"type": "block_actions", "team": {"id": "T0PIPEWATCH"},
+            "api_app_id": "A0PIPEWATCH", "user": {"id": "U024BE7LH", "name": "Maria Silva"},
+            "response_url": "https://hooks.slack.com/actions/T0PIPEWATCH/1/response",
+            "actions": [button.clone()],
+            "message": {"blocks": [{"type": "actions", "elements": [button]}]}});
+        if let Some(trigger) = trigger {
+            payload["trigger_id"] = json!(trigger);
+        }
+        let body = pipewatch_testkit::fake_slack::form(&payload);
+        acknowledge(
+            &url_request(&body, false, NOW, body.as_bytes()),
+            &keys(),
+            NOW,
+            NO_GROUPS,
+        )
+    };
+    let asked = reject(Some("1.2.3"));
+    assert_eq!(asked.status, 200);
+    assert!(
+        asked.dialog.is_some() && asked.handoff.is_none(),
+        "asks why first"
+    );
+    let without = reject(None);
+    assert_eq!(
+        without.status, 400,
+        "no trigger_id: no dialog, nothing decided"
+    );
+    assert!(without.dialog.is_none() && without.handoff.is_none());
+}

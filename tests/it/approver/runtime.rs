@@ -2,7 +2,7 @@
 //! signs it, as a function URL delivers it; its decision through moto's SQS and back.
 
 use std::ops::Deref;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pipewatch_testkit::approver::{RUN, SECRET, Surroundings, TOKEN, records, signed};
 use pipewatch_testkit::fake_codepipeline::FakeCodePipeline;
@@ -23,12 +23,20 @@ impl Deref for Approver {
     }
 }
 
+/// Slack shows the person an error when the app has not answered within this.
+const SLACK_WAITS: Duration = Duration::from_secs(3);
+
+/// The approver at `trace`, its SDK's redaction off: every test then finds none of the
+/// secrets in its logs ([`Approver::assert_no_secret_logged`]).
 async fn approver() -> Approver {
     let around = Surroundings::new(FakeCodePipeline::start()).await;
-    let lambda = around.start(
+    let lambda = around.start_with(
         env!("CARGO_BIN_EXE_pipewatch-approver"),
         env!("CARGO_TARGET_TMPDIR"),
-        "debug",
+        &[
+            ("LOG_LEVEL", "trace".to_owned()),
+            ("LOG_SENSITIVE_BODIES", "true".to_owned()),
+        ],
     );
     Approver { lambda, around }
 }
@@ -38,6 +46,36 @@ impl Approver {
     fn deliver(&self, bodies: &[String]) -> Value {
         self.lambda.invoke_payload(&records(bodies))
     }
+
+    /// Slack's request, answered within Slack's 3 seconds (the Runtime API's round trip
+    /// included).
+    fn answer(&self, request: &[u8]) -> Value {
+        let started = Instant::now();
+        let answer = self.lambda.invoke_payload(request);
+        let took = started.elapsed();
+        assert!(
+            took < SLACK_WAITS,
+            "answered in {took:?}: {}",
+            self.lambda.logs()
+        );
+        answer
+    }
+
+    /// The signing secret, the bot token, the approval's token and a click's
+    /// `response_url` are in no line the approver wrote, whatever happened.
+    fn assert_no_secret_logged(&self) {
+        let logs = self.lambda.logs();
+        for secret in [
+            SECRET,
+            TOKEN,
+            pipewatch_testkit::fake_slack::TOKEN,
+            &self.slack.response_url(),
+            "response-secret",
+        ] {
+            assert!(!logs.contains(secret), "{secret} in the logs");
+        }
+        assert!(logs.contains(r#""level":"TRACE""#) || logs.contains(r#""level":"DEBUG""#));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -45,9 +83,7 @@ async fn a_click_is_answered_without_codepipeline_and_its_decision_taken_from_th
     let approver = approver().await;
     // CodePipeline stalls: the answer does not wait for it, as it never calls it.
     approver.fake.set_latency(Duration::from_secs(5));
-    let answer = approver
-        .lambda
-        .invoke_payload(&approver.click("U024BE7LH", RUN, SECRET));
+    let answer = approver.answer(&approver.click("U024BE7LH", RUN, SECRET));
     assert_eq!(answer["statusCode"], 200, "{}", approver.lambda.logs());
     assert_eq!(approver.fake.operations("GetPipelineState"), 0);
     let queued = approver.queued().await;
@@ -74,11 +110,7 @@ async fn a_click_is_answered_without_codepipeline_and_its_decision_taken_from_th
     // Delivered again by SQS: decided once.
     assert_eq!(approver.deliver(&queued), json!({"batchItemFailures": []}));
     assert_eq!(approver.fake.approvals().len(), 1);
-    assert!(!approver.lambda.logs().contains(SECRET));
-    assert!(
-        !approver.lambda.logs().contains(TOKEN),
-        "no token in the logs"
-    );
+    approver.assert_no_secret_logged();
 }
 
 /// A rule naming a user group: its members (read from Slack, once for several clicks)
@@ -95,20 +127,14 @@ async fn a_user_groups_member_decides_and_the_groups_are_read_once_for_many_clic
             .filter(|c| c.method == "usergroups.users.list")
             .count()
     };
-    let answer = approver
-        .lambda
-        .invoke_payload(&approver.click("U024BE7LH", RUN, SECRET));
+    let answer = approver.answer(&approver.click("U024BE7LH", RUN, SECRET));
     assert_eq!(answer["statusCode"], 200);
     assert_eq!(reads(), 0, "named by id: no group read");
     approver.queued().await;
 
-    let answer = approver
-        .lambda
-        .invoke_payload(&approver.click("U0RELEASE01", RUN, SECRET));
+    let answer = approver.answer(&approver.click("U0RELEASE01", RUN, SECRET));
     assert_eq!(answer["statusCode"], 200, "{}", approver.lambda.logs());
-    let stranger = approver
-        .lambda
-        .invoke_payload(&approver.click("U0STRANGER1", RUN, SECRET));
+    let stranger = approver.answer(&approver.click("U0STRANGER1", RUN, SECRET));
     assert_eq!(stranger["statusCode"], 200);
     assert_eq!(reads(), 1, "read once, kept for the next click");
     let queued = approver.queued().await;
@@ -131,6 +157,7 @@ async fn a_user_groups_member_decides_and_the_groups_are_read_once_for_many_clic
             .any(|t| t.starts_with("You may not approve or reject")),
         "{told:?}"
     );
+    approver.assert_no_secret_logged();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -146,7 +173,7 @@ async fn reject_asks_why_first_and_the_reason_is_recorded_with_the_decision() {
         "response_url": approver.slack.response_url(), "actions": [button.clone()],
         "message": {"blocks": [{"type": "actions", "elements": [button]}]}
     });
-    let answer = approver.lambda.invoke_payload(&signed(&click, SECRET));
+    let answer = approver.answer(&signed(&click, SECRET));
     assert_eq!(answer["statusCode"], 200, "{}", approver.lambda.logs());
     assert!(
         approver.queued().await.is_empty(),
@@ -170,7 +197,7 @@ async fn reject_asks_why_first_and_the_reason_is_recorded_with_the_decision() {
             "state": {"values": {"reason": {"reason": {"type": "plain_text_input",
                 "value": "the plan drops the orders table"}}}}}
     });
-    let answer = approver.lambda.invoke_payload(&signed(&submission, SECRET));
+    let answer = approver.answer(&signed(&submission, SECRET));
     assert_eq!(answer["statusCode"], 200);
     let queued = approver.queued().await;
     assert_eq!(queued.len(), 1);
@@ -182,15 +209,13 @@ async fn reject_asks_why_first_and_the_reason_is_recorded_with_the_decision() {
         approvals[0]["result"]["summary"],
         "Rejected in Slack by Maria Silva (U024BE7LH): the plan drops the orders table"
     );
+    approver.assert_no_secret_logged();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_forged_click_is_refused_and_hands_nothing_on() {
     let approver = approver().await;
-    let answer =
-        approver
-            .lambda
-            .invoke_payload(&approver.click("U024BE7LH", RUN, "not-the-secret"));
+    let answer = approver.answer(&approver.click("U024BE7LH", RUN, "not-the-secret"));
     assert_eq!(answer["statusCode"], 401);
     assert!(approver.queued().await.is_empty());
     assert!(approver.fake.approvals().is_empty());
@@ -200,4 +225,69 @@ async fn a_forged_click_is_refused_and_hands_nothing_on() {
             .logs()
             .contains("the signature does not match the body")
     );
+    approver.assert_no_secret_logged();
+}
+
+/// CodePipeline throttles the decision past the SDK's own retries: the record is handed
+/// back to SQS to try again (a partial batch failure), then decided once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_throttled_decision_is_tried_again_from_the_queue() {
+    let approver = approver().await;
+    let answer = approver.answer(&approver.click("U024BE7LH", RUN, SECRET));
+    assert_eq!(answer["statusCode"], 200);
+    let queued = approver.queued().await;
+    // As many throttles as the SDK's own attempts.
+    approver
+        .fake
+        .fail_next_approvals(3, pipewatch_testkit::fake_codepipeline::Fault::Throttle);
+    let failed = approver.deliver(&queued);
+    assert_eq!(
+        failed,
+        json!({"batchItemFailures": [{"itemIdentifier": "m-0"}]})
+    );
+    assert!(approver.fake.approvals().is_empty());
+    assert_eq!(approver.deliver(&queued), json!({"batchItemFailures": []}));
+    assert_eq!(approver.fake.approvals().len(), 1);
+    approver.assert_no_secret_logged();
+}
+
+/// The binary's 500 answers: when Slack will not open the reason's dialog, or the queue
+/// will not take the click, Slack shows the person an error and nothing is decided.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dialog_slack_will_not_open_or_a_queue_that_refuses_answers_500() {
+    let approver = approver().await;
+    approver
+        .slack
+        .fail_next("views.open", "expired_trigger_id", 1);
+    let button = json!({"action_id": "pipewatch-reject", "value": json!({
+        "pipeline": "web-app-release", "stage": "Approve", "action": "ReleaseApproval",
+        "action_execution_id": RUN}).to_string()});
+    let click = json!({
+        "type": "block_actions", "team": {"id": "T0PIPEWATCH"}, "api_app_id": "A0PIPEWATCH",
+        "user": {"id": "U024BE7LH", "name": "Maria Silva"},
+        "trigger_id": approver.slack.trigger_id(),
+        "response_url": approver.slack.response_url(), "actions": [button.clone()],
+        "message": {"blocks": [{"type": "actions", "elements": [button]}]}
+    });
+    let answer = approver.answer(&signed(&click, SECRET));
+    assert_eq!(answer["statusCode"], 500);
+    assert!(
+        approver
+            .lambda
+            .logs()
+            .contains("could not open the rejection's reason dialog")
+    );
+
+    approver
+        .sqs
+        .delete_queue()
+        .queue_url(&approver.queue)
+        .send()
+        .await
+        .unwrap();
+    let answer = approver.answer(&approver.click("U024BE7LH", RUN, SECRET));
+    assert_eq!(answer["statusCode"], 500);
+    assert!(approver.lambda.logs().contains("could not hand a click on"));
+    assert!(approver.fake.approvals().is_empty());
+    approver.assert_no_secret_logged();
 }

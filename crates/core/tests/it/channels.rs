@@ -258,6 +258,11 @@ fn approval_tokens_appear_in_no_channel() {
                 "{scenario} {format}"
             );
         }
+        // The Slack app's buttons were rendered for that very approval, token and all.
+        assert!(
+            replay(scenario, "slack-app").contains(pipewatch_core::interaction::APPROVE),
+            "{scenario}: the buttons are there"
+        );
     }
 }
 

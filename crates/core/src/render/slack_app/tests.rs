@@ -60,7 +60,6 @@ fn each_execution_gets_a_living_message_whole_from_its_progress() {
     assert!(text.contains("✅ Stage00"), "{text}");
     assert!(text.contains("◻️ Stage02"), "{text}");
     assert!(rendered.standalone.is_none());
-    assert_eq!(living.digest, digest(&living.message));
 }
 
 #[test]
@@ -124,6 +123,7 @@ fn many_stages_stay_within_slacks_limits_and_say_what_was_left_out() {
         .map(|t| t.chars().count())
         .collect();
     let full = &sections[2..sections.len() - 1];
+    assert!(full.len() >= 2, "several full sections: {sections:?}");
     assert!(
         full.iter().all(|n| *n > MAX_SECTION - 100),
         "sections are filled before another starts: {sections:?}"
@@ -210,7 +210,8 @@ fn a_waiting_approval_gets_decision_buttons_naming_its_run_only_when_asked() {
         approve["value"].as_str().unwrap().len() <= 2_000,
         "Slack's limit for a value"
     );
-    assert!(!message.to_string().contains("token"), "never the token");
+    // Never the token: `channels::approval_tokens_appear_in_no_channel` holds the
+    // buttons to it over recorded approvals that carry one.
 }
 
 #[test]
