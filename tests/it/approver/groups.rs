@@ -1,4 +1,6 @@
-//! The user groups' members, read from (a fake of) Slack's Web API by the real client.
+//! What the approver asks of Slack's Web API through the real client, against the fake:
+//! the user groups' members, and the reason's dialog, which a click's `trigger_id` opens
+//! once, within 3 seconds.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -75,4 +77,29 @@ async fn members_are_read_again_once_their_time_has_passed() {
         "removed: read again"
     );
     assert_eq!(slack.calls().len(), 3, "two first readings, one read again");
+}
+
+/// A `trigger_id` opens one dialog, within 3 seconds of the click (Slack's interactivity
+/// reference): the approver opens it at once, before answering; a later or second try is
+/// refused in words the approver can tell apart.
+#[tokio::test]
+async fn a_clicks_trigger_id_opens_one_dialog_within_three_seconds() {
+    use pipewatch::slack::SlackError;
+    let slack = FakeSlack::start();
+    let api = api(&slack);
+    let view =
+        serde_json::json!({"type": "modal", "title": {"type": "plain_text", "text": "Why?"}});
+    let open = |trigger: &str| {
+        let body = serde_json::json!({"trigger_id": trigger, "view": view});
+        let api = &api;
+        async move { api.open_view(&body).await }
+    };
+    let fresh = slack.trigger_id();
+    let late = slack.trigger_id();
+    open(&fresh).await.unwrap();
+    let gone = |code: &str| Err(SlackError::TriggerGone(code.to_owned()));
+    assert_eq!(open(&fresh).await, gone("exchanged_trigger_id"));
+    assert_eq!(open("1.2.never-issued").await, gone("invalid_trigger_id"));
+    tokio::time::sleep(Duration::from_millis(3_100)).await;
+    assert_eq!(open(&late).await, gone("expired_trigger_id"));
 }

@@ -95,17 +95,23 @@ async fn a_slow_first_post_whose_lease_passed_does_not_take_the_message_back() {
         slow.until_arrived(1).await;
         setup.expire_claim().await;
         let taken = app.deliver(&route, &run[1], soon()).await;
+        let taken_ts = setup.stored_ts().await;
         slow.open();
-        taken
+        (taken, taken_ts)
     };
-    let (first, taken) = tokio::join!(app.deliver(&route, &run[0], soon()), take_over);
+    let (first, (taken, taken_ts)) = tokio::join!(app.deliver(&route, &run[0], soon()), take_over);
     first.unwrap();
     assert_eq!(taken.unwrap().posts, 1, "the take-over posted");
-    let taken_ts = setup.stored_ts().await.unwrap();
+    let taken_ts = taken_ts.unwrap();
     assert_eq!(
         setup.slack.top_level(CHANNEL).len(),
         2,
         "the slow post landed too"
+    );
+    assert_eq!(
+        setup.stored_ts().await.unwrap(),
+        taken_ts,
+        "and took nothing back"
     );
 
     app.deliver(&route, &run[2], soon()).await.unwrap();
