@@ -12,10 +12,8 @@
 
 use std::time::{Duration, Instant};
 
-use pipewatch::aws::dynamodb::KEY;
 use pipewatch::forward::{App, AppError, AppRoute, AppTarget, forward};
 use pipewatch::webhook::HttpsWebhook;
-use pipewatch_core::living::CLAIM_LEASE_MS;
 use pipewatch_core::render::content::{Content, Severity};
 use pipewatch_core::state::Timestamp;
 use pipewatch_testkit::release::{EXECUTION, release};
@@ -29,34 +27,6 @@ fn text_of(content: &Content) -> String {
 }
 
 impl Setup {
-    /// Writes the stored claim's lease as already passed, as if it were that old.
-    pub(super) async fn expire_claim(&self) {
-        self.expire("claimed_until").await;
-    }
-
-    /// Writes the lease of the newest recorded rendering's sender as already passed.
-    pub(super) async fn expire_sending(&self) {
-        self.expire("sending_until").await;
-    }
-
-    async fn expire(&self, lease: &str) {
-        let past = Timestamp::now().unix_millis() - CLAIM_LEASE_MS - 1;
-        self.dynamodb
-            .update_item()
-            .table_name(&self.table)
-            .key(KEY, s(&format!("slack/{CHANNEL}/{EXECUTION}")))
-            .update_expression("SET #lease = :past")
-            .condition_expression("attribute_exists(#lease)")
-            .expression_attribute_names("#lease", lease)
-            .expression_attribute_values(
-                ":past",
-                aws_sdk_dynamodb::types::AttributeValue::N(past.to_string()),
-            )
-            .send()
-            .await
-            .unwrap();
-    }
-
     /// The `ts` stored for the release's message.
     async fn stored_ts(&self) -> Option<String> {
         self.refs.get(CHANNEL, EXECUTION).await.unwrap()?.ts
@@ -73,20 +43,13 @@ impl Setup {
     }
 }
 
-fn s(text: &str) -> aws_sdk_dynamodb::types::AttributeValue {
-    aws_sdk_dynamodb::types::AttributeValue::S(text.to_owned())
-}
-
 /// A first post so slow that its lease passes: another delivery takes over and posts. The
 /// slow poster's `ts` is stored only while its claim is still its own, so it cannot
 /// overwrite the take-over's, and the run goes on in the take-over's message.
 #[tokio::test]
 async fn a_slow_first_post_whose_lease_passed_does_not_take_the_message_back() {
     let setup = setup().await;
-    let app = App {
-        api: &setup.api,
-        refs: &setup.refs,
-    };
+    let app = setup.app();
     let run = release();
     let route = route();
     let slow = setup.slack.gate(&text_of(&run[0]));
@@ -129,10 +92,7 @@ async fn a_slow_first_post_whose_lease_passed_does_not_take_the_message_back() {
 #[tokio::test]
 async fn a_rendering_recorded_while_the_first_post_is_in_flight_is_sent_by_the_poster() {
     let setup = setup().await;
-    let app = App {
-        api: &setup.api,
-        refs: &setup.refs,
-    };
+    let app = setup.app();
     let run = release();
     let route = route();
     let first_post = setup.slack.gate(&text_of(&run[0]));
@@ -179,10 +139,7 @@ async fn a_rendering_recorded_while_the_first_post_is_in_flight_is_sent_by_the_p
 #[tokio::test]
 async fn a_take_over_posts_the_newest_rendering_recorded() {
     let setup = setup().await;
-    let app = App {
-        api: &setup.api,
-        refs: &setup.refs,
-    };
+    let app = setup.app();
     let run = release();
     let route = route();
     let first = &pipewatch_core::render::slack_app::render(&run[0], super::OPTIONS).living[0];
@@ -210,10 +167,7 @@ async fn a_take_over_posts_the_newest_rendering_recorded() {
 #[tokio::test]
 async fn a_failed_first_post_releases_its_claim_for_the_next_delivery() {
     let setup = setup().await;
-    let app = App {
-        api: &setup.api,
-        refs: &setup.refs,
-    };
+    let app = setup.app();
     let run = release();
     setup
         .slack
@@ -241,10 +195,7 @@ async fn a_failed_first_post_releases_its_claim_for_the_next_delivery() {
 #[tokio::test]
 async fn a_failure_route_starts_at_the_failure_and_alarms_are_told_once() {
     let setup = setup().await;
-    let app = App {
-        api: &setup.api,
-        refs: &setup.refs,
-    };
+    let app = setup.app();
     let run = release();
     let failures = AppRoute {
         severity: Severity::Failure,

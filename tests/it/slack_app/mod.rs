@@ -56,6 +56,49 @@ async fn setup() -> Setup {
     }
 }
 
+impl Setup {
+    /// The app over the fake Slack and the table.
+    fn app(&self) -> App<'_> {
+        App {
+            api: &self.api,
+            refs: &self.refs,
+        }
+    }
+
+    /// Writes the stored claim's lease as already passed, as if it were that old.
+    async fn expire_claim(&self) {
+        self.expire("claimed_until").await;
+    }
+
+    /// Writes the lease of the newest recorded rendering's sender as already passed.
+    async fn expire_sending(&self) {
+        self.expire("sending_until").await;
+    }
+
+    async fn expire(&self, lease: &str) {
+        let past = pipewatch_core::state::Timestamp::now().unix_millis()
+            - pipewatch_core::living::CLAIM_LEASE_MS
+            - 1;
+        self.dynamodb
+            .update_item()
+            .table_name(&self.table)
+            .key(
+                pipewatch::aws::dynamodb::KEY,
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("slack/{CHANNEL}/{EXECUTION}")),
+            )
+            .update_expression("SET #lease = :past")
+            .condition_expression("attribute_exists(#lease)")
+            .expression_attribute_names("#lease", lease)
+            .expression_attribute_values(
+                ":past",
+                aws_sdk_dynamodb::types::AttributeValue::N(past.to_string()),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
 fn route() -> AppRoute {
     AppRoute {
         channel: CHANNEL.into(),
@@ -73,10 +116,7 @@ fn soon() -> Instant {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn four_forwarders_given_a_shuffled_duplicated_run_post_one_message_ending_at_the_newest() {
     let setup = setup().await;
-    let app = App {
-        api: &setup.api,
-        refs: &setup.refs,
-    };
+    let app = setup.app();
     let route = route();
     let run = release();
     // Calls overtake one another on the way, so a slow older update can land after a
@@ -163,10 +203,7 @@ async fn four_forwarders_given_a_shuffled_duplicated_run_post_one_message_ending
 #[tokio::test]
 async fn an_older_update_that_lands_after_a_newer_one_is_put_right_by_its_sender() {
     let setup = setup().await;
-    let app = App {
-        api: &setup.api,
-        refs: &setup.refs,
-    };
+    let app = setup.app();
     let run = release();
     for content in &run[..18] {
         app.deliver(&route(), content, soon()).await.unwrap();
@@ -206,10 +243,7 @@ async fn an_older_update_that_lands_after_a_newer_one_is_put_right_by_its_sender
 #[tokio::test]
 async fn in_order_each_visible_change_is_one_update_and_a_repeat_sends_nothing() {
     let setup = setup().await;
-    let app = App {
-        api: &setup.api,
-        refs: &setup.refs,
-    };
+    let app = setup.app();
     let run = release();
     for content in &run {
         app.deliver(&route(), content, soon()).await.unwrap();
@@ -243,10 +277,7 @@ async fn in_order_each_visible_change_is_one_update_and_a_repeat_sends_nothing()
 #[tokio::test]
 async fn a_forwarder_killed_between_the_post_and_storing_its_ts_costs_at_most_one_more_message() {
     let setup = setup().await;
-    let app = App {
-        api: &setup.api,
-        refs: &setup.refs,
-    };
+    let app = setup.app();
     let run = release();
     let first = &slack_app::render(&run[0], OPTIONS).living[0];
     let now = pipewatch_core::state::Timestamp::now().unix_millis();
@@ -269,27 +300,7 @@ async fn a_forwarder_killed_between_the_post_and_storing_its_ts_costs_at_most_on
     assert_eq!(setup.slack.top_level(CHANNEL).len(), 1);
 
     // The lease passes (written as if the claim were that old).
-    let stale = pipewatch_core::living::claim(
-        CHANNEL,
-        first,
-        now - pipewatch_core::living::CLAIM_LEASE_MS - 1,
-    );
-    setup
-        .dynamodb
-        .update_item()
-        .table_name(&setup.table)
-        .key(
-            pipewatch::aws::dynamodb::KEY,
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("slack/{CHANNEL}/{EXECUTION}")),
-        )
-        .update_expression("SET claimed_until = :c")
-        .expression_attribute_values(
-            ":c",
-            aws_sdk_dynamodb::types::AttributeValue::N(stale.claimed_until.to_string()),
-        )
-        .send()
-        .await
-        .unwrap();
+    setup.expire_claim().await;
     for content in &run[1..] {
         app.deliver(&route(), content, soon()).await.unwrap();
     }
@@ -312,10 +323,7 @@ async fn a_forwarder_killed_between_the_post_and_storing_its_ts_costs_at_most_on
 #[tokio::test]
 async fn while_rate_limited_only_the_newest_rendering_is_sent() {
     let setup = setup().await;
-    let app = App {
-        api: &setup.api,
-        refs: &setup.refs,
-    };
+    let app = setup.app();
     let run = release();
     let route = route();
     app.deliver(&route, &run[0], soon()).await.unwrap();

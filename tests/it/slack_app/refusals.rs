@@ -17,10 +17,7 @@ use super::{CHANNEL, expected, route, setup, soon};
 #[tokio::test]
 async fn a_message_deleted_mid_run_is_posted_again_and_nothing_is_lost() {
     let setup = setup().await;
-    let app = App {
-        api: &setup.api,
-        refs: &setup.refs,
-    };
+    let app = setup.app();
     let run = release();
     for content in &run[..10] {
         app.deliver(&route(), content, soon()).await.unwrap();
@@ -44,10 +41,7 @@ async fn a_message_deleted_mid_run_is_posted_again_and_nothing_is_lost() {
 #[tokio::test]
 async fn two_forwarders_finding_the_message_deleted_at_once_post_one_new_message() {
     let setup = setup().await;
-    let app = App {
-        api: &setup.api,
-        refs: &setup.refs,
-    };
+    let app = setup.app();
     let run = release();
     for content in &run[..10] {
         app.deliver(&route(), content, soon()).await.unwrap();
@@ -88,10 +82,7 @@ async fn two_forwarders_finding_the_message_deleted_at_once_post_one_new_message
 #[tokio::test]
 async fn a_message_that_can_no_longer_be_edited_is_continued_in_a_new_one() {
     let setup = setup().await;
-    let app = App {
-        api: &setup.api,
-        refs: &setup.refs,
-    };
+    let app = setup.app();
     let run = release();
     app.deliver(&route(), &run[0], soon()).await.unwrap();
     setup
@@ -119,10 +110,7 @@ async fn a_message_that_can_no_longer_be_edited_is_continued_in_a_new_one() {
 #[tokio::test]
 async fn refused_blocks_are_sent_again_as_plain_text_and_rate_limits_are_waited_out() {
     let setup = setup().await;
-    let app = App {
-        api: &setup.api,
-        refs: &setup.refs,
-    };
+    let app = setup.app();
     let run = release();
     setup
         .slack
@@ -149,10 +137,7 @@ async fn refused_blocks_are_sent_again_as_plain_text_and_rate_limits_are_waited_
 #[tokio::test]
 async fn a_rate_limit_past_the_deadline_fails_at_once_and_the_fakes_limit_is_waited_out() {
     let setup = setup().await;
-    let app = App {
-        api: &setup.api,
-        refs: &setup.refs,
-    };
+    let app = setup.app();
     let run = release();
     let deadline = || Instant::now() + Duration::from_secs(20);
     for (method, content) in [("chat.postMessage", &run[0]), ("chat.update", &run[1])] {
@@ -202,10 +187,7 @@ async fn a_rate_limit_past_the_deadline_fails_at_once_and_the_fakes_limit_is_wai
 #[tokio::test]
 async fn an_update_refused_for_its_blocks_replaces_the_old_blocks_with_plain_text() {
     let setup = setup().await;
-    let app = App {
-        api: &setup.api,
-        refs: &setup.refs,
-    };
+    let app = setup.app();
     let run = release();
     app.deliver(&route(), &run[0], soon()).await.unwrap();
     setup
