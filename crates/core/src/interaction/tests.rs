@@ -87,6 +87,31 @@ fn a_signed_click_from_the_installed_app_is_read_with_who_and_which_approval() {
     assert_eq!(click.trigger_id.as_deref(), Some("123.456.abc"));
 }
 
+/// Slack's own bounds are taken up to their edge: a timestamp exactly five minutes away,
+/// either way, and a body of exactly 64 KiB (one more is refused: below).
+#[test]
+fn a_request_at_the_edge_of_slacks_bounds_is_taken() {
+    assert_eq!(MAX_SKEW_S, 300, "Slack's five minutes");
+    assert_eq!(MAX_BODY_BYTES, 65_536);
+    let body = form(|_| {});
+    for at in [NOW - MAX_SKEW_S, NOW + MAX_SKEW_S] {
+        let ts = at.to_string();
+        let signature = sign(&ts, &body);
+        assert_eq!(
+            verify(&request(&ts, &signature, &body), SECRET, NOW),
+            Ok(()),
+            "{at}"
+        );
+    }
+    let full = vec![b'a'; MAX_BODY_BYTES];
+    let ts = NOW.to_string();
+    let signature = sign(&ts, &full);
+    assert_eq!(
+        verify(&request(&ts, &signature, &full), SECRET, NOW),
+        Ok(())
+    );
+}
+
 #[test]
 #[allow(clippy::too_many_lines)] // one table: every hostile request the issue names
 fn every_forged_stale_or_foreign_request_is_refused_in_words() {
@@ -122,6 +147,12 @@ fn every_forged_stale_or_foreign_request_is_refused_in_words() {
     let no_message = with(&|p| {
         p.as_object_mut().unwrap().remove("message");
     });
+    // The message shows Reject alone: an Approve with the same approval is none of its.
+    let reject_only = with(&|p| {
+        p["message"]["blocks"][0]["elements"] = json!([
+            {"type": "button", "action_id": REJECT, "value": target().to_value()}]);
+    });
+    let s_reject_only = sign(&ts, &reject_only);
     let signed = |b: &[u8]| sign(&ts, b);
     let (s_other, s_none) = (signed(&other_action), signed(&no_message));
     let (s_team, s_app, s_button, s_target, s_type) = (
@@ -244,6 +275,11 @@ fn every_forged_stale_or_foreign_request_is_refused_in_words() {
         (
             "a click without its message",
             request(&ts, &s_none, &no_message),
+            Refusal::NotInMessage,
+        ),
+        (
+            "a button the message does not show",
+            request(&ts, &s_reject_only, &reject_only),
             Refusal::NotInMessage,
         ),
     ];
