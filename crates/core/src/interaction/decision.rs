@@ -345,6 +345,21 @@ mod tests {
                 false,
                 Standing::Ended(ended("Failed").unwrap()),
             ),
+            // Start times decide over the listing's order; a run started at the same
+            // moment is no newer.
+            (
+                vec![
+                    run("run-2", "Failed", early),
+                    run("run-3", "InProgress", late),
+                ],
+                false,
+                Standing::Retried(ended("Failed")),
+            ),
+            (
+                vec![run("run-2", "Failed", late), run("run-1", "Failed", late)],
+                false,
+                Standing::Ended(ended("Failed").unwrap()),
+            ),
             (
                 vec![run("run-2", "Failed", None), run("run-1", "Failed", None)],
                 false,
@@ -405,6 +420,16 @@ mod tests {
         );
         assert_eq!(long.chars().count(), MAX_SUMMARY);
         assert!(long.ends_with('…') && !long.contains('\n'));
+        // Exactly as long as CodePipeline takes: kept whole.
+        let prefix = "Rejected in Slack by Ana (U1): ".chars().count();
+        let exact = summary(
+            Decision::Reject,
+            Some("Ana"),
+            "U1",
+            Some(&"n".repeat(MAX_SUMMARY - prefix)),
+        );
+        assert_eq!(exact.chars().count(), MAX_SUMMARY);
+        assert!(exact.ends_with('n'), "not cut");
         assert_eq!(decided_in_slack("LGTM"), None, "a console decision");
         assert_eq!(
             target().decision_key(),

@@ -320,6 +320,11 @@ fn nobody_may_decide_unless_configured_and_only_where_configured() {
         "\"maria\" is not a Slack user id (U024BE7LH)"
     );
     assert!(Approvers::parse(r#"[{"users": ["U1"], "pipelines": []}]"#).is_err());
+    for not_a_user in ["U1", "W", "U0release", "S0614TZR7", "maria"] {
+        let rule = format!(r#"[{{"users": ["{not_a_user}"], "pipelines": ["*"]}}]"#);
+        assert!(Approvers::parse(&rule).is_err(), "{not_a_user}");
+    }
+    assert!(Approvers::parse(r#"[{"users": ["W0ENTERPRISE1"], "pipelines": ["*"]}]"#).is_ok());
     assert!(Approvers::parse(r#"[{"users": ["U024BE7LH"], "pipeline": ["*"]}]"#).is_err());
     assert!(
         Approvers::parse(r#"[{"pipelines": ["*"]}]"#).is_err(),
