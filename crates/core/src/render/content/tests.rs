@@ -454,3 +454,30 @@ fn a_waiting_approval_offers_to_review_it_under_that_name() {
         "{actions:?}"
     );
 }
+
+#[test]
+fn a_message_about_no_change_is_marked_by_its_severity_and_a_relayed_one_neutrally() {
+    let note = |severity| Content::note("m-1", "ALARM: x", "why", severity);
+    assert_eq!(note(Severity::Failure).icon(), "🚨");
+    assert_eq!(note(Severity::Warning).icon(), "⚠️");
+    assert_eq!(note(Severity::Approval).icon(), "⚠️");
+    assert_eq!(note(Severity::Info).icon(), "✅");
+    let relayed = Content::relayed("m-2", "hello", "{\"status\": \"Failed\"}");
+    assert!(relayed.relayed && !note(Severity::Info).relayed);
+    assert_eq!(relayed.icon(), "📨", "never a status's mark");
+    assert_eq!(relayed.severity, Severity::Info);
+    assert_eq!(
+        (relayed.title(), relayed.text.as_str()),
+        ("hello", "{\"status\": \"Failed\"}")
+    );
+    assert_eq!(
+        crate::render::slack::render(&relayed)["attachments"][0]["color"],
+        "#8C959F"
+    );
+    assert_eq!(
+        crate::render::slack::render(&note(Severity::Info))["attachments"][0]["color"],
+        "#1A7F37"
+    );
+    let card = crate::render::teams::render(&relayed).to_string();
+    assert!(card.contains(r#""color":"Default""#), "{card}");
+}

@@ -315,3 +315,31 @@ fn a_retry_is_told_in_the_thread_when_it_starts_not_again_when_it_ends() {
         "its end is the living message's to tell"
     );
 }
+
+/// A change of a kind a newer pipewatch knows is told once in the thread when it needs
+/// attention, keyed by its words; one that is only progress is left to the message.
+#[test]
+fn an_unknown_kind_is_a_thread_reply_only_when_it_needs_attention() {
+    let mut content = content(2, 1, "InProgress");
+    let known = content.changes[0].clone();
+    let unknown = |severity: Severity, what: &str| {
+        let mut change = known.clone();
+        change.record.detail = Detail::Other;
+        change.severity = severity;
+        change.what = what.into();
+        change
+    };
+    content.changes = vec![
+        unknown(Severity::Info, "rollout wave 1 started"),
+        unknown(Severity::Warning, "rollout wave 2 halted"),
+        unknown(Severity::Failure, "rollout wave 3 rolled back"),
+    ];
+    let keys: Vec<String> = render(&content, Options::default())
+        .replies
+        .iter()
+        .map(|r| r.key.clone())
+        .collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(keys.iter().all(|k| k.starts_with("other/")), "{keys:?}");
+    assert_ne!(keys[0], keys[1], "each by its own words");
+}
