@@ -268,7 +268,7 @@ impl Content {
     /// Reads a message body back, as far as it is understood: one written by an older
     /// pipewatch (version 1 has records but no words: its subject and text lines tell
     /// it) or a newer one (what it adds is left out or shown from its own words, never
-    /// as a success; see [`read`]). [`NotOurs`] for anything that is not pipewatch's.
+    /// as a success; see `content/read.rs`). [`NotOurs`] for anything that is not pipewatch's.
     pub fn from_body(body: &str) -> Result<Self, NotOurs> {
         read::read(body)
     }

@@ -4,7 +4,7 @@
 //! labelled lines, and buttons to the execution and the logs.
 //!
 //! Every piece of text that comes from a pipeline (names, reasons, comments, commit
-//! messages) or from the topic is a `TextRun`, which renders no Markdown: see [`plain`].
+//! messages) or from the topic is a `TextRun`, which renders no Markdown (see `plain`).
 //!
 //! Teams refuses a message over about 28 KB; the card is kept under [`MAX_BYTES`] by
 //! leaving out trailing changes ("…and N more"). The card holds only what the official
