@@ -26,7 +26,7 @@ const CORE: &[&[&str]] = &[
     &["change", "interaction"],
     &["diff", "recover"],
     &["render"],
-    &["record", "living"],
+    &["record", "living", "config"],
     &["plan"],
     &["replay"],
 ];

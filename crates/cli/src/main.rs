@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
 use pipewatch_core::render::console::Console;
 use pipewatch_core::replay::{self, Recording};
 
+mod config;
 #[cfg(feature = "aws")]
 mod live;
 #[cfg(not(feature = "aws"))]
@@ -43,6 +44,9 @@ enum Command {
     /// Recorded `GetPipelineExecution` responses in an `executions/` folder beside the files
     /// add the commits.
     Replay(ReplayArgs),
+    /// The notifications document: who gets what.
+    #[command(subcommand)]
+    Config(config::Command),
     #[command(flatten)]
     Live(live::Command),
 }
@@ -81,11 +85,12 @@ fn formats() -> impl TypedValueParser<Value = replay::Format> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Replay(args) => run_replay(&args),
-        Command::Live(command) => live::run(command),
+        Command::Replay(args) => run_replay(&args).map(|()| ExitCode::SUCCESS),
+        Command::Config(command) => config::run(&command),
+        Command::Live(command) => live::run(command).map(|()| ExitCode::SUCCESS),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         // A reader that went away (`| head`) is not an error worth reporting.
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {

@@ -16,11 +16,13 @@
 //!    and executions no observation saw, from the history APIs' answers.
 //! 5. [`render`]: changes → words, the content model, and every channel's rendering.
 //! 6. [`record`]: what is stored per pipeline (snapshot, outbox, health). [`living`]: the
-//!    rules that keep one living Slack message per execution and channel.
+//!    rules that keep one living Slack message per execution and channel. [`config`]:
+//!    the notifications document — who gets what — read and checked.
 //! 7. [`plan`]: the claim rules: what to write and publish after an observation.
 //! 8. [`replay`]: the `replay` command: changes and messages across recorded observations.
 
 pub mod change;
+pub mod config;
 pub mod diff;
 pub mod error;
 pub mod glob;

@@ -3,6 +3,7 @@
 //! needed: the core does no I/O but reading these files.
 
 mod channels;
+mod config;
 mod exercise;
 // Shared with the testkit, which uses all of it; the core needs part.
 #[allow(dead_code)]

@@ -1,0 +1,62 @@
+//! `pipewatch config check` as a user runs it: a sound document named with what it
+//! declares, every problem of every file as `FILE:LINE:COLUMN: REASON` and exit 1, a file
+//! that cannot be read an error (exit 2). No AWS: the document is checked by the core.
+
+use std::process::{Command, Output};
+
+use pipewatch_testkit::fixtures::repository;
+
+fn check(files: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pipewatch"))
+        .args(["config", "check"])
+        .args(files)
+        .current_dir(repository())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_sound_document_passes_and_every_problem_of_a_bad_one_is_placed() {
+    let sound = check(&["docs/examples/notifications.yaml"]);
+    assert_eq!(sound.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8(sound.stdout).unwrap(),
+        "docs/examples/notifications.yaml: 3 destinations, 2 subscriptions\n"
+    );
+
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let bad = dir.join(format!("bad-{}.yaml", std::process::id()));
+    std::fs::write(
+        &bad,
+        "version: 1\ndestinations:\n  ops:\n    type: slack\n    secret: xoxb-1234-SECRETTOKEN\n\
+         subscriptions:\n  - pipelines: [\"*\"]\n    to: [opps]\n",
+    )
+    .unwrap();
+    let bad = bad.display().to_string();
+    let refused = check(&[&bad, "docs/examples/notifications.yaml"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let said = String::from_utf8(refused.stdout).unwrap();
+    let lines: Vec<&str> = said.lines().collect();
+    assert!(
+        lines[0].starts_with(&format!(
+            "{bad}:5:5: this line holds what looks like a Slack bot token under \"secret\""
+        )),
+        "{said}"
+    );
+    assert!(
+        lines.contains(
+            &format!("{bad}:8:10: no destination named \"opps\" (did you mean \"ops\"?)").as_str()
+        ),
+        "{said}"
+    );
+    assert_eq!(
+        lines.last(),
+        Some(&"docs/examples/notifications.yaml: 3 destinations, 2 subscriptions")
+    );
+    assert!(!said.contains("SECRETTOKEN"), "never the secret: {said}");
+
+    let missing = check(&["no/such/file.yaml"]);
+    assert_eq!(missing.status.code(), Some(2));
+    let stderr = String::from_utf8(missing.stderr).unwrap();
+    assert!(stderr.contains("cannot read no/such/file.yaml"), "{stderr}");
+}

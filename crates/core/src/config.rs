@@ -1,0 +1,185 @@
+//! The notifications document: which destinations exist and which pipelines each hears
+//! about, in one file an operator edits (YAML, or JSON, which is YAML too) — what the
+//! stack's parameters and the secrets' route lists say today, said once. Pure: the
+//! caller brings the bytes (a file, an S3 object) and gets a [`Document`] or every
+//! problem with its line and column; nothing half-read is ever returned.
+//!
+//! ```yaml
+//! # yaml-language-server: $schema=../schema/notifications.schema.json
+//! version: 1
+//! destinations:
+//!   releases:
+//!     type: slack-app
+//!     channel: C0123456789
+//!   payments-teams:
+//!     type: teams
+//!     secret: arn:aws:secretsmanager:eu-west-1:123456789012:secret:pipewatch/teams-AbCdEf
+//!     severity: approval
+//! subscriptions:
+//!   - pipelines: ["payments-*"]
+//!     to: [payments-teams, releases]
+//! ```
+//!
+//! What it guards against, before anything else is read (`config/scan.rs`): a document over
+//! [`MAX_BYTES`], bytes that are not UTF-8, nesting past the parser's depth, anchors and
+//! aliases (none is needed, and an alias bomb is refused, not expanded). Then: unknown
+//! keys, wrong types, names that are not plain ASCII (so two names cannot differ only by
+//! a look-alike letter) or that repeat, subscriptions to destinations that do not exist,
+//! and secrets written into the document (a token, a webhook URL: refused naming the key,
+//! never repeating the value; a destination names the Secrets Manager secret that holds
+//! it). The document may name approvers, but only to narrow those the stack names: a
+//! click is decided only when both allow it ([`Document::approvers`]).
+
+mod parse;
+mod scan;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::interaction::Approvers;
+use crate::render::content::Severity;
+
+pub use parse::MAX_BYTES;
+
+/// The document's layout; a document names the version it was written for.
+pub const VERSION: u32 = 1;
+
+/// A document that was read whole and found sound.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    /// By name: `[a-z0-9][a-z0-9_-]*`, at most 64 characters.
+    pub destinations: BTreeMap<String, Destination>,
+    pub subscriptions: Vec<Subscription>,
+    /// Rules that narrow the stack's approvers; `None` leaves them as they are.
+    approvers: Option<Approvers>,
+}
+
+/// Where messages go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// A channel of the Slack app: one living message per execution.
+    SlackApp {
+        /// A channel id (`C0123456789`).
+        channel: String,
+        /// The least severity that starts a message.
+        severity: Severity,
+        broadcast_failures: bool,
+        /// Approve and Reject buttons (needs the approver).
+        approvals: bool,
+    },
+    /// A Slack incoming webhook: one message per notification.
+    SlackWebhook {
+        /// The Secrets Manager secret holding the webhook's URL.
+        secret: String,
+        severity: Severity,
+    },
+    /// A Microsoft Teams Workflows webhook: an Adaptive Card per notification.
+    TeamsWebhook { secret: String, severity: Severity },
+}
+
+impl Destination {
+    /// The least severity this destination is sent.
+    pub fn severity(&self) -> Severity {
+        match self {
+            Self::SlackApp { severity, .. }
+            | Self::SlackWebhook { severity, .. }
+            | Self::TeamsWebhook { severity, .. } => *severity,
+        }
+    }
+}
+
+/// Which pipelines a set of destinations hears about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    /// Names, patterns (`payments-*`) or pipeline ARNs (other accounts), as the stack's
+    /// `PipelineNames` takes them.
+    pub pipelines: Vec<String>,
+    /// Destination names, each declared in `destinations`.
+    pub to: Vec<String>,
+}
+
+/// One problem with a document, where it is: `line:column: reason`, 1-based.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub line: usize,
+    pub column: usize,
+    pub reason: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.line, self.column, self.reason)
+    }
+}
+
+/// A document refused: every problem found, in the order they stand.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+pub struct Refused(pub Vec<Problem>);
+
+impl Document {
+    /// Reads `bytes` as a notifications document.
+    pub fn load(bytes: &[u8]) -> Result<Self, Refused> {
+        parse::document(bytes)
+    }
+
+    /// The destinations `pipeline` (a name, or a key as [`crate::pipeline::PipelineRef`]
+    /// gives it) hears about, each once, in the order the document first names them.
+    pub fn destinations_of(&self, pipeline: &str) -> Vec<(&str, &Destination)> {
+        let entry = crate::pipeline::PipelineRef::from_key(pipeline).ok();
+        let mut found: Vec<(&str, &Destination)> = Vec::new();
+        for subscription in &self.subscriptions {
+            let hears = subscription.pipelines.iter().any(|pattern| {
+                entry
+                    .as_ref()
+                    .is_some_and(|entry| parse::selects(pattern, entry))
+            });
+            if !hears {
+                continue;
+            }
+            for name in &subscription.to {
+                if !found.iter().any(|(n, _)| n == name)
+                    && let Some((name, destination)) = self.destinations.get_key_value(name)
+                {
+                    found.push((name.as_str(), destination));
+                }
+            }
+        }
+        found
+    }
+
+    /// The approvers in force: the stack's, narrowed by the document's rules when it has
+    /// any (a click is allowed only when both allow it), so whoever edits the document
+    /// can take approvers away, never add one.
+    pub fn approvers<'a>(&'a self, stack: &'a Approvers) -> Narrowed<'a> {
+        Narrowed {
+            stack,
+            document: self.approvers.as_ref(),
+        }
+    }
+}
+
+/// The stack's approvers, narrowed by a document's.
+#[derive(Debug, Clone, Copy)]
+pub struct Narrowed<'a> {
+    stack: &'a Approvers,
+    document: Option<&'a Approvers>,
+}
+
+impl Narrowed<'_> {
+    /// Whether `user` (with the members of user groups read) may decide `target`.
+    pub fn allows(
+        &self,
+        user: &str,
+        groups: &crate::interaction::UserGroups,
+        target: &crate::interaction::Target,
+    ) -> bool {
+        self.stack.allows(user, groups, target)
+            && self
+                .document
+                .is_none_or(|document| document.allows(user, groups, target))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,282 @@
+//! The document: what it takes, and every bad one refused in words, in its place.
+
+use super::*;
+use crate::interaction::{Target, UserGroups};
+
+const GOOD: &str = r#"# yaml-language-server: $schema=../schema/notifications.schema.json
+version: 1
+destinations:
+  releases:
+    type: slack-app
+    channel: C0123456789
+    approvals: true
+  payments-teams:
+    type: teams
+    secret: arn:aws:secretsmanager:eu-west-1:123456789012:secret:pipewatch/teams-AbCdEf
+    severity: approval
+  ops:
+    type: slack
+    secret: arn:aws:secretsmanager:eu-west-1:123456789012:secret:pipewatch/ops-AbCdEf
+    severity: failure
+subscriptions:
+  - pipelines: ["payments-*", "arn:aws:codepipeline:us-west-2:210987654321:payments-eu"]
+    to: [payments-teams, releases]
+  - pipelines: ["*"]
+    to: [releases, ops]
+approvers:
+  - users: [U024BE7LH]
+    pipelines: ["payments-*"]
+    stages: [Prod]
+"#;
+
+/// `GOOD` with `from` replaced by `to`.
+fn with(from: &str, to: &str) -> String {
+    assert!(GOOD.contains(from), "{from}");
+    GOOD.replacen(from, to, 1)
+}
+
+fn refused(text: &str) -> Vec<String> {
+    Document::load(text.as_bytes())
+        .expect_err("refused")
+        .0
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+#[test]
+fn a_document_names_destinations_and_who_hears_about_what() {
+    let document = Document::load(GOOD.as_bytes()).unwrap();
+    assert_eq!(document.destinations.len(), 3);
+    assert_eq!(
+        document.destinations["releases"],
+        Destination::SlackApp {
+            channel: "C0123456789".into(),
+            severity: Severity::Info,
+            broadcast_failures: true,
+            approvals: true,
+        }
+    );
+    assert_eq!(document.destinations["ops"].severity(), Severity::Failure);
+    let names = |pipeline: &str| -> Vec<&str> {
+        document
+            .destinations_of(pipeline)
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect()
+    };
+    assert_eq!(names("payments-api"), ["payments-teams", "releases", "ops"]);
+    assert_eq!(names("web-app"), ["releases", "ops"]);
+    assert_eq!(
+        names("arn:aws:codepipeline:us-west-2:210987654321:payments-eu"),
+        ["payments-teams", "releases"],
+        "another account's pipeline, by its ARN only"
+    );
+    assert!(names("arn:aws:codepipeline:us-west-2:210987654321:web").is_empty());
+    let json = serde_json::json!({"version": 1, "destinations": {"releases": {
+        "type": "slack-app", "channel": "C0123456789"}},
+        "subscriptions": [{"pipelines": ["*"], "to": ["releases"]}]});
+    assert!(
+        Document::load(json.to_string().as_bytes()).is_ok(),
+        "JSON is YAML too"
+    );
+}
+
+#[test]
+fn every_bad_document_is_refused_in_its_place_and_in_words() {
+    let cases: Vec<(String, &str)> = vec![
+        (
+            with("version: 1", "version: one"),
+            "2:10: version: invalid type",
+        ),
+        (
+            with("version: 1", "version: 2"),
+            "2:1: version 2: this pipewatch reads version 1",
+        ),
+        (GOOD.replace("version: 1\n", ""), "missing field `version`"),
+        (
+            with("    severity: failure", "    severity: critical"),
+            "15:15: destinations.ops.severity: unknown variant `critical`",
+        ),
+        (
+            with(
+                "    approvals: true",
+                "    approvals: true\n    aprovals: true",
+            ),
+            "unknown field `aprovals`",
+        ),
+        (
+            with("type: slack\n", "type: pager\n"),
+            "unknown variant `pager`",
+        ),
+        (
+            with("to: [releases, ops]", "to: [releases, opps]"),
+            "20:20: no destination named \"opps\" (did you mean \"ops\"?)",
+        ),
+        (
+            with("to: [releases, ops]", "to: [releases, pagerduty]"),
+            "no destination named \"pagerduty\" is declared",
+        ),
+        (
+            with("  ops:\n", "  оps:\n"),
+            "the destination name \"оps\" is not 1-64 of a-z, 0-9, - and _",
+        ),
+        (
+            with("  ops:\n", "  releases:\n"),
+            "the destination \"releases\" is declared twice",
+        ),
+        (
+            with("channel: C0123456789", "channel: \"#releases\""),
+            "6:5: \"#releases\" is not a Slack channel id (C0123456789)",
+        ),
+        (
+            with("pipelines: [\"*\"]", "pipelines: []"),
+            "a subscription names no pipeline",
+        ),
+        (
+            with("to: [releases, ops]", "to: []"),
+            "a subscription names no destination",
+        ),
+        (
+            with("pipelines: [\"*\"]", "pipelines: [\"web app\"]"),
+            "the subscription has \"web app\": not a pipeline name or pattern",
+        ),
+        (
+            with("users: [U024BE7LH]", "users: [maria]"),
+            "approvers: \"maria\" is not a Slack user id (U024BE7LH)",
+        ),
+    ];
+    for (text, expected) in &cases {
+        let problems = refused(text).join("\n");
+        assert!(problems.contains(expected), "{expected}\n  got: {problems}");
+    }
+    let alias = refused(&with("pipelines: [\"*\"]", "pipelines: [*]")).join("\n");
+    assert!(alias.starts_with("19:17: anchors and aliases"), "{alias}");
+}
+
+#[test]
+fn a_secret_written_into_the_document_is_refused_by_its_key_never_repeated() {
+    let url = "https://hooks.slack.com/services/T000/B000/SECRETPARTxyz";
+    let token = "xoxb-1234-5678-SECRETTOKEN";
+    for (text, key) in [
+        (
+            with(
+                "secret: arn:aws:secretsmanager:eu-west-1:123456789012:secret:pipewatch/ops-AbCdEf",
+                &format!("secret: {url}"),
+            ),
+            "secret",
+        ),
+        (
+            with(
+                "    approvals: true",
+                &format!("    approvals: true\n    token: {token}"),
+            ),
+            "token",
+        ),
+        (
+            with(
+                "secret: arn:aws:secretsmanager:eu-west-1:123456789012:secret:pipewatch/teams-AbCdEf",
+                "secret: https://acme.webhook.office.com/webhookb2/SECRETPART",
+            ),
+            "secret",
+        ),
+    ] {
+        let problems = refused(&text).join("\n");
+        assert!(problems.contains(&format!("under \"{key}\"")), "{problems}");
+        for secret in ["SECRETPART", "SECRETTOKEN"] {
+            assert!(!problems.contains(secret), "{problems}");
+        }
+    }
+    let not_an_arn = refused(&with(
+        "secret: arn:aws:secretsmanager:eu-west-1:123456789012:secret:pipewatch/ops-AbCdEf",
+        "secret: pipewatch/ops",
+    ))
+    .join("\n");
+    assert!(
+        not_an_arn.contains("the ARN of the Secrets Manager secret"),
+        "{not_an_arn}"
+    );
+}
+
+#[test]
+fn hostile_documents_are_refused_quickly_never_expanded() {
+    let huge = format!("version: 1\n# {}\n", "x".repeat(10 * 1024 * 1024));
+    let problems = refused(&huge);
+    assert_eq!(
+        problems,
+        ["1:1: the document is 10485774 bytes, over the 262144 a document may be"]
+    );
+    let deep = format!(
+        "version: 1\napprovers: {}{}\n",
+        "[".repeat(20_000),
+        "]".repeat(20_000)
+    );
+    assert_eq!(
+        refused(&deep),
+        ["2:44: the document nests deeper than 32 levels"]
+    );
+    // Within that, deeper than the parser takes: its own limit.
+    let nested = format!(
+        "version: 1\napprovers: {}{}\n",
+        "[".repeat(30),
+        "]".repeat(30)
+    );
+    assert!(
+        refused(&nested)[0].contains("approvers"),
+        "{:?}",
+        refused(&nested)
+    );
+    let bomb = "version: 1\na: &a [\"x\", \"x\", \"x\", \"x\", \"x\", \"x\", \"x\", \"x\"]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c]\n";
+    assert_eq!(
+        refused(bomb)[0].split(':').take(2).collect::<Vec<_>>(),
+        ["2", "4"],
+        "refused at the first anchor"
+    );
+    let bytes = b"version: 1\ndestinations:\n  ops\xff: {}\n";
+    assert_eq!(
+        Document::load(bytes).unwrap_err().to_string(),
+        "3:6: the document is not UTF-8 text"
+    );
+}
+
+#[test]
+fn the_document_narrows_the_stacks_approvers_and_never_widens_them() {
+    let stack = Approvers::parse(r#"[{"users": ["U024BE7LH", "U0OTHER001"], "pipelines": ["*"]}]"#)
+        .unwrap();
+    let document = Document::load(GOOD.as_bytes()).unwrap();
+    let target = |pipeline: &str, stage: &str| Target {
+        pipeline: pipeline.into(),
+        arn: None,
+        stage: stage.into(),
+        action: "Approve".into(),
+        action_execution_id: "run-1".into(),
+        execution: None,
+    };
+    let none = UserGroups::new();
+    let narrowed = document.approvers(&stack);
+    assert!(narrowed.allows("U024BE7LH", &none, &target("payments-api", "Prod")));
+    assert!(
+        !narrowed.allows("U024BE7LH", &none, &target("web-app", "Prod")),
+        "narrowed"
+    );
+    assert!(!narrowed.allows("U0OTHER001", &none, &target("payments-api", "Prod")));
+    let widening = with("users: [U024BE7LH]", "users: [U024BE7LH, U0INTRUDER]");
+    let widening = Document::load(widening.as_bytes()).unwrap();
+    assert!(
+        !widening
+            .approvers(&stack)
+            .allows("U0INTRUDER", &none, &target("payments-api", "Prod")),
+        "a document cannot add an approver"
+    );
+    let silent = Document::load(
+        GOOD.replace(&GOOD[GOOD.find("approvers:").unwrap()..], "")
+            .as_bytes(),
+    )
+    .unwrap();
+    assert!(
+        silent
+            .approvers(&stack)
+            .allows("U0OTHER001", &none, &target("web-app", "Prod")),
+        "no rules: the stack's"
+    );
+}
