@@ -19,10 +19,26 @@ pub enum Command {
         #[arg(value_name = "FILE", required = true)]
         files: Vec<PathBuf>,
     },
+    /// Say which destinations a pipeline hears about by a document, and why: each
+    /// subscription, with the pattern that selects the pipeline or why none does.
+    Explain {
+        /// A notifications document.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// A pipeline's name, or its ARN for another account's.
+        #[arg(value_name = "PIPELINE")]
+        pipeline: String,
+    },
 }
 
 pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
-    let Command::Check { files } = command;
+    match command {
+        Command::Check { files } => check(files),
+        Command::Explain { file, pipeline } => explain(file, pipeline),
+    }
+}
+
+fn check(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let mut sound = true;
     for file in files {
@@ -49,4 +65,57 @@ pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+fn explain(file: &PathBuf, pipeline: &str) -> anyhow::Result<ExitCode> {
+    let bytes =
+        std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let document = Document::load(&bytes).map_err(|refused| {
+        anyhow::anyhow!(
+            "{} is not a sound document (pipewatch config check says where): {refused}",
+            file.display()
+        )
+    })?;
+    let mut out = std::io::stdout().lock();
+    let hears: Vec<&str> = document
+        .destinations_of(pipeline)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    if hears.is_empty() {
+        writeln!(
+            out,
+            "{pipeline}'s notifications go nowhere by {}",
+            file.display()
+        )?;
+    } else {
+        writeln!(
+            out,
+            "{pipeline}'s notifications go to {} (by {})",
+            hears.join(", "),
+            file.display()
+        )?;
+    }
+    for (n, (subscription, by)) in document.explain(pipeline).into_iter().enumerate() {
+        let to = subscription.to.join(", ");
+        match by {
+            Some(pattern) => writeln!(
+                out,
+                "  subscription {}: {pattern:?} selects it: {to}",
+                n + 1
+            )?,
+            None => writeln!(
+                out,
+                "  subscription {}: none of {} selects it",
+                n + 1,
+                subscription
+                    .pipelines
+                    .iter()
+                    .map(|p| format!("{p:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )?,
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -126,15 +126,9 @@ impl Document {
     /// The destinations `pipeline` (a name, or a key as [`crate::pipeline::PipelineRef`]
     /// gives it) hears about, each once, in the order the document first names them.
     pub fn destinations_of(&self, pipeline: &str) -> Vec<(&str, &Destination)> {
-        let entry = crate::pipeline::PipelineRef::from_key(pipeline).ok();
         let mut found: Vec<(&str, &Destination)> = Vec::new();
-        for subscription in &self.subscriptions {
-            let hears = subscription.pipelines.iter().any(|pattern| {
-                entry
-                    .as_ref()
-                    .is_some_and(|entry| parse::selects(pattern, entry))
-            });
-            if !hears {
+        for (subscription, by) in self.explain(pipeline) {
+            if by.is_none() {
                 continue;
             }
             for name in &subscription.to {
@@ -146,6 +140,23 @@ impl Document {
             }
         }
         found
+    }
+
+    /// Why `pipeline` hears about what it does: each subscription in order, with the
+    /// pattern that selects the pipeline, or `None` when none does.
+    pub fn explain<'a>(&'a self, pipeline: &str) -> Vec<(&'a Subscription, Option<&'a str>)> {
+        let entry = crate::pipeline::PipelineRef::from_key(pipeline).ok();
+        self.subscriptions
+            .iter()
+            .map(|subscription| {
+                let by = subscription.pipelines.iter().find(|pattern| {
+                    entry
+                        .as_ref()
+                        .is_some_and(|entry| parse::selects(pattern, entry))
+                });
+                (subscription, by.map(String::as_str))
+            })
+            .collect()
     }
 
     /// The approvers in force: the stack's, narrowed by the document's rules when it has

@@ -60,3 +60,41 @@ fn a_sound_document_passes_and_every_problem_of_a_bad_one_is_placed() {
     let stderr = String::from_utf8(missing.stderr).unwrap();
     assert!(stderr.contains("cannot read no/such/file.yaml"), "{stderr}");
 }
+
+#[test]
+fn explain_says_where_a_pipelines_notifications_go_and_why() {
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_pipewatch"))
+            .args(["config", "explain"])
+            .args(args)
+            .current_dir(repository())
+            .output()
+            .unwrap()
+    };
+    let said = run(&["docs/examples/notifications.yaml", "payments-api"]);
+    assert_eq!(said.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8(said.stdout).unwrap(),
+        "payments-api's notifications go to payments-teams, releases, on-call (by docs/examples/notifications.yaml)\n\
+         \x20 subscription 1: \"payments-*\" selects it: payments-teams\n\
+         \x20 subscription 2: \"*\" selects it: releases, on-call\n"
+    );
+    let other = run(&[
+        "docs/examples/notifications.yaml",
+        "arn:aws:codepipeline:eu-west-1:111122223333:web",
+    ]);
+    let said = String::from_utf8(other.stdout).unwrap();
+    assert!(
+        said.starts_with(
+            "arn:aws:codepipeline:eu-west-1:111122223333:web's notifications go nowhere"
+        ),
+        "{said}"
+    );
+    let unsound = run(&["Cargo.toml", "web"]);
+    assert_eq!(unsound.status.code(), Some(2));
+    assert!(
+        String::from_utf8(unsound.stderr)
+            .unwrap()
+            .contains("is not a sound document")
+    );
+}

@@ -280,3 +280,26 @@ fn the_document_narrows_the_stacks_approvers_and_never_widens_them() {
         "no rules: the stack's"
     );
 }
+
+#[test]
+fn explain_says_which_pattern_selects_a_pipeline_in_each_subscription() {
+    let document = Document::load(GOOD.as_bytes()).unwrap();
+    let why = |pipeline: &str| -> Vec<Option<&str>> {
+        document
+            .explain(pipeline)
+            .into_iter()
+            .map(|(_, by)| by)
+            .collect()
+    };
+    assert_eq!(why("payments-api"), [Some("payments-*"), Some("*")]);
+    assert_eq!(why("web-app"), [None, Some("*")]);
+    assert_eq!(
+        why("arn:aws:codepipeline:us-west-2:210987654321:payments-eu"),
+        [
+            Some("arn:aws:codepipeline:us-west-2:210987654321:payments-eu"),
+            None
+        ],
+        "\"*\" is this account's pipelines"
+    );
+    assert_eq!(why("not a pipeline"), [None, None]);
+}
