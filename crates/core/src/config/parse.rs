@@ -337,7 +337,7 @@ fn unknown_destination(name: &str, declared: &BTreeMap<String, Destination>) -> 
 }
 
 /// The edit distance of two short names (Levenshtein).
-fn distance(a: &str, b: &str) -> usize {
+pub(super) fn distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
@@ -354,7 +354,7 @@ fn distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-fn is_name(name: &str) -> bool {
+pub(super) fn is_name(name: &str) -> bool {
     name.len() <= MAX_NAME
         && name
             .chars()
@@ -365,7 +365,7 @@ fn is_name(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
-fn is_channel(channel: &str) -> bool {
+pub(super) fn is_channel(channel: &str) -> bool {
     channel.len() >= 9
         && channel.starts_with(['C', 'G'])
         && channel

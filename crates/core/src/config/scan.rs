@@ -85,18 +85,21 @@ pub(super) fn secrets(text: &str) -> Vec<Problem> {
         ("-----BEGIN", "a private key"),
     ];
     let mut problems = Vec::new();
+    // A comment is part of the document: a secret there is one too.
     for (n, line) in text.lines().enumerate() {
-        let content = line.split(" #").next().unwrap_or(line);
-        let Some((_, what)) = KINDS.iter().find(|(mark, _)| content.contains(mark)) else {
+        let Some((at, what)) = KINDS
+            .iter()
+            .find_map(|(mark, what)| line.find(mark).map(|at| (at, what)))
+        else {
             continue;
         };
-        let key = content
-            .trim_start()
-            .trim_start_matches("- ")
-            .split(':')
-            .next()
-            .map(|k| k.trim().trim_matches('"'))
-            .filter(|k| !k.is_empty() && !k.contains(['/', ' ']))
+        // The key the value stands under: the word before the last `: ` ahead of it.
+        let key = line[..at]
+            .rfind(": ")
+            .map(|colon| &line[..colon])
+            .and_then(|before| before.rsplit([' ', '{', ',', '[']).next())
+            .map(|k| k.trim_matches(['"', '\'']))
+            .filter(|k| !k.is_empty())
             .map_or_else(String::new, |k| format!(" under {k:?}"));
         problems.push(Problem {
             line: n + 1,
@@ -186,4 +189,120 @@ pub(super) fn locate(text: &str, steps: &[Step<'_>]) -> (usize, usize) {
         (from, to) = (first, end);
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_guards_read_anchors_and_brackets_as_yaml_does() {
+        type Found = Option<(usize, usize, Guard)>;
+        let deep = format!("a: {}{}", "[".repeat(33), "]".repeat(33));
+        let wide = format!("a: [{}[1]]", "[1], ".repeat(40));
+        let quoted = format!("a: \"{}\"\nb: '{}'", "[".repeat(40), "{".repeat(40));
+        let cases: [(&str, Found); 14] = [
+            ("a: &x 1", Some((1, 4, Guard::Anchor))),
+            ("a:\n  - *x", Some((2, 5, Guard::Anchor))),
+            ("a: [1, *x]", Some((1, 8, Guard::Anchor))),
+            ("a: [\"x\", *y]", Some((1, 10, Guard::Anchor))),
+            ("a#b: &x", Some((1, 6, Guard::Anchor))),
+            ("a: \"&x\"", None),
+            ("a: '*x'", None),
+            ("a: b # - *x", None),
+            ("a: x&y", None),
+            ("a: & x", None),
+            ("a: \"*-prod\"", None),
+            (&deep, Some((1, 36, Guard::Deep))),
+            (&wide, None),
+            (&quoted, None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(guards(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_secret_is_placed_by_its_line_and_named_by_its_key() {
+        let found = |text: &str| {
+            secrets(text)
+                .into_iter()
+                .map(|p| (p.line, p.column, p.reason))
+                .collect::<Vec<_>>()
+        };
+        let [(line, column, reason)] = found("a: 1\n    secret: xoxb-123-SECRET\n")[..]
+            .to_owned()
+            .try_into()
+            .unwrap();
+        assert_eq!((line, column), (2, 5));
+        assert!(
+            reason
+                .starts_with("this line holds what looks like a Slack bot token under \"secret\":")
+        );
+        assert!(!reason.contains("SECRET"));
+        let [(_, column, reason)] = found("  - https://hooks.slack.com/services/T/B/x")[..]
+            .to_owned()
+            .try_into()
+            .unwrap();
+        assert_eq!(column, 3);
+        assert!(
+            reason.starts_with("this line holds what looks like a Slack webhook's URL: a"),
+            "{reason}"
+        );
+        let quoted = found("{\"token\": \"xapp-1-2\"}");
+        assert!(
+            quoted[0].2.contains("a Slack app token under \"token\""),
+            "{quoted:?}"
+        );
+        let minified = found("{\"a\": 1, \"url\": \"https://hooks.slack.com/x\"}");
+        assert!(
+            minified[0]
+                .2
+                .contains("a Slack webhook's URL under \"url\""),
+            "{minified:?}"
+        );
+        assert_eq!(
+            found("# see https://acme.webhook.office.com/x").len(),
+            1,
+            "comments too"
+        );
+        assert!(found("a: 1\nb: https://example.com/hooks\n").is_empty());
+    }
+
+    #[test]
+    fn a_place_is_found_under_its_keys_blank_lines_and_all() {
+        let text = "b: 1\na:\n\n  b: 2\n  c:\n    - x: 1\n    - y: 2\n      z: [p, q]\n";
+        let cases: [(&[Step<'_>], (usize, usize)); 6] = [
+            (&[Step::Key("b")], (1, 1)),
+            (&[Step::Key("a"), Step::Key("b")], (4, 3)),
+            (&[Step::Key("a"), Step::Key("c"), Step::Item(1)], (7, 5)),
+            (
+                &[
+                    Step::Key("a"),
+                    Step::Key("c"),
+                    Step::Item(1),
+                    Step::Key("z"),
+                ],
+                (8, 7),
+            ),
+            (
+                &[
+                    Step::Key("a"),
+                    Step::Key("c"),
+                    Step::Item(1),
+                    Step::Key("z"),
+                    Step::Text("q"),
+                ],
+                (8, 14),
+            ),
+            (&[Step::Key("a"), Step::Key("nowhere")], (2, 1)),
+        ];
+        for (steps, expected) in cases {
+            assert_eq!(locate(text, steps), expected, "{steps:?}");
+        }
+        let nested = "a:\n  a: 2\n";
+        assert_eq!(locate(nested, &[Step::Key("a"), Step::Key("a")]), (2, 3));
+        assert_eq!(place(b"ab\ncd\xffe", 5), (2, 3));
+        assert_eq!(place(b"", 0), (1, 1));
+    }
 }

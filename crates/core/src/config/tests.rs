@@ -303,3 +303,81 @@ fn explain_says_which_pattern_selects_a_pipeline_in_each_subscription() {
     );
     assert_eq!(why("not a pipeline"), [None, None]);
 }
+
+#[test]
+fn a_webhook_is_slack_or_teams_and_takes_only_its_own_keys() {
+    let document = Document::load(GOOD.as_bytes()).unwrap();
+    assert!(matches!(
+        document.destinations["payments-teams"],
+        Destination::TeamsWebhook { .. }
+    ));
+    assert!(matches!(
+        document.destinations["ops"],
+        Destination::SlackWebhook { .. }
+    ));
+    let teams_channel = refused(&with(
+        "    severity: approval",
+        "    severity: approval\n    channel: C0123456789",
+    ));
+    assert_eq!(
+        teams_channel,
+        ["12:5: a teams destination takes no channel"]
+    );
+    let app_secret = refused(&with(
+        "    approvals: true",
+        "    approvals: true\n    secret: arn:aws:secretsmanager:eu-west-1:123456789012:secret:x",
+    ));
+    assert_eq!(app_secret, ["8:5: a slack-app destination takes no secret"]);
+    let listed = refused("version: 1\ndestinations: [a, b]\n").join("");
+    assert!(listed.contains("expected destinations by name"), "{listed}");
+}
+
+#[test]
+fn names_channels_and_typos_are_judged_to_the_letter() {
+    for (name, good) in [
+        ("a-b", true),
+        ("a_b", true),
+        ("0ps", true),
+        (&"x".repeat(64)[..], true),
+        (&"x".repeat(65)[..], false),
+        ("-a", false),
+        ("_a", false),
+        ("A", false),
+        ("a.b", false),
+        ("", false),
+    ] {
+        assert_eq!(parse::is_name(name), good, "{name:?}");
+    }
+    for (channel, good) in [
+        ("C0123456789", true),
+        ("G0123456789", true),
+        ("C01234", false),
+        ("D0123456789", false),
+        ("c0123456789", false),
+        ("C0123456789x", false),
+    ] {
+        assert_eq!(parse::is_channel(channel), good, "{channel:?}");
+    }
+    for (a, b, d) in [
+        ("ops", "opps", 1),
+        ("payments", "paymnets", 2),
+        ("abc", "xyz", 3),
+        ("", "ab", 2),
+        ("ab", "", 2),
+        ("same", "same", 0),
+    ] {
+        assert_eq!(parse::distance(a, b), d, "{a} {b}");
+    }
+}
+
+#[test]
+fn a_document_of_exactly_the_most_bytes_is_read() {
+    let mut text = GOOD.to_owned();
+    text.push('#');
+    text.push_str(&"x".repeat(MAX_BYTES - text.len() - 1));
+    text.push('\n');
+    assert_eq!(text.len(), MAX_BYTES);
+    assert!(Document::load(text.as_bytes()).is_ok());
+    text.push('\n');
+    assert!(refused(&text)[0].contains("over the 262144"));
+}
