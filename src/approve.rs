@@ -420,6 +420,8 @@ async fn tell<W: Webhook>(slack: &W, response_url: &str, text: &str) {
         tracing::warn!("the click's response_url is not a URL");
         return;
     };
+    // Slack reads the text as mrkdwn: names and comments in it are data.
+    let text = pipewatch_core::render::mrkdwn::escape(text);
     let body = json!({"response_type": "ephemeral", "replace_original": false, "text": text});
     if let Err(error) = slack.post(&url, &body).await {
         tracing::warn!(error = %error, "could not tell the person who clicked");

@@ -193,3 +193,26 @@ async fn a_button_without_its_execution_is_told_the_run_no_longer_waits() {
     );
     assert!(world.fake.approvals().is_empty());
 }
+
+/// What the person is told is Slack mrkdwn: a name someone chose (their Slack display
+/// name, kept in the summary of an earlier decision) is shown, never read as a mention.
+#[tokio::test]
+async fn a_name_in_the_answer_is_text_in_slack() {
+    let world = world().await;
+    let mut run = clicked(Ended::Approved);
+    run["output"]["executionResult"]["externalExecutionSummary"] =
+        json!("Approved in Slack by Maria <!channel> (U024BE7LH)");
+    world.fake.add_action_run("web-app-release", run.clone());
+    world.fake.set_state(&showing("exec-1", &as_state(&run)));
+    let Handoff::Decide(mut click) = world.click(Decision::Approve, "run-1") else {
+        unreachable!()
+    };
+    click.target.execution = Some("exec-1".into());
+    world.take(&Handoff::Decide(click)).await.unwrap();
+    let told = world.told();
+    assert!(
+        told[0].contains("approved by Maria &lt;!channel&gt; (U024BE7LH)"),
+        "{told:?}"
+    );
+    assert!(!told[0].contains("<!channel>"), "{told:?}");
+}
