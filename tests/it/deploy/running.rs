@@ -120,7 +120,12 @@ async fn the_deployed_slack_app_posts_a_living_message_with_the_stacks_table() {
     let forwarder = Lambda::start(env!("CARGO_BIN_EXE_pipewatch-forwarder"), &environment, log);
     for _ in 0..2 {
         let output = forwarder.invoke("sns-notification.json");
-        assert!(output.status.success(), "{}", forwarder.logs());
+        assert!(
+            output.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&output.stderr),
+            forwarder.logs()
+        );
     }
     let top = fake_slack.top_level("C0RELEASES1");
     assert_eq!(top.len(), 1, "one message, delivered twice: {top:#?}");
