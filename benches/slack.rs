@@ -107,7 +107,7 @@ async fn main() {
 fn route(channel: &str) -> AppRoute {
     AppRoute {
         channel: channel.to_owned(),
-        pipelines: vec!["*".into()],
+        pipelines: pipewatch_core::config::Audience::all(),
         severity: Severity::Info,
         broadcast_failures: true,
         approvals: false,

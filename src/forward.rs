@@ -304,10 +304,11 @@ pub async fn deliver<W: Webhook>(
     }
 }
 
-/// A record's content, and the pipeline it is about (`None` for alarms and others).
+/// A record's content, and the key of the pipeline it is about (`None` for alarms and
+/// others).
 fn read(message_id: &str, subject: Option<&str>, message: &str) -> (Content, Option<String>) {
     if let Ok(content) = Content::from_body(message) {
-        let pipeline = content.pipeline.clone();
+        let pipeline = content.pipeline_key();
         return (content, Some(pipeline));
     }
     if let Some(alarm) = alarm(message_id, message) {

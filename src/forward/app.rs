@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use crate::aws::slack_refs::SlackRefs;
 use crate::ports::StoreError;
 use crate::slack::{SlackApi, SlackError};
-use pipewatch_core::glob;
+use pipewatch_core::config::Audience;
 use pipewatch_core::living::{self, MessageRef, Next};
 use pipewatch_core::render::content::{Content, Severity};
 use pipewatch_core::render::slack_app::{self, Living, Rendered};
@@ -39,9 +39,10 @@ const WAIT_STEP: Duration = Duration::from_millis(200);
 pub struct AppRoute {
     /// A channel id (`C0123456789`), as Slack's "copy link" shows it.
     pub channel: String,
-    /// Names or patterns; default all.
-    #[serde(default = "all")]
-    pub pipelines: Vec<String>,
+    /// Names or patterns (in any account the stack watches); default all. A document's
+    /// channel hears about its subscriptions' pipelines instead.
+    #[serde(default = "Audience::all", deserialize_with = "names")]
+    pub pipelines: Audience,
     /// The least severity that starts a message; default `info` (every run).
     #[serde(default)]
     pub severity: Severity,
@@ -54,8 +55,9 @@ pub struct AppRoute {
     pub approvals: bool,
 }
 
-fn all() -> Vec<String> {
-    vec!["*".into()]
+/// `SLACK_APP_ROUTES`' `pipelines`: names or patterns.
+fn names<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Audience, D::Error> {
+    Vec::<String>::deserialize(deserializer).map(Audience::Names)
 }
 
 fn yes() -> bool {
@@ -63,8 +65,10 @@ fn yes() -> bool {
 }
 
 impl AppRoute {
+    /// Whether the pipeline keyed `pipeline` (`None`: an alarm, heard everywhere) is
+    /// heard about here.
     pub fn wants(&self, pipeline: Option<&str>) -> bool {
-        pipeline.is_none_or(|name| self.pipelines.iter().any(|p| glob::matches(p, name)))
+        pipeline.is_none_or(|key| self.pipelines.hears(key))
     }
 }
 
@@ -518,7 +522,7 @@ mod tests {
         let routes = parse_routes(r#"[{"channel": "C0123456789"},
             {"channel": "C0PAYMENTS1", "pipelines": ["payments-*"], "severity": "failure", "broadcast_failures": false}]"#)
         .unwrap();
-        assert_eq!(routes[0].pipelines, ["*"]);
+        assert_eq!(routes[0].pipelines, Audience::all());
         assert_eq!(routes[0].severity, Severity::Info);
         assert!(routes[0].broadcast_failures);
         assert!(!routes[0].approvals, "no decision buttons unless asked");

@@ -15,7 +15,7 @@
 use serde::Deserialize;
 
 use crate::ports::WebhookUrl;
-use pipewatch_core::glob;
+use pipewatch_core::config::Audience;
 use pipewatch_core::render::content::Severity;
 
 /// The message format a destination takes.
@@ -44,19 +44,18 @@ pub struct Destination {
     pub label: String,
     pub url: WebhookUrl,
     pub format: Format,
-    /// Names or patterns; a message about a pipeline matching none is not sent here.
-    pub pipelines: Vec<String>,
+    /// The pipelines heard about: the secret's names or patterns, or the document's.
+    pub pipelines: Audience,
     /// The least severity sent here.
     pub severity: Severity,
 }
 
 impl Destination {
-    /// Whether a message about `pipeline` (`None`: not about a pipeline, such as one of
-    /// the stack's alarms) with `severity` goes here. Alarms go to every destination whose
-    /// severity they reach, whatever its pipelines.
+    /// Whether a message about the pipeline keyed `pipeline` (`None`: not about a
+    /// pipeline, such as one of the stack's alarms) with `severity` goes here. Alarms go
+    /// to every destination whose severity they reach, whatever its pipelines.
     pub fn wants(&self, pipeline: Option<&str>, severity: Severity) -> bool {
-        severity >= self.severity
-            && pipeline.is_none_or(|name| self.pipelines.iter().any(|p| glob::matches(p, name)))
+        severity >= self.severity && pipeline.is_none_or(|key| self.pipelines.hears(key))
     }
 }
 
@@ -128,7 +127,7 @@ pub fn parse(secret: &str, name: &str, default_format: Format) -> Result<Vec<Des
                 label,
                 url,
                 format: entry.format.unwrap_or(default_format),
-                pipelines,
+                pipelines: Audience::Names(pipelines),
                 severity,
             })
         })

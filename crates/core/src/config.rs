@@ -30,6 +30,7 @@
 //! it). The document may name approvers, but only to narrow those the stack names: a
 //! click is decided only when both allow it ([`Document::approvers`]).
 
+pub mod default;
 mod parse;
 mod scan;
 
@@ -67,23 +68,30 @@ pub enum Destination {
         /// Approve and Reject buttons (needs the approver).
         approvals: bool,
     },
-    /// A Slack incoming webhook: one message per notification.
-    SlackWebhook {
-        /// The Secrets Manager secret holding the webhook's URL.
-        secret: String,
-        severity: Severity,
-    },
+    /// A Slack incoming webhook: Block Kit, one message per notification.
+    SlackWebhook(Webhook),
     /// A Microsoft Teams Workflows webhook: an Adaptive Card per notification.
-    TeamsWebhook { secret: String, severity: Severity },
+    TeamsWebhook(Webhook),
+}
+
+/// A webhook destination: where its URL is kept, and what it is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    /// The Secrets Manager secret holding the webhook's URL.
+    pub secret: String,
+    /// Which of the secret's webhooks, 1-based, when it lists several (as the stack's
+    /// `SlackWebhookSecretArn` may); `None`: the secret holds one. The document decides
+    /// what the destination hears: the filters an entry of the secret carries are not read.
+    pub entry: Option<u32>,
+    pub severity: Severity,
 }
 
 impl Destination {
     /// The least severity this destination is sent.
     pub fn severity(&self) -> Severity {
         match self {
-            Self::SlackApp { severity, .. }
-            | Self::SlackWebhook { severity, .. }
-            | Self::TeamsWebhook { severity, .. } => *severity,
+            Self::SlackApp { severity, .. } => *severity,
+            Self::SlackWebhook(webhook) | Self::TeamsWebhook(webhook) => webhook.severity,
         }
     }
 }
@@ -167,6 +175,59 @@ impl Document {
             stack,
             document: self.approvers.as_ref(),
         }
+    }
+}
+
+/// Which pipelines a destination hears about, as a pipeline's key
+/// ([`crate::pipeline::PipelineRef::key`]) is tested against it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience {
+    /// The stack's routes (`SlackAppRoutes`, the webhook secrets' `pipelines`): names or
+    /// patterns, each matching the name in every account the stack watches.
+    Names(Vec<String>),
+    /// A document's: the patterns of every subscription naming the destination, names
+    /// selecting this account's pipelines and ARNs another's.
+    Document(Vec<String>),
+}
+
+impl Audience {
+    /// Every pipeline, by name in any account.
+    pub fn all() -> Self {
+        Self::Names(vec!["*".to_owned()])
+    }
+
+    /// Whether the pipeline keyed `key` is heard about.
+    pub fn hears(&self, key: &str) -> bool {
+        let pipeline = crate::pipeline::PipelineRef::from_key(key);
+        match self {
+            Self::Names(patterns) => {
+                let name = pipeline.as_ref().map_or(key, |p| p.name.as_str());
+                patterns.iter().any(|p| crate::glob::matches(p, name))
+            }
+            Self::Document(patterns) => {
+                pipeline.is_ok_and(|pipeline| patterns.iter().any(|p| parse::selects(p, &pipeline)))
+            }
+        }
+    }
+}
+
+impl Document {
+    /// Who hears about what `name` is sent: the patterns of every subscription that names
+    /// it, each once. [`Audience::hears`] then agrees with [`Document::destinations_of`].
+    pub fn audience_of(&self, name: &str) -> Audience {
+        let mut patterns: Vec<String> = Vec::new();
+        for subscription in self
+            .subscriptions
+            .iter()
+            .filter(|s| s.to.iter().any(|t| t == name))
+        {
+            for pattern in &subscription.pipelines {
+                if !patterns.contains(pattern) {
+                    patterns.push(pattern.clone());
+                }
+            }
+        }
+        Audience::Document(patterns)
     }
 }
 

@@ -167,7 +167,7 @@ async fn a_decision_taken_in_slack_replaces_the_buttons_and_no_older_rendering_b
     };
     let route = AppRoute {
         channel: "C0RELEASES1".into(),
-        pipelines: vec!["*".into()],
+        pipelines: pipewatch_core::config::Audience::all(),
         severity: Severity::Info,
         broadcast_failures: false,
         approvals: true,

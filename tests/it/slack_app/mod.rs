@@ -102,7 +102,7 @@ impl Setup {
 fn route() -> AppRoute {
     AppRoute {
         channel: CHANNEL.into(),
-        pipelines: vec!["shop-*".into()],
+        pipelines: pipewatch_core::config::Audience::Names(vec!["shop-*".into()]),
         severity: Severity::Info,
         broadcast_failures: true,
         approvals: false,

@@ -46,6 +46,8 @@ struct RawDestination {
     #[serde(default)]
     secret: Option<String>,
     #[serde(default)]
+    entry: Option<u32>,
+    #[serde(default)]
     severity: Severity,
     #[serde(default)]
     broadcast_failures: Option<bool>,
@@ -274,6 +276,7 @@ fn check_destination(
         kind,
         channel,
         secret,
+        entry,
         severity,
         broadcast_failures,
         approvals,
@@ -291,8 +294,16 @@ fn check_destination(
             problem(&at(key), reason);
         }
     }
-    if let Some(reason) = takes("secret", secret.is_some(), !app) {
-        problem(&at("secret"), reason);
+    for (key, given) in [("secret", secret.is_some()), ("entry", entry.is_some())] {
+        if let Some(reason) = takes(key, given, !app) {
+            problem(&at(key), reason);
+        }
+    }
+    if entry == Some(0) {
+        problem(
+            &at("entry"),
+            "entry counts the secret's webhooks from 1".into(),
+        );
     }
     if app {
         let channel = channel.unwrap_or_default();
@@ -313,10 +324,15 @@ fn check_destination(
         if !is_secret_arn(&secret) {
             problem(&at("secret"), NOT_AN_ARN.into());
         }
+        let webhook = super::Webhook {
+            secret,
+            entry,
+            severity,
+        };
         if kind == Kind::Teams {
-            Destination::TeamsWebhook { secret, severity }
+            Destination::TeamsWebhook(webhook)
         } else {
-            Destination::SlackWebhook { secret, severity }
+            Destination::SlackWebhook(webhook)
         }
     }
 }

@@ -309,11 +309,11 @@ fn a_webhook_is_slack_or_teams_and_takes_only_its_own_keys() {
     let document = Document::load(GOOD.as_bytes()).unwrap();
     assert!(matches!(
         document.destinations["payments-teams"],
-        Destination::TeamsWebhook { .. }
+        Destination::TeamsWebhook(..)
     ));
     assert!(matches!(
         document.destinations["ops"],
-        Destination::SlackWebhook { .. }
+        Destination::SlackWebhook(..)
     ));
     let teams_channel = refused(&with(
         "    severity: approval",
@@ -328,6 +328,30 @@ fn a_webhook_is_slack_or_teams_and_takes_only_its_own_keys() {
         "    approvals: true\n    secret: arn:aws:secretsmanager:eu-west-1:123456789012:secret:x",
     ));
     assert_eq!(app_secret, ["8:5: a slack-app destination takes no secret"]);
+    let second = with(
+        "    severity: failure",
+        "    severity: failure\n    entry: 2",
+    );
+    let Destination::SlackWebhook(ops) =
+        &Document::load(second.as_bytes()).unwrap().destinations["ops"]
+    else {
+        panic!("ops is a Slack webhook")
+    };
+    assert_eq!((ops.entry, ops.severity), (Some(2), Severity::Failure));
+    assert_eq!(
+        refused(&with(
+            "    severity: failure",
+            "    severity: failure\n    entry: 0"
+        )),
+        ["16:5: entry counts the secret's webhooks from 1"]
+    );
+    assert_eq!(
+        refused(&with(
+            "    approvals: true",
+            "    approvals: true\n    entry: 1"
+        )),
+        ["8:5: a slack-app destination takes no entry"]
+    );
     let listed = refused("version: 1\ndestinations: [a, b]\n").join("");
     assert!(listed.contains("expected destinations by name"), "{listed}");
 }
@@ -380,4 +404,51 @@ fn a_document_of_exactly_the_most_bytes_is_read() {
     assert!(Document::load(text.as_bytes()).is_ok());
     text.push('\n');
     assert!(refused(&text)[0].contains("over the 262144"));
+}
+
+#[test]
+fn a_destinations_audience_agrees_with_who_hears_what() {
+    let document = Document::load(GOOD.as_bytes()).unwrap();
+    let pipelines = [
+        "payments-api",
+        "web",
+        "arn:aws:codepipeline:us-west-2:210987654321:payments-eu",
+        "arn:aws:codepipeline:us-west-2:210987654321:web",
+        "arn:aws:codepipeline:eu-west-1:210987654321:payments-eu",
+    ];
+    let mut pairs = 0;
+    for name in document.destinations.keys() {
+        let audience = document.audience_of(name);
+        for pipeline in pipelines {
+            let hears = document
+                .destinations_of(pipeline)
+                .iter()
+                .any(|(n, _)| n == name);
+            assert_eq!(audience.hears(pipeline), hears, "{name} {pipeline}");
+            pairs += usize::from(hears);
+        }
+    }
+    assert_eq!(
+        pairs, 7,
+        "releases 3, payments-teams 2, ops 2, as GOOD says"
+    );
+    assert_eq!(
+        document.audience_of("releases"),
+        Audience::Document(vec![
+            "payments-*".into(),
+            "arn:aws:codepipeline:us-west-2:210987654321:payments-eu".into(),
+            "*".into()
+        ])
+    );
+    assert_eq!(document.audience_of("nobody"), Audience::Document(vec![]));
+    // The stack's patterns match a name in any account; a key that is not a pipeline's
+    // is matched as given.
+    let names = Audience::Names(vec!["payments-*".into()]);
+    assert!(names.hears("arn:aws:codepipeline:us-west-2:210987654321:payments-eu"));
+    assert!(names.hears("payments-api") && !names.hears("web"));
+    assert!(Audience::all().hears("any") && Audience::all().hears("web-*"));
+    assert!(
+        !document.audience_of("ops").hears("web-*"),
+        "a pattern is no pipeline"
+    );
 }

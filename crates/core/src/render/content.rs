@@ -274,6 +274,18 @@ impl Content {
     }
 
     /// The execution a change belongs to, when the message mentions it.
+    /// The pipeline as a record key ([`crate::pipeline::PipelineRef::key`]): its name at
+    /// home, its ARN in another account. The body names the pipeline alone; the key is
+    /// where its id starts (`<key>/<record version>/<part>`), so the id says which.
+    pub fn pipeline_key(&self) -> String {
+        self.id
+            .rsplitn(3, '/')
+            .nth(2)
+            .and_then(|key| crate::pipeline::PipelineRef::from_key(key).ok())
+            .filter(|key| key.name == self.pipeline)
+            .map_or_else(|| self.pipeline.clone(), |key| key.key())
+    }
+
     pub fn execution_of(&self, change: &ChangeContent) -> Option<&ExecutionContent> {
         let id = change.pipeline_execution_id.as_deref()?;
         self.executions.iter().find(|e| e.id == id)

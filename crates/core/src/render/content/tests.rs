@@ -481,3 +481,19 @@ fn a_message_about_no_change_is_marked_by_its_severity_and_a_relayed_one_neutral
     let card = crate::render::teams::render(&relayed).to_string();
     assert!(card.contains(r#""color":"Default""#), "{card}");
 }
+
+#[test]
+fn a_pipeline_is_keyed_by_its_arn_in_another_account_and_its_name_at_home() {
+    let key_of = |id: &str, pipeline: &str| {
+        let mut content = Content::note(id, "h", "t", Severity::Info);
+        content.pipeline = pipeline.to_owned();
+        content.pipeline_key()
+    };
+    let arn = "arn:aws:codepipeline:us-west-2:210987654321:payments-eu";
+    assert_eq!(key_of(&format!("{arn}/7/1"), "payments-eu"), arn);
+    assert_eq!(key_of("web-app/7/1", "web-app"), "web-app");
+    // An id that does not start with the pipeline's own key names only the pipeline.
+    assert_eq!(key_of(&format!("{arn}/7/1"), "other"), "other");
+    assert_eq!(key_of("web-app", "web-app"), "web-app");
+    assert_eq!(key_of("web-*/7/1", "web-*"), "web-*");
+}
