@@ -114,6 +114,8 @@ start_services() {
     export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$moto_port"
     export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$moto_port"
     export AWS_ENDPOINT_URL_STS="http://127.0.0.1:$moto_port"
+    # The notifications document's bucket (a path-style address: the host is an IP).
+    export AWS_ENDPOINT_URL_S3="http://127.0.0.1:$moto_port"
     # Local emulators accept any credentials; never let a developer's real ones be used.
     export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
     unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL

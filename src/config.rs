@@ -10,7 +10,7 @@ mod approver;
 mod forwarder;
 
 pub use approver::ApproverConfig;
-pub use forwarder::{ForwarderConfig, SlackAppConfig};
+pub use forwarder::{DocumentConfig, ForwarderConfig, SlackAppConfig};
 
 /// Everything the Lambda reads from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,6 +19,8 @@
 
 pub mod app;
 pub mod destination;
+pub mod live;
+pub mod stack;
 
 use std::time::{Duration, Instant};
 

@@ -5,6 +5,7 @@ pub mod approvals;
 pub mod clients;
 pub mod codepipeline;
 pub mod dead_letter_reader;
+pub mod document;
 pub mod dynamodb;
 pub mod interceptor;
 pub mod operator;

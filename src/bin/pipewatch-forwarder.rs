@@ -1,6 +1,7 @@
 //! The optional forwarder: subscribed to the topics, posts each notification to the Slack
-//! and Teams webhooks its secrets name and, when installed, through the Slack app. It
-//! reads its secrets once per cold start.
+//! and Teams webhooks its secrets name and, when installed, through the Slack app; or, once
+//! the stack's bucket holds a notifications document, where the document says (read again
+//! at most once a minute, src/forward/live.rs). It reads each secret once per cold start.
 
 use std::process::ExitCode;
 
@@ -10,9 +11,8 @@ use serde_json::Value;
 
 use pipewatch::aws::slack_refs::SlackRefs;
 use pipewatch::config::ForwarderConfig;
-use pipewatch::forward::{
-    App, AppTarget, DEFAULT_TIME, Destination, Format, app, deadline_from_epoch_ms, destination,
-};
+use pipewatch::forward::live::{Live, Routes, Source};
+use pipewatch::forward::{App, AppTarget, DEFAULT_TIME, deadline_from_epoch_ms};
 use pipewatch::slack::{BotToken, SlackApi};
 use pipewatch::webhook::HttpsWebhook;
 
@@ -32,46 +32,59 @@ async fn run() -> Result<(), lambda_runtime::Error> {
     pipewatch::lambda::init_logging(&config.log_level);
     let sdk = pipewatch::aws::load_sdk_config().await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    let mut destinations: Vec<Destination> = Vec::new();
-    for (secret, name, format) in [
-        (&config.slack_secret, "slack", Format::Slack),
-        (&config.teams_secret, "teams", Format::Teams),
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let mut values = std::collections::HashMap::new();
+    for (secret, name) in [
+        (&config.slack_secret, "slack"),
+        (&config.teams_secret, "teams"),
     ] {
         let Some(secret) = secret else { continue };
         let value = pipewatch::aws::secrets::secret_string(&secrets, secret)
             .await
             .map_err(|e| format!("reading the {name} webhook secret: {e}"))?;
-        destinations.extend(destination::parse(&value, name, format)?);
+        values.insert(secret.clone(), value);
     }
-    let mut labels: Vec<String> = destinations.iter().map(|d| d.label.clone()).collect();
+    let stack = Routes::from_stack(&config, &values)?;
 
-    // The Slack app: its token, its channels, its store and the operator's topic.
+    // The Slack app: its token, its store and the operator's topic.
     let mut installed = None;
     if let Some(settings) = &config.slack_app {
         let token = pipewatch::aws::secrets::secret_string(&secrets, &settings.token_secret)
             .await
             .map_err(|e| format!("reading the Slack app's secret: {e}"))?;
         let token = BotToken::parse(&token)?;
-        let routes = app::parse_routes(&settings.routes)?;
-        labels.extend(routes.iter().map(|r| format!("slack app {}", r.channel)));
         let api = SlackApi::new(token, settings.api_url.as_deref())?;
-        let refs = SlackRefs::new(aws_sdk_dynamodb::Client::new(&sdk), &settings.table);
-        let sns = aws_sdk_sns::Client::new(&sdk);
-        installed = Some((api, refs, routes, sns, settings.alarm_topic.clone()));
+        let refs = SlackRefs::new(dynamodb.clone(), &settings.table);
+        installed = Some((api, refs, settings.alarm_topic.clone()));
     }
-    tracing::info!(destinations = %labels.join(", "), "forwarder ready");
-    let target = installed
-        .as_ref()
-        .map(|(api, refs, routes, sns, topic)| AppTarget {
-            app: App { api, refs },
-            routes,
-            operator: topic.as_deref().map(|t| (sns, t)),
-        });
+    tracing::info!(destinations = %stack.labels(), "forwarder ready");
+    // The notifications document, when the stack keeps one: read at the first event.
+    let s3 = aws_sdk_s3::Client::new(&sdk);
+    let source = config.document.as_ref().map(|document| Source {
+        s3: &s3,
+        secrets: &secrets,
+        dynamodb: &dynamodb,
+        operator: document.alarm_topic.as_deref().map(|topic| (&sns, topic)),
+        bucket: &document.bucket,
+        key: &document.key,
+        table: &document.table,
+        cache: document.cache,
+        app_installed: installed.is_some(),
+    });
+    let live = tokio::sync::Mutex::new(Live::new(stack));
     let webhook = HttpsWebhook::new()?;
-    let (webhook, destinations, target) = (&webhook, destinations.as_slice(), target.as_ref());
+    let (webhook, installed, source, live, sns) = (&webhook, &installed, &source, &live, &sns);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = deadline_from_epoch_ms(event.context.deadline)
             .unwrap_or_else(|| std::time::Instant::now() + DEFAULT_TIME);
+        let routes = live.lock().await.routes(source.as_ref()).await;
+        let target = installed.as_ref().map(|(api, refs, topic)| AppTarget {
+            app: App { api, refs },
+            routes: &routes.channels,
+            operator: topic.as_deref().map(|t| (sns, t)),
+        });
+        let target = target.as_ref();
         // An operator's redrive of a Slack channel's dead letters, else SNS's records.
         if let Some(channel) = event.payload["redrive_slack_channel"].as_str() {
             let refused = |message: String| Diagnostic {
@@ -91,7 +104,7 @@ async fn run() -> Result<(), lambda_runtime::Error> {
             error_message: format!("the event is neither SNS records nor a redrive: {e}"),
         })?;
         let forwarded =
-            pipewatch::forward::forward(webhook, destinations, target, &sns, deadline).await?;
+            pipewatch::forward::forward(webhook, &routes.webhooks, target, &sns, deadline).await?;
         tracing::info!(
             messages = forwarded.messages,
             posts = forwarded.posts,

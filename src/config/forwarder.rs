@@ -15,6 +15,24 @@ pub struct ForwarderConfig {
     pub log_level: String,
     /// The Slack app, when `SLACK_APP_SECRET_ARN` (its bot token) is set.
     pub slack_app: Option<SlackAppConfig>,
+    /// The notifications document, when `DOCUMENT_BUCKET` is set.
+    pub document: Option<DocumentConfig>,
+}
+
+/// Where the notifications document is kept, and how often it is read again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentConfig {
+    /// `DOCUMENT_BUCKET`: the stack's versioned bucket.
+    pub bucket: String,
+    /// `DOCUMENT_KEY`: the object (default `notifications.yaml`).
+    pub key: String,
+    /// `DOCUMENT_CACHE_SECONDS`: how long a read document is used before S3 is asked
+    /// whether it changed (default 60, at most 3600).
+    pub cache: std::time::Duration,
+    /// `TABLE_NAME`: where "the operator was told" is kept for a refused document.
+    pub table: String,
+    /// `ALARM_TOPIC_ARN`: where the operator is told.
+    pub alarm_topic: Option<String>,
 }
 
 /// The Slack app's settings.
@@ -22,7 +40,8 @@ pub struct ForwarderConfig {
 pub struct SlackAppConfig {
     /// `SLACK_APP_SECRET_ARN`: a secret holding the bot token (`xoxb-…`).
     pub token_secret: String,
-    /// `SLACK_APP_ROUTES`: the channels, as JSON (parsed by the forwarder).
+    /// `SLACK_APP_ROUTES`: the channels, as JSON (parsed by the forwarder); with a
+    /// document, optional (`[]`).
     pub routes: String,
     /// `TABLE_NAME`: where message references are kept.
     pub table: String,
@@ -49,21 +68,39 @@ impl ForwarderConfig {
         };
         let slack_secret = secret("SLACK_WEBHOOK_SECRET_ARN")?;
         let teams_secret = secret("TEAMS_WEBHOOK_SECRET_ARN")?;
+        let document = match value(&lookup, "DOCUMENT_BUCKET") {
+            None => None,
+            Some(bucket) => Some(DocumentConfig {
+                bucket,
+                key: value(&lookup, "DOCUMENT_KEY")
+                    .unwrap_or_else(|| "notifications.yaml".to_owned()),
+                cache: std::time::Duration::from_secs(cache_seconds(&lookup)?),
+                table: required(&lookup, "TABLE_NAME")?,
+                alarm_topic: value(&lookup, "ALARM_TOPIC_ARN"),
+            }),
+        };
         let slack_app = match secret("SLACK_APP_SECRET_ARN")? {
             None => None,
             Some(token_secret) => Some(SlackAppConfig {
                 token_secret,
-                routes: required(&lookup, "SLACK_APP_ROUTES")?,
+                routes: match (value(&lookup, "SLACK_APP_ROUTES"), &document) {
+                    (None, Some(_)) => "[]".to_owned(),
+                    _ => required(&lookup, "SLACK_APP_ROUTES")?,
+                },
                 table: required(&lookup, "TABLE_NAME")?,
                 alarm_topic: value(&lookup, "ALARM_TOPIC_ARN"),
                 api_url: value(&lookup, "SLACK_API_URL"),
             }),
         };
-        if slack_secret.is_none() && teams_secret.is_none() && slack_app.is_none() {
+        if slack_secret.is_none()
+            && teams_secret.is_none()
+            && slack_app.is_none()
+            && document.is_none()
+        {
             return Err(ConfigError {
                 name: "SLACK_WEBHOOK_SECRET_ARN",
                 problem:
-                    "is not set, nor is TEAMS_WEBHOOK_SECRET_ARN or SLACK_APP_SECRET_ARN: the forwarder needs at least one"
+                    "is not set, nor is TEAMS_WEBHOOK_SECRET_ARN, SLACK_APP_SECRET_ARN or DOCUMENT_BUCKET: the forwarder needs at least one"
                         .into(),
             });
         }
@@ -72,8 +109,23 @@ impl ForwarderConfig {
             teams_secret,
             log_level: log_level(&lookup)?,
             slack_app,
+            document,
         })
     }
+}
+
+/// `DOCUMENT_CACHE_SECONDS`: 0 to 3600, 60 when unset.
+fn cache_seconds(lookup: &impl Fn(&str) -> Option<String>) -> Result<u64, ConfigError> {
+    let Some(text) = value(lookup, "DOCUMENT_CACHE_SECONDS") else {
+        return Ok(60);
+    };
+    text.parse::<u64>()
+        .ok()
+        .filter(|s| *s <= 3600)
+        .ok_or_else(|| ConfigError {
+            name: "DOCUMENT_CACHE_SECONDS",
+            problem: format!("must be a number of seconds from 0 to 3600, not {text:?}"),
+        })
 }
 
 #[cfg(test)]
@@ -85,7 +137,7 @@ mod tests {
         let missing = ForwarderConfig::from_lookup(|_| None).unwrap_err();
         assert_eq!(
             missing.to_string(),
-            "environment variable SLACK_WEBHOOK_SECRET_ARN is not set, nor is TEAMS_WEBHOOK_SECRET_ARN or SLACK_APP_SECRET_ARN: the forwarder needs at least one"
+            "environment variable SLACK_WEBHOOK_SECRET_ARN is not set, nor is TEAMS_WEBHOOK_SECRET_ARN, SLACK_APP_SECRET_ARN or DOCUMENT_BUCKET: the forwarder needs at least one"
         );
         let wrong =
             ForwarderConfig::from_lookup(|_| Some("https://hooks.slack.com/x".into())).unwrap_err();
@@ -103,6 +155,79 @@ mod tests {
         assert_eq!(config.slack_secret, None);
         assert_eq!(config.log_level, "info");
         assert_eq!(config.slack_app, None);
+        assert_eq!(config.document, None);
+    }
+
+    #[test]
+    fn a_document_alone_is_enough_and_its_cache_period_is_bounded() {
+        let with = |pairs: &[(&str, &str)]| {
+            let pairs: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect();
+            ForwarderConfig::from_lookup(move |name| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.clone())
+            })
+        };
+        let config = with(&[("DOCUMENT_BUCKET", "b"), ("TABLE_NAME", "t")]).unwrap();
+        let document = config.document.unwrap();
+        assert_eq!(
+            (
+                document.bucket.as_str(),
+                document.key.as_str(),
+                document.table.as_str()
+            ),
+            ("b", "notifications.yaml", "t")
+        );
+        assert_eq!(document.cache.as_secs(), 60);
+        assert_eq!(document.alarm_topic, None);
+        let set = with(&[
+            ("DOCUMENT_BUCKET", "b"),
+            ("DOCUMENT_KEY", "k.yaml"),
+            ("TABLE_NAME", "t"),
+            ("DOCUMENT_CACHE_SECONDS", "3600"),
+            (
+                "ALARM_TOPIC_ARN",
+                "arn:aws:sns:eu-west-1:123456789012:alarms",
+            ),
+            (
+                "SLACK_APP_SECRET_ARN",
+                "arn:aws:secretsmanager:eu-west-1:123456789012:secret:a-AbCdEf",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            set.slack_app.unwrap().routes,
+            "[]",
+            "the document names the channels"
+        );
+        let document = set.document.unwrap();
+        assert_eq!(
+            (document.key.as_str(), document.cache.as_secs()),
+            ("k.yaml", 3600)
+        );
+        assert!(document.alarm_topic.is_some());
+        for (bad, wanted) in [
+            ("3601", "from 0 to 3600, not \"3601\""),
+            ("-1", "not \"-1\""),
+            ("1m", "not \"1m\""),
+        ] {
+            let pairs = [
+                ("DOCUMENT_BUCKET", "b"),
+                ("TABLE_NAME", "t"),
+                ("DOCUMENT_CACHE_SECONDS", bad),
+            ];
+            let error = with(&pairs).unwrap_err().to_string();
+            assert!(error.contains(wanted), "{error}");
+        }
+        let no_table = with(&[("DOCUMENT_BUCKET", "b")]).unwrap_err();
+        assert_eq!(
+            no_table.to_string(),
+            "environment variable TABLE_NAME is not set"
+        );
     }
 
     #[test]

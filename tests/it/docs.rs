@@ -127,7 +127,7 @@ fn slack_calls_table() -> String {
         }
         let mut out = Vec::new();
         recording
-            .write(Format::SlackApp, console.as_ref(), None, &mut out)
+            .write(Format::SlackApp, console.as_ref(), None, None, &mut out)
             .unwrap();
         let (mut posts, mut updates, mut redundant, mut replies, mut other) = (0, 0, 0, 0, 0);
         let mut messages: BTreeMap<String, serde_json::Value> = BTreeMap::new();

@@ -20,17 +20,17 @@ use pipewatch_testkit::services::create_secret;
 use serde_json::Value;
 
 /// The part of every webhook URL that makes it a secret.
-const SECRET_PART: &str = "B0SECRETb1a2c3d4";
+pub(crate) const SECRET_PART: &str = "B0SECRETb1a2c3d4";
 
 /// A webhook stand-in: records each post (path, JSON body) and answers from a script,
 /// then with 200 once the script is spent.
-struct Webhooks {
+pub(crate) struct Webhooks {
     server: Server,
     posts: Arc<Mutex<Vec<(String, Value)>>>,
 }
 
 impl Webhooks {
-    fn start(script: Vec<Reply>) -> Self {
+    pub(crate) fn start(script: Vec<Reply>) -> Self {
         let posts = Arc::new(Mutex::new(Vec::new()));
         let script = Arc::new(Mutex::new(VecDeque::from(script)));
         let log = Arc::clone(&posts);
@@ -53,12 +53,12 @@ impl Webhooks {
     }
 
     /// A secret-bearing URL on this server, under `/{name}/`.
-    fn url(&self, name: &str) -> String {
+    pub(crate) fn url(&self, name: &str) -> String {
         format!("{}/{name}/services/T0000/{SECRET_PART}", self.server.url())
     }
 
     /// The bodies posted under `/{name}/`.
-    fn posted(&self, name: &str) -> Vec<Value> {
+    pub(crate) fn posted(&self, name: &str) -> Vec<Value> {
         self.posts
             .lock()
             .unwrap()
@@ -80,11 +80,11 @@ fn answer(status: u16, headers: &str, body: &str) -> Reply {
     )
 }
 
-async fn secret(value: &str) -> String {
+pub(crate) async fn secret(value: &str) -> String {
     create_secret("webhooks", value).await
 }
 
-fn start_forwarder(environment: &[(&str, String)], test: &str) -> Lambda {
+pub(crate) fn start_forwarder(environment: &[(&str, String)], test: &str) -> Lambda {
     let log =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{test}-{}.log", std::process::id()));
     let mut environment = environment.to_vec();
@@ -92,7 +92,7 @@ fn start_forwarder(environment: &[(&str, String)], test: &str) -> Lambda {
     Lambda::start(env!("CARGO_BIN_EXE_pipewatch-forwarder"), &environment, log)
 }
 
-fn assert_no_secret(text: &str) {
+pub(crate) fn assert_no_secret(text: &str) {
     assert!(!text.contains(SECRET_PART), "a webhook URL leaked: {text}");
 }
 

@@ -6,6 +6,7 @@
 mod approver;
 mod deploy;
 mod docs;
+mod document;
 mod events;
 mod forwarder;
 mod lambda;

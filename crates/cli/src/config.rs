@@ -1,7 +1,7 @@
 //! `pipewatch config`: the notifications document, checked as pipewatch reads it.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
@@ -29,13 +29,57 @@ pub enum Command {
         #[arg(value_name = "PIPELINE")]
         pipeline: String,
     },
+    /// Print the notifications document a stack's settings amount to: its webhook secrets'
+    /// lists and its Slack app's channels, each a destination, so that a stack switched to
+    /// the document sends every message where it sends it today.
+    ///
+    /// Reads the stack's parameters (`--parameters`, what `aws cloudformation
+    /// describe-stacks` prints) or its functions' variables (`--environment`, what `aws
+    /// lambda get-function-configuration` prints: the forwarder's, and the watcher's for
+    /// other accounts' pipelines). Reads the webhook secrets with your AWS credentials, for
+    /// their lists; the document names each secret by ARN and never holds a URL.
+    #[command(group = clap::ArgGroup::new("from").required(true))]
+    Default {
+        /// A stack's parameters: `[{"ParameterKey", "ParameterValue"}]`.
+        #[arg(long, value_name = "FILE", group = "from")]
+        parameters: Option<PathBuf>,
+        /// A function's configuration or its variables (JSON); may be given twice.
+        #[arg(long, value_name = "FILE", group = "from")]
+        environment: Vec<PathBuf>,
+    },
 }
 
 pub fn run(command: &Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Check { files } => check(files),
         Command::Explain { file, pipeline } => explain(file, pipeline),
+        Command::Default {
+            parameters,
+            environment,
+        } => default(parameters.as_deref(), environment),
     }
+}
+
+#[cfg(feature = "aws")]
+fn default(parameters: Option<&Path>, environment: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    use crate::config_default::{From, document};
+    let from = match parameters {
+        Some(path) => From::Parameters(path),
+        None => From::Environment(environment),
+    };
+    std::io::stdout()
+        .lock()
+        .write_all(document(&from)?.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(not(feature = "aws"))]
+fn default(_: Option<&Path>, _: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    anyhow::bail!(
+        "`config default` reads the stack's webhook secrets from AWS, and this pipewatch was \
+         built without it (--no-default-features); build it with the default features: \
+         cargo install --path crates/cli"
+    )
 }
 
 fn check(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
@@ -67,15 +111,20 @@ fn check(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn explain(file: &PathBuf, pipeline: &str) -> anyhow::Result<ExitCode> {
+/// Reads a document that must be sound.
+pub fn load(file: &Path) -> anyhow::Result<Document> {
     let bytes =
         std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-    let document = Document::load(&bytes).map_err(|refused| {
+    Document::load(&bytes).map_err(|refused| {
         anyhow::anyhow!(
             "{} is not a sound document (pipewatch config check says where): {refused}",
             file.display()
         )
-    })?;
+    })
+}
+
+fn explain(file: &Path, pipeline: &str) -> anyhow::Result<ExitCode> {
+    let document = load(file)?;
     let mut out = std::io::stdout().lock();
     let hears: Vec<&str> = document
         .destinations_of(pipeline)

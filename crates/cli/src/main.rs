@@ -16,6 +16,8 @@ use pipewatch_core::replay::{self, Recording};
 
 mod config;
 #[cfg(feature = "aws")]
+mod config_default;
+#[cfg(feature = "aws")]
 mod live;
 #[cfg(not(feature = "aws"))]
 #[path = "offline.rs"]
@@ -40,7 +42,8 @@ enum Command {
     ///
     /// `--format` previews what each channel would get, with no AWS: `body` (the JSON
     /// queues and programs get), `email`, `chatbot` (AWS Chatbot's `https` body), `slack`
-    /// and `teams` (the forwarder's webhook posts).
+    /// and `teams` (the forwarder's webhook posts); with `--config FILE`, `calls` (every
+    /// call to every destination of that notifications document, secrets named by ARN).
     /// Recorded `GetPipelineExecution` responses in an `executions/` folder beside the files
     /// add the commits.
     Replay(ReplayArgs),
@@ -67,6 +70,10 @@ struct ReplayArgs {
     /// Only this step (the second file is step 1).
     #[arg(long, value_name = "N")]
     step: Option<usize>,
+    /// A notifications document: `slack`, `teams` and `slack-app` print what it sends,
+    /// and `calls` every call to each of its destinations.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Recorded `GetPipelineState` responses of one pipeline, oldest first.
     #[arg(value_name = "FILE", required = true)]
     files: Vec<PathBuf>,
@@ -113,9 +120,19 @@ fn run_replay(args: &ReplayArgs) -> anyhow::Result<()> {
         ),
         None => None,
     };
+    let document = match &args.config {
+        None => None,
+        Some(path) => Some(config::load(path)?),
+    };
     let recording = Recording::load(&args.files)?;
     let mut out = io::BufWriter::new(io::stdout().lock());
-    recording.write(args.format, console.as_ref(), args.step, &mut out)?;
+    recording.write(
+        args.format,
+        console.as_ref(),
+        args.step,
+        document.as_ref(),
+        &mut out,
+    )?;
     out.flush()?;
     Ok(())
 }

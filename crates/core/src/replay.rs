@@ -13,7 +13,12 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+mod calls;
+
+pub use calls::{Call, Calls};
+
 use crate::change::Change;
+use crate::config::{Destination, Document};
 use crate::diff::{diff, essentials, next_snapshot};
 use crate::error::ReplayError;
 use crate::living::Simulation;
@@ -56,11 +61,12 @@ pub enum Format {
     Slack,
     SlackApp,
     Teams,
+    Calls,
 }
 
 impl Format {
     /// Every format: its name on a command line, and what it prints.
-    pub const ALL: [(Self, &'static str, &'static str); 8] = [
+    pub const ALL: [(Self, &'static str, &'static str); 9] = [
         (Self::Text, "text", "One readable line per change"),
         (Self::Json, "json", "One JSON object per line per change"),
         (
@@ -92,6 +98,11 @@ impl Format {
             Self::Teams,
             "teams",
             "Each message as the forwarder posts it to Teams, one JSON document per line",
+        ),
+        (
+            Self::Calls,
+            "calls",
+            "Every call to every destination of --config's document: JSON lines of destination, method, url (a webhook's secret's ARN) and body",
         ),
     ];
 
@@ -196,20 +207,32 @@ impl Recording {
 impl Recording {
     /// Prints every step in `format` (or only step `only`), with console links when a
     /// `console` is given.
+    ///
+    /// With a `document`, the chat formats print what it sends: `slack` and `teams` each
+    /// message some destination of that kind is sent, `slack-app` the calls to its Slack
+    /// app channels, and `calls` (which needs one) every call to every destination. The
+    /// other formats are what the topic carries, which the document does not route.
     pub fn write(
         &self,
         format: Format,
         console: Option<&Console>,
         only: Option<usize>,
+        document: Option<&Document>,
         out: &mut impl Write,
     ) -> io::Result<()> {
+        if format == Format::Calls && document.is_none() {
+            return Err(io::Error::other(
+                "--format calls prints a notifications document's calls: give it with --config FILE",
+            ));
+        }
         let steps = self.steps();
         // The app's message references live across steps, as in DynamoDB.
         let mut app = Simulation::new(REPLAY_CHANNEL, Severity::Info);
+        let mut calls = Calls::default();
         for step in &steps {
             let shown = only.is_none_or(|n| step.number == n);
             // The app's calls depend on the steps before: every step is run, one printed.
-            if !shown && format != Format::SlackApp {
+            if !shown && !matches!(format, Format::SlackApp | Format::Calls) {
                 continue;
             }
             if matches!(format, Format::Text | Format::Json) {
@@ -227,6 +250,30 @@ impl Recording {
             }
             for message in self.messages(step, console) {
                 let content = Content::from_body(&message.body).map_err(io::Error::other)?;
+                if let Some(document) = document
+                    && matches!(
+                        format,
+                        Format::Slack | Format::Teams | Format::SlackApp | Format::Calls
+                    )
+                {
+                    let made = calls.of(document, &content);
+                    let mine = made.iter().filter(|call| {
+                        format == Format::Calls || kind(document, call.destination) == Some(format)
+                    });
+                    if !shown {
+                        continue;
+                    }
+                    if matches!(format, Format::Calls | Format::SlackApp) {
+                        for call in mine {
+                            serde_json::to_writer(&mut *out, call)?;
+                            writeln!(out)?;
+                        }
+                    } else if let Some(call) = mine.into_iter().next() {
+                        // One destination's body stands for all of its kind: the same.
+                        writeln!(out, "{}", call.body)?;
+                    }
+                    continue;
+                }
                 match format {
                     Format::Email => {
                         writeln!(out, "=== step {}: {} ===", step.number, message.subject)?;
@@ -244,12 +291,21 @@ impl Recording {
                         }
                     }
                     Format::Teams => writeln!(out, "{}", teams::render(&content))?,
-                    Format::Text | Format::Json => unreachable!("handled above"),
+                    Format::Text | Format::Json | Format::Calls => unreachable!("handled above"),
                 }
             }
         }
         Ok(())
     }
+}
+
+/// The format a document's destination `name` takes; `Calls` takes every one.
+fn kind(document: &Document, name: &str) -> Option<Format> {
+    Some(match document.destinations.get(name)? {
+        Destination::SlackApp { .. } => Format::SlackApp,
+        Destination::SlackWebhook(_) => Format::Slack,
+        Destination::TeamsWebhook(_) => Format::Teams,
+    })
 }
 
 fn read(path: &Path) -> Result<PipelineState, ReplayError> {

@@ -98,3 +98,80 @@ fn explain_says_where_a_pipelines_notifications_go_and_why() {
             .contains("is not a sound document")
     );
 }
+
+/// `pipewatch replay ARGS` in the repository; its output.
+fn replay(args: &[&str]) -> Output {
+    let files: Vec<String> = (1..=4)
+        .map(|n| format!("events/pipeline-states/release-failure-retry/0{n}.json"))
+        .collect();
+    Command::new(env!("CARGO_BIN_EXE_pipewatch"))
+        .arg("replay")
+        .args(args)
+        .args(&files)
+        .current_dir(repository())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn replay_prints_every_call_a_document_makes_naming_secrets_by_arn() {
+    let said = replay(&[
+        "--config",
+        "docs/examples/notifications.yaml",
+        "--format",
+        "calls",
+    ]);
+    assert_eq!(said.status.code(), Some(0), "{said:?}");
+    let calls: Vec<serde_json::Value> = String::from_utf8(said.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let to = |name: &str| -> Vec<&serde_json::Value> {
+        calls.iter().filter(|c| c["destination"] == name).collect()
+    };
+    // web-app-release: the releases channel hears everything, the on-call its failures,
+    // payments' Teams nothing.
+    let (releases, on_call) = (to("releases"), to("on-call"));
+    assert_eq!(releases.len() + on_call.len(), calls.len());
+    assert!(releases.len() >= 3, "{calls:#?}");
+    for call in &releases {
+        let method = call["method"].as_str().unwrap();
+        assert!(
+            ["chat.postMessage", "chat.update"].contains(&method),
+            "{call}"
+        );
+        assert_eq!(call["url"], format!("https://slack.com/api/{method}"));
+        assert_eq!(call["body"]["channel"], "C0123456789");
+    }
+    assert_eq!(on_call.len(), 1, "the one failure: {on_call:#?}");
+    assert_eq!(
+        on_call[0]["url"],
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:pipewatch/on-call-AbCdEf"
+    );
+    assert_eq!(on_call[0]["method"], "POST");
+    // The body is the forwarder's Slack rendering of that message.
+    let slack = replay(&["--format", "slack"]);
+    let failure = String::from_utf8(slack.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .find(|body| body == &on_call[0]["body"]);
+    assert!(failure.is_some(), "the on-call's body is a Slack rendering");
+
+    // With the document, `slack` prints what its Slack webhooks get: that one failure.
+    let routed = replay(&[
+        "--config",
+        "docs/examples/notifications.yaml",
+        "--format",
+        "slack",
+    ]);
+    let routed = String::from_utf8(routed.stdout).unwrap();
+    assert_eq!(routed.lines().count(), 1, "{routed}");
+
+    let alone = replay(&["--format", "calls"]);
+    assert_eq!(alone.status.code(), Some(2));
+    assert!(String::from_utf8(alone.stderr).unwrap().contains(
+        "--format calls prints a notifications document's calls: give it with --config FILE"
+    ));
+}

@@ -5,6 +5,8 @@
 #[cfg(feature = "aws")]
 mod check;
 mod config;
+#[cfg(feature = "aws")]
+mod default;
 mod docs;
 mod offline;
 mod replay;

@@ -57,7 +57,7 @@ pub(crate) fn replay(scenario: &str, format: &str) -> String {
     let mut out = Vec::new();
     Recording::load(&scenario_files(scenario))
         .unwrap()
-        .write(format, Some(&console), None, &mut out)
+        .write(format, Some(&console), None, None, &mut out)
         .unwrap();
     String::from_utf8(out).unwrap()
 }
@@ -502,7 +502,9 @@ fn one_step_alone_is_that_steps_part_of_the_whole() {
     let recording = Recording::load(&scenario_files("release-failure-retry")).unwrap();
     let write = |only| {
         let mut out = Vec::new();
-        recording.write(Format::Text, None, only, &mut out).unwrap();
+        recording
+            .write(Format::Text, None, only, None, &mut out)
+            .unwrap();
         String::from_utf8(out).unwrap()
     };
     let whole = write(None);

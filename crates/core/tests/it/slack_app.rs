@@ -45,7 +45,7 @@ fn one_step_is_told_after_the_steps_before_it() {
     let mut out = Vec::new();
     Recording::load(&scenario_files("release-failure-retry"))
         .unwrap()
-        .write(format, None, Some(2), &mut out)
+        .write(format, None, Some(2), None, &mut out)
         .unwrap();
     let methods: Vec<String> = String::from_utf8(out)
         .unwrap()
