@@ -319,7 +319,9 @@ impl Live {
             return;
         };
         let now = pipewatch_core::state::Timestamp::now().unix_millis() / 1000;
-        match s3doc::first_to_tell(source.dynamodb, source.table, &fetched.etag, now).await {
+        match crate::aws::once::first_to_tell(source.dynamodb, source.table, &fetched.etag, now)
+            .await
+        {
             Ok(false) => {}
             Ok(true) => {
                 let message = format!(

@@ -10,7 +10,7 @@ AWS::Serverless transform does, with the functions' code in the emulated S3, as 
 leaves it. The stack is created (or updated) in moto's CloudFormation (tests/deploy/emulator.py),
 found through the standard AWS_ENDPOINT_URL_<SERVICE> variables. Prints one JSON report:
 the stack's status and outputs, every resource with its status, and what the services say
-about the created resources (table, topics, subscriptions, queues, functions, roles,
+about the created resources (table, topics, subscriptions, queues, buckets, functions, roles,
 alarms, rules (schedules and patterns), event source mappings, dashboards). tests/it/deploy/ asserts on it.
 
 Exits with 1 and a message naming the problem when the stack does not reach *_COMPLETE.
@@ -209,6 +209,18 @@ def report(stack: str, description: dict) -> dict:
             "function": m["FunctionArn"],
             "batch_size": m.get("BatchSize"),
         }
+    s3 = boto3.client("s3")
+    buckets = {}
+    for logical, name in ids("AWS::S3::Bucket").items():
+        block = s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
+        encryption = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]
+        buckets[logical] = {
+            "name": name,
+            "versioning": s3.get_bucket_versioning(Bucket=name).get("Status"),
+            "public_access_block": block,
+            "encryption": [r["ApplyServerSideEncryptionByDefault"] for r in encryption["Rules"]],
+            "policy": json.loads(s3.get_bucket_policy(Bucket=name)["Policy"]),
+        }
     dashboards = {}
     for logical, name in ids("AWS::CloudWatch::Dashboard").items():
         body = cloudwatch.get_dashboard(DashboardName=name)["DashboardBody"]
@@ -234,6 +246,7 @@ def report(stack: str, description: dict) -> dict:
         "alarms": alarms,
         "rules": rules,
         "mappings": mappings,
+        "buckets": buckets,
         "dashboards": dashboards,
     }
 

@@ -10,6 +10,7 @@ the CloudWatch, SNS or SQS APIs is what the stack made:
 - AWS::SNS::Subscription       -> SNS subscribe, with its FilterPolicy and other attributes
 - AWS::SNS::TopicPolicy        -> the topics' Policy attribute
 - AWS::SQS::QueuePolicy        -> the queues' Policy attribute
+- AWS::S3::BucketPolicy        -> S3's put_bucket_policy
 - AWS::Scheduler::Schedule     -> EventBridge Scheduler's create_schedule
 - AWS::Lambda::EventInvokeConfig -> recorded only (moto keeps no such setting)
 - AWS::Lambda::Url             -> recorded, with the FunctionUrl a real one would have (moto
@@ -17,7 +18,10 @@ the CloudWatch, SNS or SQS APIs is what the stack made:
 - AWS::Chatbot::SlackChannelConfiguration -> recorded only (moto has no Chatbot), so the
   stack still lists it and its properties can be checked
 
-and five corrections of moto's own handling:
+and six corrections of moto's own handling:
+
+- AWS::S3::Bucket: moto applied BucketEncryption and Tags only; its versioning, public
+  access block and ownership controls are applied too, through S3's own backend.
 
 - AWS::Events::Rule: an EventPattern given as a string (as `!Join` makes it) is valid
   CloudFormation; moto encoded it a second time and then failed to parse it.
@@ -46,7 +50,9 @@ from moto.core.common_models import CloudFormationModel
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.table import Table
 from moto.events.models import Rule
+from moto.s3.models import FakeBucket, s3_backends
 from moto.scheduler.models import scheduler_backends
+from moto.utilities.utils import get_partition
 from moto.sns.models import Topic, sns_backends
 from moto.sqs.models import sqs_backends
 
@@ -213,6 +219,22 @@ class SqsQueuePolicy(_Policy, CloudFormationModel):
         return cls(resource_name)
 
 
+class S3BucketPolicy(_Policy, CloudFormationModel):
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::S3::BucketPolicy"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+    ):
+        p = cloudformation_json["Properties"]
+        s3_backends[account_id][get_partition(region_name)].put_bucket_policy(
+            p["Bucket"], json.dumps(p["PolicyDocument"]).encode()
+        )
+        return cls(resource_name)
+
+
 class SchedulerSchedule(_Added, CloudFormationModel):
     def __init__(self, schedule):
         self.schedule = schedule
@@ -367,6 +389,27 @@ def _topic_update(
     )
 
 
+def _bucket_with_its_settings(original):
+    def create(resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        bucket = original(resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        p = cloudformation_json.get("Properties", {})
+        backend = s3_backends[account_id][get_partition(region_name)]
+        if "VersioningConfiguration" in p:
+            backend.put_bucket_versioning(bucket.name, p["VersioningConfiguration"]["Status"])
+        if "PublicAccessBlockConfiguration" in p:
+            backend.put_public_access_block(
+                bucket.name,
+                {k: str(v).lower() for k, v in p["PublicAccessBlockConfiguration"].items()},
+            )
+        if "OwnershipControls" in p:
+            backend.put_bucket_ownership_controls(
+                bucket.name, p["OwnershipControls"]["Rules"][0]["ObjectOwnership"]
+            )
+        return bucket
+
+    return create
+
+
 def _update_when_its_condition_holds(original):
     def update(logical_id, resource_json, resources_map, account_id, region_name):
         condition = resource_json.get("Condition")
@@ -388,5 +431,8 @@ Rule.create_from_cloudformation_json = _rule_with_string_pattern(
     Rule.create_from_cloudformation_json
 )
 Table.create_from_cloudformation_json = _table_with_ttl(Table.create_from_cloudformation_json)
+FakeBucket.create_from_cloudformation_json = _bucket_with_its_settings(
+    FakeBucket.create_from_cloudformation_json
+)
 Table.update_from_cloudformation_json = classmethod(_table_update)
 Topic.update_from_cloudformation_json = classmethod(_topic_update)

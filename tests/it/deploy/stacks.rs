@@ -123,6 +123,8 @@ fn the_webhook_forwarder_hears_both_topics_and_reads_only_its_secret() {
         forwarder["environment"],
         json!({"SLACK_WEBHOOK_SECRET_ARN": secret, "TEAMS_WEBHOOK_SECRET_ARN": "",
             "SLACK_APP_SECRET_ARN": "", "SLACK_APP_ROUTES": "[{\"channel\": \"C0123456789\"}]",
+            "DOCUMENT_BUCKET": "", "DOCUMENT_KEY": "notifications.yaml",
+            "DOCUMENT_CACHE_SECONDS": "60",
             "TABLE_NAME": "", "ALARM_TOPIC_ARN": "", "SLACK_API_URL": "", "LOG_LEVEL": "info"})
     );
     let arn = |topic: &str| stack.described("topics", topic)["subscriptions"].clone();
@@ -165,6 +167,79 @@ fn the_webhook_forwarder_hears_both_topics_and_reads_only_its_secret() {
     assert_eq!(
         stack.output("ForwarderFunctionName"),
         forwarder["name"].as_str()
+    );
+}
+
+#[test]
+fn the_document_gets_a_private_versioned_bucket_only_its_writers_write() {
+    let writer = "arn:aws:iam::123456789012:role/platform-admins";
+    let stack = deploy(
+        "document",
+        &[
+            ("PipelineNames", "web-app-release"),
+            ("DocumentWriters", writer),
+        ],
+    );
+    let bucket = stack.described("buckets", "DocumentBucket");
+    assert_eq!(stack.output("DocumentBucket"), bucket["name"].as_str());
+    assert_eq!(bucket["versioning"], "Enabled");
+    assert_eq!(
+        bucket["public_access_block"],
+        json!({"BlockPublicAcls": true, "IgnorePublicAcls": true,
+            "BlockPublicPolicy": true, "RestrictPublicBuckets": true})
+    );
+    let encryption = &bucket["encryption"][0];
+    assert_eq!(encryption["SSEAlgorithm"], "aws:kms");
+    assert!(
+        encryption["KMSMasterKeyID"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!(":key/{}", stack.physical("NotificationKey"))),
+        "the stack's key, as for the topics and the table: {encryption}"
+    );
+    let policy = bucket["policy"]["Statement"].to_string();
+    let role = stack.described("roles", "ForwarderFunctionRole")["arn"].clone();
+    assert!(
+        policy.contains(writer) && policy.contains(role.as_str().unwrap()),
+        "{policy}"
+    );
+    let forwarder = stack.described("functions", "ForwarderFunction");
+    let environment = &forwarder["environment"];
+    assert_eq!(environment["DOCUMENT_BUCKET"], bucket["name"]);
+    assert_eq!(environment["DOCUMENT_KEY"], "notifications.yaml");
+    assert_eq!(
+        environment["TABLE_NAME"],
+        stack.described("tables", "SnapshotTable")["name"]
+    );
+    assert_eq!(
+        environment["ALARM_TOPIC_ARN"],
+        stack.described("topics", "AlarmTopic")["arn"]
+    );
+    assert_eq!(
+        stack.allowed_actions("ForwarderFunctionRole"),
+        [
+            "dynamodb:DeleteItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "kms:Decrypt",
+            "kms:GenerateDataKey",
+            "s3:GetObject",
+            "s3:GetObjectVersion",
+            "s3:ListBucketVersions",
+            "secretsmanager:GetSecretValue",
+            "sns:Publish",
+            "sqs:SendMessage"
+        ]
+    );
+    let statements = stack.described("roles", "ForwarderFunctionRole")["statements"].to_string();
+    assert!(
+        statements.contains(":secret:pipewatch/*"),
+        "the document's secrets, under the prefix only: {statements}"
+    );
+    assert!(
+        statements.contains(r#""dynamodb:LeadingKeys":["slack/*","document/*"]"#),
+        "{statements}"
     );
 }
 
