@@ -196,10 +196,9 @@ fn operations_the_code_calls(files: &[&str]) -> BTreeSet<(String, String)> {
     for file in files {
         let service = match *file {
             "secrets.rs" => "secretsmanager",
-            "slack_refs.rs" => "dynamodb",
+            "slack_refs.rs" | "once.rs" => "dynamodb",
             "operator.rs" => "sns",
             "document.rs" => "s3",
-            "once.rs" => "dynamodb",
             "approvals.rs" => "codepipeline",
             "tagging.rs" => "tag",
             other => other.trim_end_matches(".rs"),
