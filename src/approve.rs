@@ -35,12 +35,17 @@ use pipewatch_core::interaction::{
 use pipewatch_core::render::answer;
 use pipewatch_core::state::Timestamp;
 
-/// What the approver knows at cold start.
+/// What the approver knows: read at cold start, but for the document's narrowing.
+#[derive(Clone)]
 pub struct Keys {
     /// The Slack app's signing secret.
     pub signing_secret: Vec<u8>,
     pub installed: Installed,
+    /// The stack's approvers (`SLACK_APPROVERS`).
     pub approvers: Approvers,
+    /// The notifications document's rules, which only narrow the stack's: a click is
+    /// decided only when both allow it. `None`: no document, or one without rules.
+    pub narrowing: Option<Approvers>,
     /// The pipelines whose approvals may be decided.
     pub watched: Selection,
     /// Where the approver runs: a button's ARN at home names a pipeline here.
@@ -112,13 +117,42 @@ pub fn acknowledge(
     }
 }
 
+impl Keys {
+    /// Whether `user` (with the members of `groups` read) may decide `target`: the stack's
+    /// approvers allow it, and the document's rules, when it has any.
+    pub fn allows(&self, user: &str, groups: &UserGroups, target: &interaction::Target) -> bool {
+        self.approvers.allows(user, groups, target)
+            && self
+                .narrowing
+                .as_ref()
+                .is_none_or(|rules| rules.allows(user, groups, target))
+    }
+
+    /// These keys, narrowed by a document's approver rules when it has any.
+    pub fn narrowed_by(&self, rules: Option<&Approvers>) -> std::borrow::Cow<'_, Self> {
+        match rules {
+            None => std::borrow::Cow::Borrowed(self),
+            Some(rules) => std::borrow::Cow::Owned(Self {
+                narrowing: Some(rules.clone()),
+                ..self.clone()
+            }),
+        }
+    }
+
+    /// The user groups any rule names, the stack's and the document's.
+    pub fn groups(&self) -> BTreeSet<&str> {
+        let mut groups = self.approvers.groups();
+        if let Some(rules) = &self.narrowing {
+            groups.extend(rules.groups());
+        }
+        groups
+    }
+}
+
 /// Whether deciding `click` needs the members of the approvers' user groups: the person
-/// is not named by id, and some rule names a group.
+/// is not allowed by id alone, and some rule names a group.
 pub fn needs_groups(click: &Click, keys: &Keys) -> bool {
-    !keys.approvers.groups().is_empty()
-        && !keys
-            .approvers
-            .allows(&click.user, &UserGroups::new(), &click.target)
+    !keys.groups().is_empty() && !keys.allows(&click.user, &UserGroups::new(), &click.target)
 }
 
 /// A verified click from the installed workspace and app, on a pipeline decided here; or
@@ -191,7 +225,7 @@ pub fn authorize(click: Click, keys: &Keys, groups: Option<&UserGroups>) -> Ackn
             text: "pipewatch could not read the Slack user groups that may decide this just now: nothing was decided; try again in a minute.".into(),
         });
     };
-    if !keys.approvers.allows(&click.user, groups, &click.target) {
+    if !keys.allows(&click.user, groups, &click.target) {
         tracing::warn!(user = %click.user, pipeline = %click.target.pipeline, stage = %click.target.stage,
             "a click by someone not allowed to decide this approval");
         return Acknowledged::handing_on(Handoff::Refuse {

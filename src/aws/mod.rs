@@ -8,6 +8,7 @@ pub mod dead_letter_reader;
 pub mod document;
 pub mod dynamodb;
 pub mod interceptor;
+pub mod live;
 pub mod once;
 pub mod operator;
 pub mod secrets;

@@ -14,6 +14,7 @@ use pipewatch::approve::{
 };
 use pipewatch::aws::approvals::CodePipelineApprovals;
 use pipewatch::aws::clients::Clients;
+use pipewatch::aws::live::{Live, Source};
 use pipewatch::aws::slack_refs::SlackRefs;
 use pipewatch::config::ApproverConfig;
 use pipewatch::select::Home;
@@ -54,6 +55,7 @@ async fn run() -> Result<(), lambda_runtime::Error> {
         signing_secret: signing_secret.trim().as_bytes().to_vec(),
         installed: config.installed.clone(),
         approvers: config.approvers.clone(),
+        narrowing: None,
         watched: config.watched.clone(),
         home: home.clone(),
     };
@@ -71,6 +73,17 @@ async fn run() -> Result<(), lambda_runtime::Error> {
     let webhook = HttpsWebhook::new()?;
     tracing::info!("approver ready");
     let groups = &GroupCache::default();
+    // The notifications document's approvers narrow the stack's, once it has any.
+    let s3 = aws_sdk_s3::Client::new(&sdk);
+    let source = config.document.as_ref().map(|document| Source {
+        s3: &s3,
+        bucket: &document.bucket,
+        key: &document.key,
+        cache: document.cache,
+        // The forwarder tells the operator of a refused document.
+        operator: None,
+    });
+    let (source, live) = (&source, &tokio::sync::Mutex::new(Live::new(None)));
     let (keys, sqs, queue, slack) = (&keys, &sqs, config.queue_url.as_str(), &slack);
     let deciders = &Deciders {
         approvals: &approvals,
@@ -80,31 +93,25 @@ async fn run() -> Result<(), lambda_runtime::Error> {
     Box::pin(lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         // The queue's records: decisions to take, after Slack was answered.
         if let Some(records) = event.payload["Records"].as_array() {
-            let mut failures = Vec::new();
-            for record in records {
-                let id = record["messageId"].as_str().unwrap_or_default();
-                let handoff: Result<Handoff, _> =
-                    serde_json::from_str(record["body"].as_str().unwrap_or_default());
-                let result = match handoff {
-                    Ok(handoff) => Box::pin(take(&handoff, deciders)).await,
-                    Err(e) => Err(format!("not a handoff: {e}")),
-                };
-                if let Err(error) = result {
-                    tracing::warn!(message = %id, error = %error, "a decision to try again");
-                    failures.push(json!({"itemIdentifier": id}));
-                }
-            }
-            return Ok::<Value, Diagnostic>(json!({"batchItemFailures": failures}));
+            return Ok::<Value, Diagnostic>(decide(records, deciders).await);
         }
         // A click, from the function URL.
         let request: UrlRequest = serde_json::from_value(event.payload).unwrap_or_default();
         let now = Timestamp::now().unix_millis() / 1000;
+        let narrowing = live
+            .lock()
+            .await
+            .current(source.as_ref(), &mut async |document| {
+                Ok(Ok(document.narrowing().cloned()))
+            })
+            .await;
+        let keys = &*keys.narrowed_by(narrowing.as_ref().as_ref());
         let answer = match receive(&request, keys, now) {
             Err(answer) => answer,
             Ok(click) => {
                 // Only a verified click by someone not named by id reads the groups.
                 let groups = if needs_groups(&click, keys) {
-                    groups.members(slack, &keys.approvers.groups()).await
+                    groups.members(slack, &keys.groups()).await
                 } else {
                     Some(UserGroups::new())
                 };
@@ -128,4 +135,24 @@ async fn run() -> Result<(), lambda_runtime::Error> {
         Ok(json!({"statusCode": status, "headers": {"content-type": "text/plain"}, "body": ""}))
     })))
     .await
+}
+
+/// Takes the decisions the queue's records hand on; the ones to try again, as Lambda's
+/// partial batch response names them.
+async fn decide(records: &[Value], deciders: &Deciders<'_, HttpsWebhook>) -> Value {
+    let mut failures = Vec::new();
+    for record in records {
+        let id = record["messageId"].as_str().unwrap_or_default();
+        let handoff: Result<Handoff, _> =
+            serde_json::from_str(record["body"].as_str().unwrap_or_default());
+        let result = match handoff {
+            Ok(handoff) => Box::pin(take(&handoff, deciders)).await,
+            Err(e) => Err(format!("not a handoff: {e}")),
+        };
+        if let Err(error) = result {
+            tracing::warn!(message = %id, error = %error, "a decision to try again");
+            failures.push(json!({"itemIdentifier": id}));
+        }
+    }
+    json!({"batchItemFailures": failures})
 }

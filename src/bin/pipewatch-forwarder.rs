@@ -9,9 +9,10 @@ use aws_lambda_events::sns::SnsEvent;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 
+use pipewatch::aws::live::{Live, Operator, Source};
 use pipewatch::aws::slack_refs::SlackRefs;
 use pipewatch::config::ForwarderConfig;
-use pipewatch::forward::live::{Live, Routes, Source};
+use pipewatch::forward::live::{Compiler, Routes};
 use pipewatch::forward::{App, AppTarget, DEFAULT_TIME, deadline_from_epoch_ms};
 use pipewatch::slack::{BotToken, SlackApi};
 use pipewatch::webhook::HttpsWebhook;
@@ -56,29 +57,39 @@ async fn run() -> Result<(), lambda_runtime::Error> {
         let token = BotToken::parse(&token)?;
         let api = SlackApi::new(token, settings.api_url.as_deref())?;
         let refs = SlackRefs::new(dynamodb.clone(), &settings.table);
-        installed = Some((api, refs, settings.alarm_topic.clone()));
+        installed = Some((api, refs, config.alarm_topic.clone()));
     }
     tracing::info!(destinations = %stack.labels(), "forwarder ready");
     // The notifications document, when the stack keeps one: read at the first event.
     let s3 = aws_sdk_s3::Client::new(&sdk);
     let source = config.document.as_ref().map(|document| Source {
         s3: &s3,
-        secrets: &secrets,
-        dynamodb: &dynamodb,
-        operator: document.alarm_topic.as_deref().map(|topic| (&sns, topic)),
         bucket: &document.bucket,
         key: &document.key,
-        table: &document.table,
         cache: document.cache,
-        app_installed: installed.is_some(),
+        operator: config.alarm_topic.as_deref().map(|topic| Operator {
+            sns: &sns,
+            topic,
+            dynamodb: &dynamodb,
+            table: &document.table,
+        }),
     });
-    let live = tokio::sync::Mutex::new(Live::new(stack));
+    let live = tokio::sync::Mutex::new((
+        Live::new(stack),
+        Compiler::new(&secrets, installed.is_some()),
+    ));
     let webhook = HttpsWebhook::new()?;
     let (webhook, installed, source, live, sns) = (&webhook, &installed, &source, &live, &sns);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = deadline_from_epoch_ms(event.context.deadline)
             .unwrap_or_else(|| std::time::Instant::now() + DEFAULT_TIME);
-        let routes = live.lock().await.routes(source.as_ref()).await;
+        let routes = {
+            let (live, compiler) = &mut *live.lock().await;
+            live.current(source.as_ref(), &mut async |document| {
+                compiler.routes(document).await
+            })
+            .await
+        };
         let target = installed.as_ref().map(|(api, refs, topic)| AppTarget {
             app: App { api, refs },
             routes: &routes.channels,

@@ -28,6 +28,9 @@ pub struct ApproverConfig {
     pub watched: Selection,
     /// `ACCOUNT_ID`: the account the approver runs in.
     pub account: String,
+    /// The notifications document, whose approvers narrow `APPROVERS` (`DOCUMENT_BUCKET`,
+    /// as the forwarder's).
+    pub document: Option<super::DocumentConfig>,
     /// `APPROVER_ROLE_NAME` and `ASSUME_ROLE_EXTERNAL_ID`: the role assumed to decide a
     /// pipeline given by its ARN (`templates/approver-role.yaml`); unset, only the
     /// pipelines here may be decided.
@@ -97,6 +100,7 @@ impl ApproverConfig {
             table: required(&lookup, "TABLE_NAME")?,
             watched,
             account,
+            document: super::DocumentConfig::from_lookup(&lookup)?,
             role,
             log_level: log_level(&lookup)?,
         })

@@ -17,6 +17,9 @@ pub struct ForwarderConfig {
     pub slack_app: Option<SlackAppConfig>,
     /// The notifications document, when `DOCUMENT_BUCKET` is set.
     pub document: Option<DocumentConfig>,
+    /// `ALARM_TOPIC_ARN`: where the operator is told that a Slack channel cannot take
+    /// messages, or that a document was refused.
+    pub alarm_topic: Option<String>,
 }
 
 /// Where the notifications document is kept, and how often it is read again.
@@ -31,8 +34,6 @@ pub struct DocumentConfig {
     pub cache: std::time::Duration,
     /// `TABLE_NAME`: where "the operator was told" is kept for a refused document.
     pub table: String,
-    /// `ALARM_TOPIC_ARN`: where the operator is told.
-    pub alarm_topic: Option<String>,
 }
 
 /// The Slack app's settings.
@@ -45,8 +46,6 @@ pub struct SlackAppConfig {
     pub routes: String,
     /// `TABLE_NAME`: where message references are kept.
     pub table: String,
-    /// `ALARM_TOPIC_ARN`: where the operator is told that a channel cannot take messages.
-    pub alarm_topic: Option<String>,
     /// `SLACK_API_URL`: Slack's Web API elsewhere (Slack for government, a local fake).
     pub api_url: Option<String>,
 }
@@ -68,17 +67,7 @@ impl ForwarderConfig {
         };
         let slack_secret = secret("SLACK_WEBHOOK_SECRET_ARN")?;
         let teams_secret = secret("TEAMS_WEBHOOK_SECRET_ARN")?;
-        let document = match value(&lookup, "DOCUMENT_BUCKET") {
-            None => None,
-            Some(bucket) => Some(DocumentConfig {
-                bucket,
-                key: value(&lookup, "DOCUMENT_KEY")
-                    .unwrap_or_else(|| "notifications.yaml".to_owned()),
-                cache: std::time::Duration::from_secs(cache_seconds(&lookup)?),
-                table: required(&lookup, "TABLE_NAME")?,
-                alarm_topic: value(&lookup, "ALARM_TOPIC_ARN"),
-            }),
-        };
+        let document = DocumentConfig::from_lookup(&lookup)?;
         let slack_app = match secret("SLACK_APP_SECRET_ARN")? {
             None => None,
             Some(token_secret) => Some(SlackAppConfig {
@@ -88,7 +77,6 @@ impl ForwarderConfig {
                     _ => required(&lookup, "SLACK_APP_ROUTES")?,
                 },
                 table: required(&lookup, "TABLE_NAME")?,
-                alarm_topic: value(&lookup, "ALARM_TOPIC_ARN"),
                 api_url: value(&lookup, "SLACK_API_URL"),
             }),
         };
@@ -110,7 +98,25 @@ impl ForwarderConfig {
             log_level: log_level(&lookup)?,
             slack_app,
             document,
+            alarm_topic: value(&lookup, "ALARM_TOPIC_ARN"),
         })
+    }
+}
+
+impl DocumentConfig {
+    /// The document's settings, when `DOCUMENT_BUCKET` is set.
+    pub fn from_lookup(
+        lookup: &impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, ConfigError> {
+        let Some(bucket) = value(lookup, "DOCUMENT_BUCKET") else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            bucket,
+            key: value(lookup, "DOCUMENT_KEY").unwrap_or_else(|| "notifications.yaml".to_owned()),
+            cache: std::time::Duration::from_secs(cache_seconds(lookup)?),
+            table: required(lookup, "TABLE_NAME")?,
+        }))
     }
 }
 
@@ -183,7 +189,7 @@ mod tests {
             ("b", "notifications.yaml", "t")
         );
         assert_eq!(document.cache.as_secs(), 60);
-        assert_eq!(document.alarm_topic, None);
+        assert_eq!(config.alarm_topic, None);
         let set = with(&[
             ("DOCUMENT_BUCKET", "b"),
             ("DOCUMENT_KEY", "k.yaml"),
@@ -209,7 +215,7 @@ mod tests {
             (document.key.as_str(), document.cache.as_secs()),
             ("k.yaml", 3600)
         );
-        assert!(document.alarm_topic.is_some());
+        assert!(set.alarm_topic.is_some());
         for (bad, wanted) in [
             ("3601", "from 0 to 3600, not \"3601\""),
             ("-1", "not \"-1\""),
@@ -252,6 +258,6 @@ mod tests {
         let config = with(&[("TABLE_NAME", "t"), ("SLACK_APP_ROUTES", "[]")]).unwrap();
         let app = config.slack_app.unwrap();
         assert_eq!((app.token_secret.as_str(), app.table.as_str()), (arn, "t"));
-        assert_eq!((app.alarm_topic, app.api_url), (None, None));
+        assert_eq!(app.api_url, None);
     }
 }

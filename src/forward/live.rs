@@ -1,35 +1,20 @@
-//! What the forwarder sends where, kept current: the stack's parameters, or the
-//! notifications document in S3 once one is there, read again at most once per cache
-//! period with a conditional request (an unchanged document costs one 304).
-//!
-//! A document takes effect whole or not at all. One that is refused (the core's checks, or
-//! a reference only the forwarder can check: a secret's entry, the Slack app) leaves the
-//! last good one running; the operator is told once per refused version, through the
-//! alarm topic, with every problem's line and reason. A cold start whose newest document
-//! is refused runs the newest earlier version that is sound. Every version that takes
-//! effect is logged with its S3 version id. With no document at the key, the stack's
-//! parameters decide, as before documents existed.
+//! What the forwarder sends where: the stack's parameters, or the notifications document
+//! (kept current by [`crate::aws::live::Live`]), made routes. A document that names a
+//! webhook its secret does not hold, or a Slack app channel when the stack has no Slack
+//! app, is refused whole, as one the core refuses.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use pipewatch_core::config::{self, Document};
 
 use super::{AppRoute, Destination, Format, destination};
-use crate::aws::document::{self as s3doc, Read};
 use crate::ports::BoxError;
-
-/// How many earlier versions a cold start reads, looking for a sound one.
-const VERSIONS_BACK: i32 = 10;
 
 /// Where messages go: every webhook and every Slack app channel, each with its audience.
 #[derive(Debug, Default)]
 pub struct Routes {
     pub webhooks: Vec<Destination>,
     pub channels: Vec<AppRoute>,
-    /// The document's S3 version id, or `None`: the stack's parameters.
-    pub version: Option<String>,
 }
 
 impl Routes {
@@ -141,208 +126,46 @@ pub fn compile(
     Ok(routes)
 }
 
-/// The document's place and the services reading it needs.
-pub struct Source<'a> {
-    pub s3: &'a aws_sdk_s3::Client,
+/// Makes routes of each document that takes effect, reading the webhook secrets it names
+/// (each once per container, as the stack's are).
+pub struct Compiler<'a> {
     pub secrets: &'a aws_sdk_secretsmanager::Client,
-    pub dynamodb: &'a aws_sdk_dynamodb::Client,
-    /// The alarm topic, where the operator hears of a refused document.
-    pub operator: Option<(&'a aws_sdk_sns::Client, &'a str)>,
-    pub bucket: &'a str,
-    pub key: &'a str,
-    /// Where "told once" is remembered.
-    pub table: &'a str,
-    pub cache: Duration,
     pub app_installed: bool,
+    read: HashMap<String, String>,
 }
 
-/// The routes in effect, across invocations of one container.
-pub struct Live {
-    stack: Arc<Routes>,
-    current: Arc<Routes>,
-    /// The `ETag` of the newest document read, taken or refused (`None`: none read yet).
-    seen: Option<String>,
-    checked_at: Option<Instant>,
-    /// Webhook secrets' values by ARN, read once per container as the stack's are.
-    secrets: HashMap<String, String>,
-}
-
-impl Live {
-    /// Starts from the stack's routes.
-    pub fn new(stack: Routes) -> Self {
-        let stack = Arc::new(stack);
+impl<'a> Compiler<'a> {
+    pub fn new(secrets: &'a aws_sdk_secretsmanager::Client, app_installed: bool) -> Self {
         Self {
-            current: Arc::clone(&stack),
-            stack,
-            seen: None,
-            checked_at: None,
-            secrets: HashMap::new(),
+            secrets,
+            app_installed,
+            read: HashMap::new(),
         }
     }
 
-    /// The routes now: the document (when `source` names one) read again when the cache
-    /// period has passed.
-    pub async fn routes(&mut self, source: Option<&Source<'_>>) -> Arc<Routes> {
-        let Some(source) = source else {
-            return Arc::clone(&self.current);
-        };
-        let now = Instant::now();
-        if self
-            .checked_at
-            .is_some_and(|at| now.duration_since(at) < source.cache)
-        {
-            return Arc::clone(&self.current);
-        }
-        match self.refresh(source).await {
-            Ok(()) => self.checked_at = Some(now),
-            // Read again at the next invocation; what runs keeps running.
-            Err(error) => tracing::warn!(error = %pipewatch_core::error::chain(&*error),
-                bucket = source.bucket, key = source.key,
-                "could not read the notifications document; what was in effect stays"),
-        }
-        Arc::clone(&self.current)
-    }
-
-    async fn refresh(&mut self, source: &Source<'_>) -> Result<(), BoxError> {
-        let first = self.checked_at.is_none();
-        let fetched =
-            match s3doc::read(source.s3, source.bucket, source.key, self.seen.as_deref()).await? {
-                Read::Unchanged => return Ok(()),
-                Read::Missing => {
-                    if self.current.version.is_some() {
-                        tracing::warn!(
-                            bucket = source.bucket,
-                            key = source.key,
-                            "the notifications document is gone: the stack's parameters decide"
-                        );
-                    }
-                    self.current = Arc::clone(&self.stack);
-                    self.seen = None;
-                    return Ok(());
-                }
-                Read::Changed(fetched) => fetched,
-            };
-        match self.take(source, &fetched).await? {
-            Ok(routes) => {
-                self.current = Arc::new(routes);
-                self.seen = Some(fetched.etag);
-            }
-            Err(problems) => {
-                if first {
-                    self.fall_back(source, &fetched).await?;
-                }
-                self.refused(source, &fetched, &problems).await;
-                self.seen = Some(fetched.etag);
-            }
-        }
-        Ok(())
-    }
-
-    /// A document read, made routes: `Ok(Err(problems))` when it is refused.
-    async fn take(
+    /// `document`'s routes, `Ok(Err(problem))` when it is refused; `Err` when a secret
+    /// could not be read (the document is tried again at the next invocation).
+    pub async fn routes(
         &mut self,
-        source: &Source<'_>,
-        fetched: &s3doc::Fetched,
+        document: &Document,
     ) -> Result<Result<Routes, String>, BoxError> {
-        let document = match Document::load(&fetched.bytes) {
-            Ok(document) => document,
-            Err(refused) => {
-                let lines: Vec<String> = refused.0.iter().map(ToString::to_string).collect();
-                return Ok(Err(lines.join("\n")));
-            }
-        };
         for wanted in document.destinations.values() {
             let (config::Destination::SlackWebhook(webhook)
             | config::Destination::TeamsWebhook(webhook)) = wanted
             else {
                 continue;
             };
-            if !self.secrets.contains_key(&webhook.secret) {
-                let value = crate::aws::secrets::secret_string(source.secrets, &webhook.secret)
+            if !self.read.contains_key(&webhook.secret) {
+                let value = crate::aws::secrets::secret_string(self.secrets, &webhook.secret)
                     .await
                     .map_err(|e| format!("reading the secret of a destination: {e}"))?;
-                self.secrets.insert(webhook.secret.clone(), value);
+                self.read.insert(webhook.secret.clone(), value);
             }
         }
-        let mut routes = match compile(&document, &self.secrets, source.app_installed) {
-            Ok(routes) => routes,
-            Err(problem) => return Ok(Err(problem)),
-        };
-        routes.version = Some(
-            fetched
-                .version
-                .clone()
-                .unwrap_or_else(|| fetched.etag.clone()),
-        );
-        tracing::info!(
-            bucket = source.bucket,
-            key = source.key,
-            version = routes.version.as_deref().unwrap_or_default(),
-            destinations = %routes.labels(),
-            "a notifications document took effect"
-        );
-        Ok(Ok(routes))
-    }
-
-    /// A cold start whose newest document is refused: the newest earlier sound version.
-    async fn fall_back(
-        &mut self,
-        source: &Source<'_>,
-        newest: &s3doc::Fetched,
-    ) -> Result<(), BoxError> {
-        let versions = s3doc::versions(source.s3, source.bucket, source.key, VERSIONS_BACK).await?;
-        for version in versions
-            .iter()
-            .filter(|v| Some(v.as_str()) != newest.version.as_deref())
-        {
-            let fetched =
-                s3doc::read_version(source.s3, source.bucket, source.key, version).await?;
-            if let Ok(routes) = self.take(source, &fetched).await? {
-                self.current = Arc::new(routes);
-                return Ok(());
-            }
+        let routes = compile(document, &self.read, self.app_installed);
+        if let Ok(routes) = &routes {
+            tracing::info!(destinations = %routes.labels(), "the document's destinations");
         }
-        tracing::warn!("no earlier notifications document is sound: the stack's parameters decide");
-        Ok(())
-    }
-
-    /// Logs a refused document and tells the operator, once per version.
-    async fn refused(&self, source: &Source<'_>, fetched: &s3doc::Fetched, problems: &str) {
-        let version = fetched.version.as_deref().unwrap_or(&fetched.etag);
-        let running = self.current.version.as_deref().map_or_else(
-            || "the stack's parameters".to_owned(),
-            |v| format!("version {v}"),
-        );
-        tracing::error!(bucket = source.bucket, key = source.key, version, problems,
-            running = %running, "the notifications document is refused; what was in effect stays");
-        let Some((sns, topic)) = source.operator else {
-            return;
-        };
-        let now = pipewatch_core::state::Timestamp::now().unix_millis() / 1000;
-        match crate::aws::once::first_to_tell(source.dynamodb, source.table, &fetched.etag, now)
-            .await
-        {
-            Ok(false) => {}
-            Ok(true) => {
-                let message = format!(
-                    "pipewatch refused its notifications document s3://{}/{} (version {version}); \
-                     nothing of it took effect, and {running} keeps running.\n\n{problems}\n\n\
-                     pipewatch config check FILE shows the same on your machine. You are told \
-                     once per version.",
-                    source.bucket, source.key
-                );
-                if let Err(error) = crate::aws::operator::tell(
-                    sns,
-                    topic,
-                    "pipewatch refused its notifications document",
-                    &message,
-                )
-                .await
-                {
-                    tracing::warn!(error = %error, "could not tell the operator");
-                }
-            }
-            Err(error) => tracing::warn!(error = %error, "could not tell the operator"),
-        }
+        Ok(routes)
     }
 }

@@ -167,6 +167,11 @@ impl Document {
             .collect()
     }
 
+    /// The document's approver rules, which narrow the stack's (`None`: it has none).
+    pub fn narrowing(&self) -> Option<&Approvers> {
+        self.approvers.as_ref()
+    }
+
     /// The approvers in force: the stack's, narrowed by the document's rules when it has
     /// any (a click is allowed only when both allow it), so whoever edits the document
     /// can take approvers away, never add one.

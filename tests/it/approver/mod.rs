@@ -28,6 +28,7 @@ fn keys() -> Keys {
                 {"users": ["U0WEBTEAM1"], "pipelines": ["web-*"]}]"#,
         )
         .unwrap(),
+        narrowing: None,
         watched: Selection::parse("payments-*,web-*").unwrap(),
         home: home(),
     }
@@ -217,6 +218,49 @@ fn a_pipeline_elsewhere_is_decided_only_when_named_by_its_arn() {
         ..target()
     });
     assert!(matches!(home.handoff, Some(Handoff::Decide(_))), "{home:?}");
+}
+
+/// The notifications document's approvers narrow the stack's: a click both allow is
+/// decided; one the document leaves out is refused, and so is one only the document names.
+#[test]
+fn the_documents_approvers_narrow_the_stacks_and_never_widen_them() {
+    let decided = |keys: &Keys, user: &str| {
+        let body = form(user);
+        let request = url_request(&body, false, NOW, body.as_bytes());
+        matches!(
+            acknowledge(&request, keys, NOW, NO_GROUPS).handoff,
+            Some(Handoff::Decide(_))
+        )
+    };
+    let narrowed = |rules: &str| Keys {
+        narrowing: Some(Approvers::parse(rules).unwrap()),
+        ..keys()
+    };
+    assert!(decided(&keys(), "U024BE7LH"));
+    let other = narrowed(r#"[{"users": ["U0SOMEONE1"], "pipelines": ["*"]}]"#);
+    assert!(!decided(&other, "U024BE7LH"), "taken away by the document");
+    assert!(!decided(&other, "U0SOMEONE1"), "never added by it");
+    let same = narrowed(r#"[{"users": ["U024BE7LH"], "pipelines": ["payments-*"]}]"#);
+    assert!(decided(&same, "U024BE7LH"));
+    let elsewhere = narrowed(r#"[{"users": ["U024BE7LH"], "pipelines": ["web-*"]}]"#);
+    assert!(!decided(&elsewhere, "U024BE7LH"), "fewer pipelines");
+
+    // A group only the document names is read before deciding.
+    let by_group = narrowed(r#"[{"groups": ["S0RELEASE1"], "pipelines": ["*"]}]"#);
+    assert!(by_group.groups().contains("S0RELEASE1"));
+    let body = form("U024BE7LH");
+    let request = url_request(&body, false, NOW, body.as_bytes());
+    let click = pipewatch::approve::receive(&request, &by_group, NOW).unwrap();
+    assert!(pipewatch::approve::needs_groups(&click, &by_group));
+    let read = UserGroups::from([(
+        "S0RELEASE1".to_owned(),
+        std::collections::BTreeSet::from(["U024BE7LH".to_owned()]),
+    )]);
+    let member = acknowledge(&request, &by_group, NOW, Some(&read));
+    assert!(
+        matches!(member.handoff, Some(Handoff::Decide(_))),
+        "{member:?}"
+    );
 }
 
 /// A rule naming a user group allows its members as last read; when they could not be

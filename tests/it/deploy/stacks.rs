@@ -197,11 +197,28 @@ fn the_document_gets_a_private_versioned_bucket_only_its_writers_write() {
             .ends_with(&format!(":key/{}", stack.physical("NotificationKey"))),
         "the stack's key, as for the topics and the table: {encryption}"
     );
-    let policy = bucket["policy"]["Statement"].to_string();
-    let role = stack.described("roles", "ForwarderFunctionRole")["arn"].clone();
-    assert!(
-        policy.contains(writer) && policy.contains(role.as_str().unwrap()),
-        "{policy}"
+    let statements = &bucket["policy"]["Statement"];
+    let denied = |sid: &str| {
+        statements
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == sid && s["Effect"] == "Deny")
+            .unwrap_or_else(|| panic!("{sid}: {statements}"))
+            .clone()
+    };
+    assert_eq!(
+        denied("WrittenByTheWritersOnly")["Condition"],
+        json!({"ArnNotLike": {"aws:PrincipalArn": [writer]}})
+    );
+    assert_eq!(
+        denied("ReadByTheFunctionsAndTheWritersOnly")["Condition"],
+        json!({"StringNotEquals": {"aws:PrincipalTag/pipewatch:document-reader": stack.name},
+            "ArnNotLike": {"aws:PrincipalArn": [writer]}})
+    );
+    assert_eq!(
+        denied("TlsOnly")["Condition"],
+        json!({"Bool": {"aws:SecureTransport": "false"}})
     );
     let forwarder = stack.described("functions", "ForwarderFunction");
     let environment = &forwarder["environment"];

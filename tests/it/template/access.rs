@@ -115,6 +115,10 @@ fn the_approver_may_decide_approvals_and_nothing_else_and_its_url_is_public() {
             "dynamodb:GetItem",
             "dynamodb:PutItem",
             "dynamodb:UpdateItem",
+            // With DocumentWriters alone: the document's approvers narrow the stack's.
+            "s3:GetObject",
+            "s3:GetObjectVersion",
+            "s3:ListBucketVersions",
             "secretsmanager:GetSecretValue",
             "sqs:SendMessage",
             // With ApproverRoleName alone (below).
