@@ -5,6 +5,7 @@
 //! no document the stack's parameters decide.
 
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+use pipewatch_testkit::fault_proxy::FaultProxy;
 use pipewatch_testkit::lambda::Lambda;
 use pipewatch_testkit::services::{Inbox, create_table, sdk_config, unique};
 
@@ -191,9 +192,15 @@ async fn the_document_decides_where_messages_go_and_a_new_version_takes_effect_l
             "each version that took effect is logged with its id: {logs}"
         );
     }
-    assert!(
-        logs.contains("the notifications document is refused"),
-        "{logs}"
+    assert_eq!(
+        logs.matches("the notifications document is refused")
+            .count(),
+        1,
+        "a version read again is asked for with its ETag, and S3's 304 is not read again: {logs}"
+    );
+    assert_eq!(
+        logs.matches("a notifications document took effect").count(),
+        2
     );
     assert_no_secret(&logs);
     assert!(
@@ -257,5 +264,38 @@ async fn a_cold_start_whose_newest_document_is_refused_runs_the_newest_sound_one
         told.len() == 1
             && told[0].contains("destinations.first: entry 3, but its secret lists 2 webhooks"),
         "{told:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unchanged_document_costs_one_conditional_get_per_cache_period() {
+    let Setup {
+        hooks,
+        s3,
+        bucket,
+        webhooks_secret,
+        teams_secret,
+        mut environment,
+        ..
+    } = setup().await;
+    put(
+        &s3,
+        &bucket,
+        &document(&webhooks_secret, &teams_secret, "first"),
+    )
+    .await;
+    let proxy = FaultProxy::start(&pipewatch_testkit::services::require("AWS_ENDPOINT_URL_S3"));
+    environment.retain(|(name, _)| *name != "DOCUMENT_CACHE_SECONDS");
+    environment.push(("DOCUMENT_CACHE_SECONDS", "60".to_owned()));
+    environment.push(("AWS_ENDPOINT_URL_S3", proxy.url()));
+    let forwarder = start_forwarder(&environment, "document-cache");
+    for _ in 0..5 {
+        assert_eq!(failure(&forwarder), 1);
+    }
+    assert_eq!(hooks.posted("first").len(), 5);
+    assert_eq!(
+        proxy.forwarded(),
+        1,
+        "one read in the minute, whatever the invocations"
     );
 }
