@@ -2,6 +2,9 @@
 //! 20 actions): what a quiet tick spends per pipeline besides waiting on AWS. Run with
 //! `cargo bench --bench core`; no services needed.
 
+use std::fmt::Write as _;
+
+use pipewatch_core::config::Document;
 use pipewatch_core::diff::{diff, essentials, essentials_since};
 use pipewatch_core::record::Record;
 use pipewatch_core::state::PipelineState;
@@ -74,4 +77,71 @@ fn read_a_stored_record(bencher: divan::Bencher) {
     let item =
         pipewatch::aws::dynamodb::encode(&record, pipewatch_core::state::Timestamp::now()).unwrap();
     bencher.bench(|| pipewatch::aws::dynamodb::decode(divan::black_box(&item)));
+}
+
+/// A large notifications document: 50 destinations (20 Slack webhooks, 20 Teams webhooks,
+/// 10 Slack app channels) and 200 subscriptions, each naming 10 of 2,000 pipelines and
+/// a pattern, and 3 destinations. About 60 KB of YAML.
+fn large_document() -> String {
+    let mut text = String::from("version: 1\ndestinations:\n");
+    for d in 0..50 {
+        let kind = match d % 5 {
+            0 | 1 => "slack",
+            2 | 3 => "teams",
+            _ => "slack-app",
+        };
+        if kind == "slack-app" {
+            let _ = write!(
+                text,
+                "  d{d:02}:\n    type: slack-app\n    channel: C{d:010}\n    severity: warning\n"
+            );
+        } else {
+            let _ = write!(
+                text,
+                "  d{d:02}:\n    type: {kind}\n    secret: arn:aws:secretsmanager:eu-west-1:123456789012:secret:pipewatch/d{d:02}-AbCdEf\n    severity: approval\n"
+            );
+        }
+    }
+    text.push_str("subscriptions:\n");
+    for s in 0..200 {
+        let pipelines: Vec<String> = (0..10)
+            .map(|p| format!("\"svc-{:04}\"", s * 10 + p))
+            .chain([format!("\"team{s:03}-*\"")])
+            .collect();
+        let _ = write!(
+            text,
+            "  - pipelines: [{}]\n    to: [d{:02}, d{:02}, d{:02}]\n",
+            pipelines.join(", "),
+            s % 50,
+            (s + 17) % 50,
+            (s + 31) % 50
+        );
+    }
+    text
+}
+
+#[divan::bench]
+fn load_a_document_of_50_destinations_and_200_subscriptions(bencher: divan::Bencher) {
+    let text = large_document();
+    assert!(Document::load(text.as_bytes()).is_ok());
+    bencher.bench(|| Document::load(divan::black_box(text.as_bytes())).unwrap());
+}
+
+/// What the forwarder does per message: the pipeline's key against every destination's
+/// audience, made once per document (the last of the 2,000 pipelines, so every pattern
+/// is tried).
+#[divan::bench]
+fn route_a_message_by_that_document(bencher: divan::Bencher) {
+    let document = Document::load(large_document().as_bytes()).unwrap();
+    let audiences: Vec<_> = document
+        .destinations
+        .keys()
+        .map(|name| document.audience_of(name))
+        .collect();
+    bencher.bench(|| {
+        audiences
+            .iter()
+            .filter(|audience| audience.hears(divan::black_box("svc-1999")))
+            .count()
+    });
 }

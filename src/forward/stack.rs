@@ -80,10 +80,12 @@ pub fn routes(
     Ok(routes)
 }
 
-/// The stack's patterns (a stack's audience is always names).
+/// The stack's patterns: the secrets' and `SLACK_APP_ROUTES`' audiences are names, never
+/// a document's.
 fn names(audience: Audience) -> Vec<String> {
     match audience {
-        Audience::Names(patterns) | Audience::Document(patterns) => patterns,
+        Audience::Names(patterns) => patterns,
+        Audience::Document(_) => Vec::new(),
     }
 }
 

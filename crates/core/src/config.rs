@@ -38,6 +38,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::interaction::Approvers;
+use crate::pipeline::{Entry, PipelineRef};
 use crate::render::content::Severity;
 
 pub use parse::MAX_BYTES;
@@ -104,6 +105,8 @@ pub struct Subscription {
     pub pipelines: Vec<String>,
     /// Destination names, each declared in `destinations`.
     pub to: Vec<String>,
+    /// `pipelines`, read once when the document is.
+    entries: Vec<Entry>,
 }
 
 /// One problem with a document, where it is: `line:column: reason`, 1-based.
@@ -153,16 +156,18 @@ impl Document {
     /// Why `pipeline` hears about what it does: each subscription in order, with the
     /// pattern that selects the pipeline, or `None` when none does.
     pub fn explain<'a>(&'a self, pipeline: &str) -> Vec<(&'a Subscription, Option<&'a str>)> {
-        let entry = crate::pipeline::PipelineRef::from_key(pipeline).ok();
+        let pipeline = PipelineRef::from_key(pipeline).ok();
         self.subscriptions
             .iter()
             .map(|subscription| {
-                let by = subscription.pipelines.iter().find(|pattern| {
-                    entry
-                        .as_ref()
-                        .is_some_and(|entry| parse::selects(pattern, entry))
+                let by = pipeline.as_ref().and_then(|pipeline| {
+                    let at = subscription
+                        .entries
+                        .iter()
+                        .position(|entry| selects(entry, pipeline))?;
+                    subscription.pipelines.get(at).map(String::as_str)
                 });
-                (subscription, by.map(String::as_str))
+                (subscription, by)
             })
             .collect()
     }
@@ -192,7 +197,7 @@ pub enum Audience {
     Names(Vec<String>),
     /// A document's: the patterns of every subscription naming the destination, names
     /// selecting this account's pipelines and ARNs another's.
-    Document(Vec<String>),
+    Document(Vec<Entry>),
 }
 
 impl Audience {
@@ -203,14 +208,14 @@ impl Audience {
 
     /// Whether the pipeline keyed `key` is heard about.
     pub fn hears(&self, key: &str) -> bool {
-        let pipeline = crate::pipeline::PipelineRef::from_key(key);
+        let pipeline = PipelineRef::from_key(key);
         match self {
             Self::Names(patterns) => {
                 let name = pipeline.as_ref().map_or(key, |p| p.name.as_str());
                 patterns.iter().any(|p| crate::glob::matches(p, name))
             }
-            Self::Document(patterns) => {
-                pipeline.is_ok_and(|pipeline| patterns.iter().any(|p| parse::selects(p, &pipeline)))
+            Self::Document(entries) => {
+                pipeline.is_ok_and(|pipeline| entries.iter().any(|entry| selects(entry, &pipeline)))
             }
         }
     }
@@ -220,20 +225,25 @@ impl Document {
     /// Who hears about what `name` is sent: the patterns of every subscription that names
     /// it, each once. [`Audience::hears`] then agrees with [`Document::destinations_of`].
     pub fn audience_of(&self, name: &str) -> Audience {
-        let mut patterns: Vec<String> = Vec::new();
+        let mut entries: Vec<Entry> = Vec::new();
         for subscription in self
             .subscriptions
             .iter()
             .filter(|s| s.to.iter().any(|t| t == name))
         {
-            for pattern in &subscription.pipelines {
-                if !patterns.contains(pattern) {
-                    patterns.push(pattern.clone());
+            for entry in &subscription.entries {
+                if !entries.contains(entry) {
+                    entries.push(entry.clone());
                 }
             }
         }
-        Audience::Document(patterns)
+        Audience::Document(entries)
     }
+}
+
+/// Whether a subscription's `entry` selects `pipeline`: at its location, by its name.
+fn selects(entry: &Entry, pipeline: &PipelineRef) -> bool {
+    entry.location == pipeline.location && crate::glob::matches(&entry.name, &pipeline.name)
 }
 
 /// The stack's approvers, narrowed by a document's.

@@ -4,19 +4,28 @@
 
 /// Whether `name` matches `pattern` as a whole.
 pub fn matches(pattern: &str, name: &str) -> bool {
+    // Pipeline names are ASCII: their bytes are their characters, and nothing is copied.
+    if pattern.is_ascii() && name.is_ascii() {
+        return walk(pattern.as_bytes(), name.as_bytes());
+    }
     let pattern: Vec<char> = pattern.chars().collect();
     let name: Vec<char> = name.chars().collect();
-    // The classic two-pointer walk: on a mismatch, let the last `*` absorb one more
-    // character. Linear in practice, quadratic at worst; names are short.
+    walk(&pattern, &name)
+}
+
+/// The classic two-pointer walk: on a mismatch, let the last `*` absorb one more
+/// character. Linear in practice, quadratic at worst; names are short.
+fn walk<T: Copy + PartialEq + From<u8>>(pattern: &[T], name: &[T]) -> bool {
+    let (any, one) = (T::from(b'*'), T::from(b'?'));
     let (mut p, mut n) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while n < name.len() {
         match pattern.get(p) {
-            Some('*') => {
+            Some(&c) if c == any => {
                 star = Some((p, n));
                 p += 1;
             }
-            Some(&c) if c == '?' || c == name[n] => {
+            Some(&c) if c == one || c == name[n] => {
                 p += 1;
                 n += 1;
             }
@@ -30,7 +39,7 @@ pub fn matches(pattern: &str, name: &str) -> bool {
             },
         }
     }
-    pattern[p..].iter().all(|&c| c == '*')
+    pattern[p..].iter().all(|&c| c == any)
 }
 
 /// Whether `pattern` holds a wildcard (and so needs listing to resolve).
@@ -61,6 +70,22 @@ mod tests {
             ("**", "x", true),
         ];
         for (pattern, name, expected) in cases {
+            assert_eq!(matches(pattern, name), expected, "{pattern} vs {name}");
+        }
+    }
+
+    #[test]
+    fn a_question_mark_is_one_character_whatever_its_bytes() {
+        // Text that is not a pipeline name (a message's key, hostile) is matched by
+        // characters, not bytes: `é` is two bytes and one character.
+        for (pattern, name, expected) in [
+            ("caf?", "café", true),
+            ("caf??", "café", false),
+            ("*é", "café", true),
+            ("café", "cafe", false),
+            ("c*", "çafe", false),
+            ("?afe", "çafe", true),
+        ] {
             assert_eq!(matches(pattern, name), expected, "{pattern} vs {name}");
         }
     }

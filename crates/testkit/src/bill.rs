@@ -103,6 +103,8 @@ pub struct Prices {
     pub alarm_per_month: f64,
     pub hours_per_month: f64,
     pub days_per_month: f64,
+    /// S3's GET requests (a conditional one answered 304 included).
+    pub s3_per_1k_get_requests: f64,
 }
 
 /// A month's cost of a day like `day`, by line, in dollars.
@@ -236,6 +238,37 @@ pub fn units(days: &[Day]) -> String {
     out
 }
 
+/// The notifications document's reads in a day like `day`, at most: the forwarder asks
+/// S3 at most once a minute, and only in a minute it runs, which a published message
+/// starts; the day's messages fall in its 5-minute periods with a publish (counted), so
+/// in at most 5 minutes each.
+pub fn document_reads(day: &Day) -> u64 {
+    day.published.min(5 * day.publish_periods)
+}
+
+/// What the notifications document adds to each day's month: its reads, at most.
+pub fn document(days: &[Day], prices: &Prices) -> String {
+    let mut out = String::from("| with the document |");
+    for day in days {
+        let _ = write!(out, " {} |", column(day));
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---:|".repeat(days.len()));
+    out.push_str("\n| S3 GETs a day, at most |");
+    for day in days {
+        let _ = write!(out, " {} |", document_reads(day));
+    }
+    out.push_str("\n| a month |");
+    for day in days {
+        #[allow(clippy::cast_precision_loss)] // counts far below 2^52
+        let month = document_reads(day) as f64 * prices.days_per_month / 1000.0
+            * prices.s3_per_1k_get_requests;
+        let _ = write!(out, " ${month:.3} |");
+    }
+    out.push('\n');
+    out
+}
+
 /// The measured part of docs/costs.md: the units of each day, and what a month of them
 /// costs at `prices`.
 pub fn section(days: &[Day], prices: &Prices) -> String {
@@ -245,12 +278,13 @@ pub fn section(days: &[Day], prices: &Prices) -> String {
         columns.insert(1, lean(first));
     }
     format!(
-        "Measured with `./scripts/cost.sh` ({} runs a pipeline a day), priced at {} list prices of {}:\n\n{}\n{}",
+        "Measured with `./scripts/cost.sh` ({} runs a pipeline a day), priced at {} list prices of {}:\n\n{}\n{}\n{}",
         days.first().map_or(0, |d| d.runs_per_day),
         prices.region,
         prices.date,
         table(&columns, prices),
         units(days),
+        document(days, prices),
     )
 }
 
@@ -316,6 +350,38 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(day.repeated(4), expected);
+    }
+
+    #[test]
+    fn the_document_is_read_once_a_minute_the_forwarder_runs_at_most() {
+        let day = |published: u64, publish_periods: u64| Day {
+            published,
+            publish_periods,
+            ..serde_json::from_value(serde_json::json!({
+                "pipelines": 20, "runs_per_day": 4, "events": true, "managed_key": true,
+                "ticks": 0, "event_invocations": 0, "billed_ms": 0, "memory_mb": 128,
+                "read_units": 0.0, "write_units": 0, "largest_item_bytes": 0,
+                "published": 0, "emailed": 0, "events_sent": 0, "sqs_requests": 0,
+                "publish_periods": 0, "kms_requests": 0, "log_bytes": 0,
+                "metric_hours": 0, "alarms": 8
+            }))
+            .unwrap()
+        };
+        assert_eq!(document_reads(&day(340, 212)), 340, "a read per message");
+        assert_eq!(document_reads(&day(8500, 284)), 1420, "a read per minute");
+        let prices: Prices = serde_json::from_str(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../benches/prices.json"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let table = document(&[day(8500, 284)], &prices);
+        assert!(
+            table.contains("| 1420 |") && table.contains("| $0.017 |"),
+            "{table}"
+        );
     }
 
     #[test]

@@ -191,3 +191,118 @@ async fn an_update_of_a_0_2_0_stack_keeps_what_holds_state_and_schedules_with_a_
     assert!(!after.has("WatcherFunctionTick") && !after.has("WatcherFunctionTickRole"));
     assert!(after.has("WatcherFunctionSchedule"));
 }
+
+/// A stack of the last release with Slack webhooks routed by their secret, updated and
+/// given the notifications document `config default` prints for it: every message goes
+/// where it went, with the same body, and the document is what decided it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_update_of_a_0_2_0_stack_to_the_document_delivers_the_same_messages() {
+    use crate::forwarder::{Webhooks, secret};
+    let hooks = Webhooks::start(Vec::new());
+    let routes = json!([
+        {"url": hooks.url("all")},
+        {"url": hooks.url("failures"), "pipelines": ["web-*"], "severity": "failure"},
+        {"url": hooks.url("payments"), "pipelines": ["payments-*"]},
+        {"url": hooks.url("cards"), "format": "teams", "severity": "approval"},
+    ])
+    .to_string();
+    let webhooks = secret(&routes).await;
+    let name = unique("upgrade-document");
+    let mut parameters = vec![
+        ("PipelineNames", "web-app-release"),
+        ("SlackWebhookSecretArn", webhooks.as_str()),
+    ];
+    deploy_release("0.2.0", &name, &parameters);
+    let writer = "arn:aws:iam::123456789012:role/platform-admins";
+    parameters.push(("DocumentWriters", writer));
+    let after = update(&name, &parameters);
+
+    let mut environment: Vec<(&str, String)> = Vec::new();
+    let variables = after.environment("ForwarderFunction");
+    for (name, value) in &variables {
+        if name != "DOCUMENT_CACHE_SECONDS" {
+            environment.push((name.as_str(), value.clone()));
+        }
+    }
+    // Read at every invocation: no minute's wait. The stack's table is moto's.
+    environment.push(("DOCUMENT_CACHE_SECONDS", "0".to_owned()));
+    environment.push(("AWS_ENDPOINT_URL_DYNAMODB", moto_url()));
+    let forwarder = crate::forwarder::start_forwarder(&environment, "deploy-upgrade-document");
+    let events = ["sns-notification.json", "sns-alarm.json"];
+    let posts = |hooks: &Webhooks| -> Vec<(String, Value)> {
+        ["all", "failures", "payments", "cards"]
+            .iter()
+            .flat_map(|n| hooks.posted(n).into_iter().map(|b| ((*n).to_owned(), b)))
+            .collect()
+    };
+    for event in events {
+        assert!(
+            forwarder.invoke(event).status.success(),
+            "{}",
+            forwarder.logs()
+        );
+    }
+    let by_stack = posts(&hooks);
+    assert!(
+        forwarder
+            .logs()
+            .contains("could not read the notifications document; what was in effect stays"),
+        "moto refused the read over plain HTTP, as the bucket's policy says"
+    );
+    // The failure: all, failures, cards; the alarm, every webhook its severity reaches.
+    assert_eq!(by_stack.len(), 7, "{by_stack:#?}");
+
+    // The document the stack's settings amount to, written where the stack reads it.
+    let config = pipewatch::config::ForwarderConfig::from_lookup(|name| {
+        variables
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    let secrets = std::collections::HashMap::from([(webhooks.clone(), routes)]);
+    let document = pipewatch::forward::stack::document(&config, &secrets, "").unwrap();
+    let s3 = aws_sdk_s3::Client::new(&sdk_config().await);
+    let bucket = after.output("DocumentBucket").unwrap();
+    // moto enforces the bucket's policy, and serves plain HTTP, which its TlsOnly
+    // statement denies to everyone (the forwarder's first reads above were refused, and
+    // the stack's parameters decided): the rehearsal lifts it (stacks.rs checks its words).
+    s3.delete_bucket_policy()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    s3.put_object()
+        .bucket(bucket)
+        .key("notifications.yaml")
+        .body(document.into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+    for event in events {
+        assert!(
+            forwarder.invoke(event).status.success(),
+            "{}",
+            forwarder.logs()
+        );
+    }
+    let all = posts(&hooks);
+    let by_document: Vec<(String, Value)> = ["all", "failures", "payments", "cards"]
+        .iter()
+        .flat_map(|n| {
+            hooks
+                .posted(n)
+                .into_iter()
+                .skip(by_stack.iter().filter(|(p, _)| p == n).count())
+                .map(|b| ((*n).to_owned(), b))
+        })
+        .collect();
+    assert_eq!(all.len(), 14);
+    assert_eq!(by_document, by_stack, "the same posts, the same bodies");
+    assert!(
+        forwarder
+            .logs()
+            .contains("a notifications document took effect"),
+        "the document decided the second time"
+    );
+}

@@ -11,9 +11,8 @@ use serde::de::{MapAccess, Visitor};
 
 use super::scan::{Guard, MAX_DEPTH, Step, guards, locate, place, secrets};
 use super::{Destination, Document, Problem, Refused, Subscription, VERSION};
-use crate::glob;
 use crate::interaction::Approvers;
-use crate::pipeline::{Entry, PipelineRef};
+use crate::pipeline::Entry;
 use crate::render::content::Severity;
 
 /// The most a document may be: 50 destinations and 200 subscriptions take about 30 KB.
@@ -239,6 +238,11 @@ fn check(text: &str, raw: Raw, problems: &mut Vec<Problem>) -> Document {
             }
         }
         subscriptions.push(Subscription {
+            entries: subscription
+                .pipelines
+                .iter()
+                .filter_map(|p| Entry::parse(p).ok())
+                .collect(),
             pipelines: subscription.pipelines,
             to: subscription.to,
         });
@@ -395,11 +399,4 @@ fn is_secret_arn(arn: &str) -> bool {
         if partition.starts_with("aws") && !region.is_empty()
             && account.len() == 12 && account.chars().all(|c| c.is_ascii_digit())
             && !name.is_empty())
-}
-
-/// Whether `pattern` (a subscription's) selects `pipeline`.
-pub(super) fn selects(pattern: &str, pipeline: &PipelineRef) -> bool {
-    Entry::parse(pattern).is_ok_and(|entry| {
-        entry.location == pipeline.location && glob::matches(&entry.name, &pipeline.name)
-    })
 }

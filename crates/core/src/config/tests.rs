@@ -434,11 +434,15 @@ fn a_destinations_audience_agrees_with_who_hears_what() {
     );
     assert_eq!(
         document.audience_of("releases"),
-        Audience::Document(vec![
-            "payments-*".into(),
-            "arn:aws:codepipeline:us-west-2:210987654321:payments-eu".into(),
-            "*".into()
-        ])
+        Audience::Document(
+            [
+                "payments-*",
+                "arn:aws:codepipeline:us-west-2:210987654321:payments-eu",
+                "*"
+            ]
+            .map(|p| crate::pipeline::Entry::parse(p).unwrap())
+            .to_vec()
+        )
     );
     assert_eq!(document.audience_of("nobody"), Audience::Document(vec![]));
     // The stack's patterns match a name in any account; a key that is not a pipeline's

@@ -69,3 +69,116 @@ fn documents_wrong_in_shape_fail_the_schema_and_the_reader_alike() {
         );
     }
 }
+
+/// Four destinations of every kind for `web-app-*`, and one for another team.
+const ROUTES: &str = r#"version: 1
+destinations:
+  ops:
+    type: slack
+    secret: arn:aws:secretsmanager:eu-west-1:123456789012:secret:pipewatch/ops-AbCdEf
+    entry: 2
+    severity: failure
+  cards:
+    type: teams
+    secret: arn:aws:secretsmanager:eu-west-1:123456789012:secret:pipewatch/cards-AbCdEf
+  quiet:
+    type: slack-app
+    channel: C0QUIET0001
+    severity: failure
+    broadcast_failures: false
+  loud:
+    type: slack-app
+    channel: C0LOUD00001
+    approvals: true
+  elsewhere:
+    type: slack
+    secret: arn:aws:secretsmanager:eu-west-1:123456789012:secret:pipewatch/x-AbCdEf
+subscriptions:
+  - pipelines: ["web-app-*"]
+    to: [ops, cards, quiet, loud]
+  - pipelines: ["payments-*"]
+    to: [elsewhere]
+"#;
+
+/// `replay --config FILE --format calls`: every call of every destination the document
+/// routes a recording's messages to, each webhook named by its secret (and entry), each
+/// Slack app channel's calls as its living message makes them, with its own options.
+#[test]
+fn a_documents_calls_are_each_destinations_own() {
+    use pipewatch_core::replay::{Format, Recording};
+    let document = Document::load(ROUTES.as_bytes()).unwrap();
+    let files = crate::fixtures::scenario_files("release-failure-retry");
+    let recording = Recording::load(&files).unwrap();
+    let written = |format: Format| -> Vec<Value> {
+        let mut out = Vec::new();
+        recording
+            .write(format, None, None, Some(&document), &mut out)
+            .unwrap();
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let calls = written(Format::Calls);
+    let to =
+        |name: &str| -> Vec<&Value> { calls.iter().filter(|c| c["destination"] == name).collect() };
+    let messages: usize = recording
+        .steps()
+        .iter()
+        .map(|step| recording.messages(step, None).len())
+        .sum();
+    assert_eq!(to("cards").len(), messages, "every message, as a card");
+    assert!(to("cards")[0]["body"]["attachments"].is_array());
+    assert_eq!(
+        to("cards")[0]["url"],
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:pipewatch/cards-AbCdEf"
+    );
+    let ops = to("ops");
+    assert_eq!(ops.len(), 1, "failures only: {ops:#?}");
+    assert_eq!(
+        ops[0]["url"],
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:pipewatch/ops-AbCdEf (entry 2)"
+    );
+    assert_eq!(
+        (
+            ops[0]["method"].as_str(),
+            ops[0]["body"]["blocks"].is_array()
+        ),
+        (Some("POST"), true)
+    );
+    assert!(to("elsewhere").is_empty(), "another team's pipelines only");
+    // Each channel's living message: the quiet one starts at the failure, the loud one at
+    // the first message; only the loud one's failure replies stay in the thread.
+    let (quiet, loud) = (to("quiet"), to("loud"));
+    assert!(!quiet.is_empty() && loud.len() > quiet.len(), "{quiet:#?}");
+    assert!(quiet.iter().all(|c| c["body"]["channel"] == "C0QUIET0001"));
+    assert!(loud.iter().all(|c| c["body"]["channel"] == "C0LOUD00001"));
+    assert_eq!(loud[0]["method"], "chat.postMessage");
+    assert_eq!(loud[0]["url"], "https://slack.com/api/chat.postMessage");
+    let broadcast = |calls: &[&Value]| calls.iter().any(|c| c["body"]["reply_broadcast"] == true);
+    assert!(broadcast(&loud) && !broadcast(&quiet));
+    assert_eq!(
+        calls.len(),
+        to("cards").len() + ops.len() + quiet.len() + loud.len()
+    );
+
+    // The chat formats print what the document sends destinations of their kind.
+    assert_eq!(written(Format::Slack), [ops[0]["body"].clone()]);
+    assert_eq!(written(Format::Teams).len(), messages);
+    let app: Vec<Value> = written(Format::SlackApp);
+    assert_eq!(app.len(), quiet.len() + loud.len());
+    let mut out = Vec::new();
+    recording
+        .write(Format::Calls, None, Some(2), Some(&document), &mut out)
+        .unwrap();
+    let step_two = String::from_utf8(out).unwrap().lines().count();
+    assert!(
+        step_two > 0 && step_two < calls.len(),
+        "one step's calls: {step_two}"
+    );
+    let error = recording
+        .write(Format::Calls, None, None, None, &mut Vec::new())
+        .unwrap_err();
+    assert!(error.to_string().contains("give it with --config FILE"));
+}
