@@ -252,6 +252,11 @@ mod tests {
         let document = Document::load(empty.as_bytes()).unwrap();
         assert!(document.destinations.is_empty() && document.subscriptions.is_empty());
         assert_eq!(unused("__", &[]), "destination");
+        assert_eq!(
+            unused("on_call-2", &[]),
+            "on_call-2",
+            "what names take is kept"
+        );
         assert_eq!(unused("Ops Team", &["ops-team".into()]), "ops-team-2");
         assert_eq!(
             unused("x", &["x".into(), "x-2".into()]),

@@ -279,6 +279,11 @@ fn the_document_narrows_the_stacks_approvers_and_never_widens_them() {
             .allows("U0OTHER001", &none, &target("web-app", "Prod")),
         "no rules: the stack's"
     );
+    // The rules themselves, for a function that keeps the stack's apart (the approver).
+    assert!(silent.narrowing().is_none());
+    let rules = document.narrowing().expect("GOOD has approvers");
+    assert!(rules.allows("U024BE7LH", &none, &target("payments-api", "Prod")));
+    assert!(!rules.allows("U024BE7LH", &none, &target("web-app", "Prod")));
 }
 
 #[test]

@@ -4,7 +4,6 @@
 //! Web API method they call.
 
 use std::collections::BTreeMap;
-use std::io::{self, Write};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -83,19 +82,5 @@ impl Calls {
             }
         }
         calls
-    }
-
-    /// Writes `content`'s calls as JSON lines.
-    pub fn write(
-        &mut self,
-        document: &Document,
-        content: &Content,
-        out: &mut impl Write,
-    ) -> io::Result<()> {
-        for call in self.of(document, content) {
-            serde_json::to_writer(&mut *out, &call)?;
-            writeln!(out)?;
-        }
-        Ok(())
     }
 }
