@@ -31,6 +31,23 @@ pub struct Source<'a> {
     pub operator: Option<Operator<'a>>,
 }
 
+impl<'a> Source<'a> {
+    /// The document `config` names, read with `s3`.
+    pub fn new(
+        s3: &'a aws_sdk_s3::Client,
+        config: &'a crate::config::DocumentConfig,
+        operator: Option<Operator<'a>>,
+    ) -> Self {
+        Self {
+            s3,
+            bucket: &config.bucket,
+            key: &config.key,
+            cache: config.cache,
+            operator,
+        }
+    }
+}
+
 /// The alarm topic, and the table where "told" is remembered.
 pub struct Operator<'a> {
     pub sns: &'a aws_sdk_sns::Client,

@@ -75,14 +75,11 @@ async fn run() -> Result<(), lambda_runtime::Error> {
     let groups = &GroupCache::default();
     // The notifications document's approvers narrow the stack's, once it has any.
     let s3 = aws_sdk_s3::Client::new(&sdk);
-    let source = config.document.as_ref().map(|document| Source {
-        s3: &s3,
-        bucket: &document.bucket,
-        key: &document.key,
-        cache: document.cache,
-        // The forwarder tells the operator of a refused document.
-        operator: None,
-    });
+    // The forwarder tells the operator of a refused document.
+    let source = config
+        .document
+        .as_ref()
+        .map(|document| Source::new(&s3, document, None));
     let (source, live) = (&source, &tokio::sync::Mutex::new(Live::new(None)));
     let (keys, sqs, queue, slack) = (&keys, &sqs, config.queue_url.as_str(), &slack);
     let deciders = &Deciders {

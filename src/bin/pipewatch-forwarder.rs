@@ -62,17 +62,14 @@ async fn run() -> Result<(), lambda_runtime::Error> {
     tracing::info!(destinations = %stack.labels(), "forwarder ready");
     // The notifications document, when the stack keeps one: read at the first event.
     let s3 = aws_sdk_s3::Client::new(&sdk);
-    let source = config.document.as_ref().map(|document| Source {
-        s3: &s3,
-        bucket: &document.bucket,
-        key: &document.key,
-        cache: document.cache,
-        operator: config.alarm_topic.as_deref().map(|topic| Operator {
+    let source = config.document.as_ref().map(|document| {
+        let operator = config.alarm_topic.as_deref().map(|topic| Operator {
             sns: &sns,
             topic,
             dynamodb: &dynamodb,
             table: &document.table,
-        }),
+        });
+        Source::new(&s3, document, operator)
     });
     let live = tokio::sync::Mutex::new((
         Live::new(stack),

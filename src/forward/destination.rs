@@ -134,6 +134,30 @@ pub fn parse(secret: &str, name: &str, default_format: Format) -> Result<Vec<Des
         .collect()
 }
 
+/// A webhook secret of the stack's: its ARN, its name (`slack`, `teams`), what it lists.
+pub type Listed<'a> = (&'a str, &'static str, Vec<Destination>);
+
+/// The stack's webhook secrets' destinations (`SLACK_WEBHOOK_SECRET_ARN`, then
+/// `TEAMS_WEBHOOK_SECRET_ARN`), each secret's value taken from `secrets` by ARN: for each
+/// secret given, its ARN, its name (`slack`, `teams`) and what it lists.
+pub fn of_stack<'a>(
+    forwarder: &'a crate::config::ForwarderConfig,
+    secrets: &std::collections::HashMap<String, String>,
+) -> Result<Vec<Listed<'a>>, String> {
+    let mut listed = Vec::new();
+    for (arn, name, format) in [
+        (&forwarder.slack_secret, "slack", Format::Slack),
+        (&forwarder.teams_secret, "teams", Format::Teams),
+    ] {
+        let Some(arn) = arn else { continue };
+        let value = secrets
+            .get(arn)
+            .ok_or_else(|| format!("the {name} webhook secret was not read"))?;
+        listed.push((arn.as_str(), name, parse(value, name, format)?));
+    }
+    Ok(listed)
+}
+
 /// A serde error without the value it quotes (which may be the URL).
 fn describe(error: &serde_json::Error) -> String {
     let text = error.to_string();

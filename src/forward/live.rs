@@ -25,17 +25,8 @@ impl Routes {
         secrets: &HashMap<String, String>,
     ) -> Result<Self, String> {
         let mut routes = Self::default();
-        for (arn, name, format) in [
-            (&forwarder.slack_secret, "slack", Format::Slack),
-            (&forwarder.teams_secret, "teams", Format::Teams),
-        ] {
-            let Some(arn) = arn else { continue };
-            let value = secrets
-                .get(arn)
-                .ok_or_else(|| format!("the {name} webhook secret was not read"))?;
-            routes
-                .webhooks
-                .extend(destination::parse(value, name, format)?);
+        for (_, _, listed) in destination::of_stack(forwarder, secrets)? {
+            routes.webhooks.extend(listed);
         }
         if let Some(settings) = &forwarder.slack_app {
             routes.channels = super::app::parse_routes(&settings.routes)?;

@@ -37,19 +37,11 @@ pub fn routes(
     secrets: &HashMap<String, String>,
 ) -> Result<Vec<StackRoute>, String> {
     let mut routes = Vec::new();
-    for (arn, name, format) in [
-        (&forwarder.slack_secret, "slack", Format::Slack),
-        (&forwarder.teams_secret, "teams", Format::Teams),
-    ] {
-        let Some(arn) = arn else { continue };
-        let value = secrets
-            .get(arn)
-            .ok_or_else(|| format!("the {name} webhook secret was not read"))?;
-        let listed = destination::parse(value, name, format)?;
+    for (arn, name, listed) in destination::of_stack(forwarder, secrets)? {
         let several = listed.len() > 1;
         for (i, entry) in listed.into_iter().enumerate() {
             let webhook = Webhook {
-                secret: arn.clone(),
+                secret: arn.to_owned(),
                 entry: several.then(|| u32::try_from(i + 1).unwrap_or(u32::MAX)),
                 severity: entry.severity,
             };
