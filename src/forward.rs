@@ -1,6 +1,6 @@
 //! The forwarder's logic: each SNS record of an invocation → its content → every
-//! destination that wants it, rendered for that destination (Slack Block Kit or a Teams
-//! Adaptive Card).
+//! destination that wants it, rendered for that destination (Slack Block Kit, a Teams
+//! Adaptive Card, the Slack app's living message, or a document's email or Chatbot topic).
 //!
 //! pipewatch's own messages are read back as [`Content`] from their JSON body, so the chat
 //! message says exactly what the email says. The stack's CloudWatch alarms are put into
@@ -21,6 +21,7 @@ pub mod app;
 pub mod destination;
 pub mod live;
 pub mod stack;
+pub mod topic;
 
 use std::time::{Duration, Instant};
 
@@ -100,11 +101,18 @@ pub struct AppTarget<'a> {
     pub operator: Option<(&'a aws_sdk_sns::Client, &'a str)>,
 }
 
+/// A document's email and Chatbot topics, and the client that publishes to them.
+pub struct Topics<'a> {
+    pub sns: &'a aws_sdk_sns::Client,
+    pub routes: &'a [topic::TopicRoute],
+}
+
 /// Posts every record of `event` to the destinations that want it, retrying within
 /// `deadline` (the invocation's).
 pub async fn forward<W: Webhook>(
     webhook: &W,
     destinations: &[Destination],
+    topics: Option<&Topics<'_>>,
     app: Option<&AppTarget<'_>>,
     event: &SnsEvent,
     deadline: Instant,
@@ -132,6 +140,22 @@ pub async fn forward<W: Webhook>(
             }
         }
         let mut total = wanted.len();
+        if let Some(topics) = topics {
+            for route in topics
+                .routes
+                .iter()
+                .filter(|r| r.wants(pipeline.as_deref(), content.severity))
+            {
+                total += 1;
+                match topic::publish(topics.sns, route, &content).await {
+                    Ok(()) => forwarded.posts += 1,
+                    Err(error) => failed.push(Undelivered {
+                        destination: route.label.clone(),
+                        error,
+                    }),
+                }
+            }
+        }
         if let Some(target) = app {
             for route in target
                 .routes

@@ -16,6 +16,7 @@ pub mod slack_refs;
 pub mod sns;
 pub mod sqs;
 pub mod tagging;
+pub mod topic;
 
 use std::time::Duration;
 

@@ -12,8 +12,8 @@ use serde_json::Value;
 use pipewatch::aws::live::{Live, Operator, Source};
 use pipewatch::aws::slack_refs::SlackRefs;
 use pipewatch::config::ForwarderConfig;
-use pipewatch::forward::live::{Compiler, Routes};
-use pipewatch::forward::{App, AppTarget, DEFAULT_TIME, deadline_from_epoch_ms};
+use pipewatch::forward::live::{Compiler, Reach, Routes};
+use pipewatch::forward::{App, AppTarget, DEFAULT_TIME, Topics, deadline_from_epoch_ms};
 use pipewatch::slack::{BotToken, SlackApi};
 use pipewatch::webhook::HttpsWebhook;
 
@@ -28,6 +28,25 @@ async fn main() -> ExitCode {
     }
 }
 
+/// The stack's routes: its webhook secrets, each read once, and `SLACK_APP_ROUTES`.
+async fn stack_routes(
+    config: &ForwarderConfig,
+    secrets: &aws_sdk_secretsmanager::Client,
+) -> Result<Routes, lambda_runtime::Error> {
+    let mut values = std::collections::HashMap::new();
+    for (secret, name) in [
+        (&config.slack_secret, "slack"),
+        (&config.teams_secret, "teams"),
+    ] {
+        let Some(secret) = secret else { continue };
+        let value = pipewatch::aws::secrets::secret_string(secrets, secret)
+            .await
+            .map_err(|e| format!("reading the {name} webhook secret: {e}"))?;
+        values.insert(secret.clone(), value);
+    }
+    Ok(Routes::from_stack(config, &values)?)
+}
+
 async fn run() -> Result<(), lambda_runtime::Error> {
     let config = ForwarderConfig::from_env()?;
     pipewatch::lambda::init_logging(&config.log_level);
@@ -35,18 +54,7 @@ async fn run() -> Result<(), lambda_runtime::Error> {
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let sns = aws_sdk_sns::Client::new(&sdk);
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    let mut values = std::collections::HashMap::new();
-    for (secret, name) in [
-        (&config.slack_secret, "slack"),
-        (&config.teams_secret, "teams"),
-    ] {
-        let Some(secret) = secret else { continue };
-        let value = pipewatch::aws::secrets::secret_string(&secrets, secret)
-            .await
-            .map_err(|e| format!("reading the {name} webhook secret: {e}"))?;
-        values.insert(secret.clone(), value);
-    }
-    let stack = Routes::from_stack(&config, &values)?;
+    let stack = stack_routes(&config, &secrets).await?;
 
     // The Slack app: its token, its store and the operator's topic.
     let mut installed = None;
@@ -73,7 +81,13 @@ async fn run() -> Result<(), lambda_runtime::Error> {
     });
     let live = tokio::sync::Mutex::new((
         Live::new(stack),
-        Compiler::new(&secrets, installed.is_some()),
+        Compiler::new(
+            &secrets,
+            Reach {
+                app_installed: installed.is_some(),
+                topics: config.document_topics.clone(),
+            },
+        ),
     ));
     let webhook = HttpsWebhook::new()?;
     let (webhook, installed, source, live, sns) = (&webhook, &installed, &source, &live, &sns);
@@ -107,12 +121,23 @@ async fn run() -> Result<(), lambda_runtime::Error> {
                 .map_err(refused)?;
             return Ok(serde_json::to_value(redriven).unwrap_or_default());
         }
-        let sns: SnsEvent = serde_json::from_value(event.payload).map_err(|e| Diagnostic {
+        let event: SnsEvent = serde_json::from_value(event.payload).map_err(|e| Diagnostic {
             error_type: "pipewatch.BadEvent".into(),
             error_message: format!("the event is neither SNS records nor a redrive: {e}"),
         })?;
-        let forwarded =
-            pipewatch::forward::forward(webhook, &routes.webhooks, target, &sns, deadline).await?;
+        let topics = Topics {
+            sns,
+            routes: &routes.topics,
+        };
+        let forwarded = pipewatch::forward::forward(
+            webhook,
+            &routes.webhooks,
+            Some(&topics),
+            target,
+            &event,
+            deadline,
+        )
+        .await?;
         tracing::info!(
             messages = forwarded.messages,
             posts = forwarded.posts,

@@ -20,6 +20,10 @@ pub struct ForwarderConfig {
     /// `ALARM_TOPIC_ARN`: where the operator is told that a Slack channel cannot take
     /// messages, or that a document was refused.
     pub alarm_topic: Option<String>,
+    /// `DOCUMENT_TOPICS`: the SNS topics a document's email and Chatbot destinations may
+    /// name, as an ARN pattern (`arn:aws:sns:eu-west-1:123456789012:pipewatch-*`), the
+    /// one the forwarder's IAM policy allows; unset: none.
+    pub document_topics: Option<String>,
 }
 
 /// Where the notifications document is kept, and how often it is read again.
@@ -99,6 +103,17 @@ impl ForwarderConfig {
             slack_app,
             document,
             alarm_topic: value(&lookup, "ALARM_TOPIC_ARN"),
+            document_topics: match value(&lookup, "DOCUMENT_TOPICS") {
+                Some(pattern) if !pattern.starts_with("arn:") || !pattern.contains(":sns:") => {
+                    return Err(ConfigError {
+                        name: "DOCUMENT_TOPICS",
+                        problem: format!(
+                            "must be an SNS topic ARN pattern (arn:aws:sns:REGION:ACCOUNT:PREFIX*), not {pattern:?}"
+                        ),
+                    });
+                }
+                other => other,
+            },
         })
     }
 }
@@ -229,6 +244,26 @@ mod tests {
             let error = with(&pairs).unwrap_err().to_string();
             assert!(error.contains(wanted), "{error}");
         }
+        let topics = "arn:aws:sns:eu-west-1:123456789012:pipewatch-*";
+        let pairs = [
+            ("DOCUMENT_BUCKET", "b"),
+            ("TABLE_NAME", "t"),
+            ("DOCUMENT_TOPICS", topics),
+        ];
+        assert_eq!(
+            with(&pairs).unwrap().document_topics.as_deref(),
+            Some(topics)
+        );
+        let pairs = [
+            ("DOCUMENT_BUCKET", "b"),
+            ("TABLE_NAME", "t"),
+            ("DOCUMENT_TOPICS", "pipewatch-*"),
+        ];
+        let error = with(&pairs).unwrap_err().to_string();
+        assert!(
+            error.contains("DOCUMENT_TOPICS") && error.contains("must be an SNS topic ARN pattern"),
+            "{error}"
+        );
         let no_table = with(&[("DOCUMENT_BUCKET", "b")]).unwrap_err();
         assert_eq!(
             no_table.to_string(),

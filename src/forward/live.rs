@@ -1,20 +1,33 @@
 //! What the forwarder sends where: the stack's parameters, or the notifications document
 //! (kept current by [`crate::aws::live::Live`]), made routes. A document that names a
-//! webhook its secret does not hold, or a Slack app channel when the stack has no Slack
-//! app, is refused whole, as one the core refuses.
+//! webhook its secret does not hold, a Slack app channel when the stack has no Slack
+//! app, or a topic outside the stack's, is refused whole, as one the core refuses.
 
 use std::collections::HashMap;
 
 use pipewatch_core::config::{self, Document};
 
+use super::topic::{self, TopicRoute};
 use super::{AppRoute, Destination, Format, destination};
 use crate::ports::BoxError;
+use pipewatch_core::render::topic::Reader;
 
-/// Where messages go: every webhook and every Slack app channel, each with its audience.
+/// Where messages go: every webhook, Slack app channel and topic, each with its audience.
 #[derive(Debug, Default)]
 pub struct Routes {
     pub webhooks: Vec<Destination>,
     pub channels: Vec<AppRoute>,
+    /// A document's email and Chatbot topics (the stack's own subscribe to its topic).
+    pub topics: Vec<TopicRoute>,
+}
+
+/// What the stack lets a document reach beyond the secrets it names.
+#[derive(Debug, Clone, Default)]
+pub struct Reach {
+    /// The Slack app is installed: slack-app destinations can be sent.
+    pub app_installed: bool,
+    /// `DOCUMENT_TOPICS`: the topics email and Chatbot destinations may name.
+    pub topics: Option<String>,
 }
 
 impl Routes {
@@ -42,18 +55,19 @@ impl Routes {
                 .iter()
                 .map(|r| format!("slack app {}", r.channel)),
         );
+        labels.extend(self.topics.iter().map(|t| t.label.clone()));
         labels.join(", ")
     }
 }
 
 /// A document's destinations, made routes: each webhook's URL taken from its secret's
 /// value (`secrets`, by ARN). Refused, in words naming the destination and never a
-/// secret's value, when an entry is not in its secret or a channel needs the Slack app
-/// and it is not installed.
+/// secret's value, when an entry is not in its secret, a channel needs the Slack app
+/// and it is not installed, or a topic is not one the stack lets it reach.
 pub fn compile(
     document: &Document,
     secrets: &HashMap<String, String>,
-    app_installed: bool,
+    reach: &Reach,
 ) -> Result<Routes, String> {
     let mut routes = Routes::default();
     for (name, wanted) in &document.destinations {
@@ -65,7 +79,7 @@ pub fn compile(
                 broadcast_failures,
                 approvals,
             } => {
-                if !app_installed {
+                if !reach.app_installed {
                     return Err(format!(
                         "destinations.{name}: a slack-app destination needs the Slack app, and \
                          the stack has none (SlackAppTokenSecretArn)"
@@ -82,6 +96,22 @@ pub fn compile(
             }
             config::Destination::SlackWebhook(webhook) => (webhook, Format::Slack),
             config::Destination::TeamsWebhook(webhook) => (webhook, Format::Teams),
+            config::Destination::Email(target) | config::Destination::Chatbot(target) => {
+                topic::permitted(&target.arn, reach.topics.as_deref())
+                    .map_err(|e| format!("destinations.{name}: {e}"))?;
+                routes.topics.push(TopicRoute {
+                    label: name.clone(),
+                    arn: target.arn.clone(),
+                    reader: if matches!(wanted, config::Destination::Email(_)) {
+                        Reader::Email
+                    } else {
+                        Reader::Chatbot
+                    },
+                    pipelines,
+                    severity: target.severity,
+                });
+                continue;
+            }
         };
         let value = secrets
             .get(&webhook.secret)
@@ -121,15 +151,15 @@ pub fn compile(
 /// (each once per container, as the stack's are).
 pub struct Compiler<'a> {
     pub secrets: &'a aws_sdk_secretsmanager::Client,
-    pub app_installed: bool,
+    pub reach: Reach,
     read: HashMap<String, String>,
 }
 
 impl<'a> Compiler<'a> {
-    pub fn new(secrets: &'a aws_sdk_secretsmanager::Client, app_installed: bool) -> Self {
+    pub fn new(secrets: &'a aws_sdk_secretsmanager::Client, reach: Reach) -> Self {
         Self {
             secrets,
-            app_installed,
+            reach,
             read: HashMap::new(),
         }
     }
@@ -153,7 +183,7 @@ impl<'a> Compiler<'a> {
                 self.read.insert(webhook.secret.clone(), value);
             }
         }
-        let routes = compile(document, &self.read, self.app_installed);
+        let routes = compile(document, &self.read, &self.reach);
         if let Ok(routes) = &routes {
             tracing::info!(destinations = %routes.labels(), "the document's destinations");
         }

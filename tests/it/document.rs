@@ -2,7 +2,8 @@
 //! reads it from a versioned bucket in moto's S3, its webhooks' URLs from moto's Secrets
 //! Manager, and posts where it says; a new version takes effect without a restart, a
 //! refused one never does (the operator is told once, through the alarm topic), and with
-//! no document the stack's parameters decide.
+//! no document the stack's parameters decide. Its email and Chatbot destinations are
+//! topics of moto's SNS, read through subscribed queues.
 
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use pipewatch_testkit::fault_proxy::FaultProxy;
@@ -298,4 +299,127 @@ async fn an_unchanged_document_costs_one_conditional_get_per_cache_period() {
         1,
         "one read in the minute, whatever the invocations"
     );
+}
+
+/// What `events/sns-notification.json` says, as the forwarder reads it.
+fn sample() -> pipewatch_core::render::content::Content {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/events/sns-notification.json");
+    let event: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    pipewatch_core::render::content::Content::from_body(
+        event["Records"][0]["Sns"]["Message"].as_str().unwrap(),
+    )
+    .unwrap()
+}
+
+/// The SNS envelope's string attribute `name`.
+fn attribute<'a>(envelope: &'a serde_json::Value, name: &str) -> &'a str {
+    envelope["MessageAttributes"][name]["Value"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn email_and_chatbot_destinations_are_published_to_their_own_topics() {
+    let Setup {
+        hooks,
+        s3,
+        bucket,
+        operator,
+        webhooks_secret,
+        mut environment,
+        ..
+    } = setup().await;
+    let config = sdk_config().await;
+    // Both topics are named pipewatch-…, under the prefix the stack names.
+    let (mail, chat) = (Inbox::create(&config).await, Inbox::create(&config).await);
+    let (home, _) = mail.topic_arn.rsplit_once(':').unwrap();
+    environment.push(("DOCUMENT_TOPICS", format!("{home}:pipewatch-*")));
+    let text = format!(
+        "version: 1\n\
+         destinations:\n  \
+           mail:\n    type: email\n    topic: {}\n    severity: approval\n  \
+           chat:\n    type: chatbot\n    topic: {}\n  \
+           first:\n    type: slack\n    secret: {webhooks_secret}\n    entry: 1\n\
+         subscriptions:\n  \
+           - pipelines: [\"web-app-*\"]\n    to: [mail, chat, first]\n",
+        mail.topic_arn, chat.topic_arn
+    );
+    let sound = put(&s3, &bucket, &text).await;
+    let forwarder = start_forwarder(&environment, "document-topics");
+    assert_eq!(failure(&forwarder), 3, "{}", forwarder.logs());
+    assert_eq!(hooks.posted("first").len(), 1);
+
+    // What each topic's subscribers read, with the attributes their filters take.
+    let content = sample();
+    let mailed = mail.drain_envelopes().await;
+    assert_eq!(mailed.len(), 1, "{mailed:#?}");
+    assert_eq!(
+        mailed[0]["Subject"],
+        "web-app-release: Build/UnitTests Failed (+2 more)"
+    );
+    assert_eq!(
+        mailed[0]["Message"].as_str(),
+        Some(pipewatch_core::render::email::render(&content).as_str())
+    );
+    assert_eq!(
+        (
+            attribute(&mailed[0], "severity"),
+            attribute(&mailed[0], "pipeline")
+        ),
+        ("failure", "web-app-release")
+    );
+    let chatted = chat.drain_envelopes().await;
+    assert_eq!(chatted.len(), 1, "{chatted:#?}");
+    let notification: serde_json::Value =
+        serde_json::from_str(chatted[0]["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        notification,
+        pipewatch_core::render::chatbot::render(&content)
+    );
+    assert_eq!(chatted[0].get("Subject"), None);
+
+    // A topic outside the stack's prefix is refused whole: nothing of it is sent.
+    let elsewhere = format!("{home}:payments-mail");
+    let refused = put(&s3, &bucket, &text.replace(&mail.topic_arn, &elsewhere)).await;
+    assert_eq!(failure(&forwarder), 3);
+    assert_eq!(mail.drain_envelopes().await.len(), 1);
+    let told = operator.drain_raw().await;
+    assert!(
+        told.len() == 1
+            && told[0].contains(&format!("(version {refused})"))
+            && told[0].contains(&format!("version {sound} keeps running"))
+            && told[0].contains(&format!(
+                "destinations.mail: the topic {elsewhere} is not one this stack may publish to"
+            )),
+        "{told:#?}"
+    );
+
+    // A topic that is gone fails the invocation, naming the destination, so Lambda
+    // delivers the event again; the other destinations had their message.
+    aws_sdk_sns::Client::new(&config)
+        .delete_topic()
+        .topic_arn(&chat.topic_arn)
+        .send()
+        .await
+        .unwrap();
+    let output = forwarder.invoke("sns-notification.json");
+    assert!(!output.status.success());
+    // cargo-lambda wraps the error's lines in a box: compared without it.
+    let compact = |text: &str| -> String {
+        text.chars()
+            .filter(|c| !c.is_whitespace() && *c != '│')
+            .collect()
+    };
+    let said = compact(&String::from_utf8_lossy(&output.stderr));
+    assert!(
+        said.contains("pipewatch.ForwardRefused")
+            && said.contains(&compact(&format!(
+                "chat: SNS topic {} refused the message with 404: no such topic",
+                chat.topic_arn
+            ))),
+        "{said}"
+    );
+    assert_eq!(mail.drain_envelopes().await.len(), 1);
+    assert_no_secret(&forwarder.logs());
 }

@@ -15,9 +15,13 @@
 //!     type: teams
 //!     secret: arn:aws:secretsmanager:eu-west-1:123456789012:secret:pipewatch/teams-AbCdEf
 //!     severity: approval
+//!   payments-email:
+//!     type: email
+//!     topic: arn:aws:sns:eu-west-1:123456789012:pipewatch-payments-email
+//!     severity: failure
 //! subscriptions:
 //!   - pipelines: ["payments-*"]
-//!     to: [payments-teams, releases]
+//!     to: [payments-teams, payments-email, releases]
 //! ```
 //!
 //! What it guards against, before anything else is read (`config/scan.rs`): a document over
@@ -73,6 +77,20 @@ pub enum Destination {
     SlackWebhook(Webhook),
     /// A Microsoft Teams Workflows webhook: an Adaptive Card per notification.
     TeamsWebhook(Webhook),
+    /// An SNS topic of email subscribers: the plain text a mail client shows.
+    Email(Topic),
+    /// An SNS topic an AWS Chatbot channel configuration subscribes to: a Chatbot custom
+    /// notification.
+    Chatbot(Topic),
+}
+
+/// A topic destination: which SNS topic, and what it is sent. Its subscribers (and their
+/// filter policies, on the `severity` and `pipeline` attributes) are the topic's owner's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topic {
+    /// The topic's ARN, in the stack's account and region.
+    pub arn: String,
+    pub severity: Severity,
 }
 
 /// A webhook destination: where its URL is kept, and what it is sent.
@@ -93,6 +111,7 @@ impl Destination {
         match self {
             Self::SlackApp { severity, .. } => *severity,
             Self::SlackWebhook(webhook) | Self::TeamsWebhook(webhook) => webhook.severity,
+            Self::Email(topic) | Self::Chatbot(topic) => topic.severity,
         }
     }
 }

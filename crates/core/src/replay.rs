@@ -251,10 +251,7 @@ impl Recording {
             for message in self.messages(step, console) {
                 let content = Content::from_body(&message.body).map_err(io::Error::other)?;
                 if let Some(document) = document
-                    && matches!(
-                        format,
-                        Format::Slack | Format::Teams | Format::SlackApp | Format::Calls
-                    )
+                    && format != Format::Body
                 {
                     let made = calls.of(document, &content);
                     let mine = made.iter().filter(|call| {
@@ -270,7 +267,16 @@ impl Recording {
                         }
                     } else if let Some(call) = mine.into_iter().next() {
                         // One destination's body stands for all of its kind: the same.
-                        writeln!(out, "{}", call.body)?;
+                        let message = call.body["Message"].as_str().unwrap_or_default();
+                        match format {
+                            Format::Email => {
+                                let subject = call.body["Subject"].as_str().unwrap_or_default();
+                                writeln!(out, "=== step {}: {subject} ===", step.number)?;
+                                writeln!(out, "{message}")?;
+                            }
+                            Format::Chatbot => writeln!(out, "{message}")?,
+                            _ => writeln!(out, "{}", call.body)?,
+                        }
                     }
                     continue;
                 }
@@ -305,6 +311,8 @@ fn kind(document: &Document, name: &str) -> Option<Format> {
         Destination::SlackApp { .. } => Format::SlackApp,
         Destination::SlackWebhook(_) => Format::Slack,
         Destination::TeamsWebhook(_) => Format::Teams,
+        Destination::Email(_) => Format::Email,
+        Destination::Chatbot(_) => Format::Chatbot,
     })
 }
 

@@ -105,6 +105,8 @@ pub struct Prices {
     pub days_per_month: f64,
     /// S3's GET requests (a conditional one answered 304 included).
     pub s3_per_1k_get_requests: f64,
+    /// SNS's deliveries to HTTPS endpoints (AWS Chatbot's).
+    pub sns_per_million_https: f64,
 }
 
 /// A month's cost of a day like `day`, by line, in dollars.
@@ -246,24 +248,54 @@ pub fn document_reads(day: &Day) -> u64 {
     day.published.min(5 * day.publish_periods)
 }
 
-/// What the notifications document adds to each day's month: its reads, at most.
+/// What the notifications document adds to each day's month: its reads, at most, and
+/// what each topic destination costs: an email one of failures and approvals (the
+/// messages the stack's default email filter passes: publishes and emails), a Chatbot one
+/// of everything (publishes and HTTPS deliveries).
 pub fn document(days: &[Day], prices: &Prices) -> String {
+    #[allow(clippy::cast_precision_loss)] // counts far below 2^52
+    let month = |n: u64| n as f64 * prices.days_per_month;
+    let each = |count: &dyn Fn(&Day) -> u64, cost: &dyn Fn(u64) -> f64| -> Vec<(u64, f64)> {
+        days.iter()
+            .map(|day| (count(day), cost(count(day))))
+            .collect()
+    };
+    let publish = prices.sns_per_million_publishes / 1e6;
+    let rows = [
+        (
+            "S3 GETs a day, at most",
+            each(&document_reads, &|n| {
+                month(n) / 1000.0 * prices.s3_per_1k_get_requests
+            }),
+        ),
+        (
+            "an email destination (failures, approvals): messages a day",
+            each(&|day| day.emailed, &|n| {
+                month(n) * (publish + prices.sns_per_100k_emails / 1e5)
+            }),
+        ),
+        (
+            "a Chatbot destination (everything): messages a day",
+            each(&|day| day.published, &|n| {
+                month(n) * (publish + prices.sns_per_million_https / 1e6)
+            }),
+        ),
+    ];
     let mut out = String::from("| with the document |");
     for day in days {
         let _ = write!(out, " {} |", column(day));
     }
     out.push_str("\n|---|");
     out.push_str(&"---:|".repeat(days.len()));
-    out.push_str("\n| S3 GETs a day, at most |");
-    for day in days {
-        let _ = write!(out, " {} |", document_reads(day));
-    }
-    out.push_str("\n| a month |");
-    for day in days {
-        #[allow(clippy::cast_precision_loss)] // counts far below 2^52
-        let month = document_reads(day) as f64 * prices.days_per_month / 1000.0
-            * prices.s3_per_1k_get_requests;
-        let _ = write!(out, " ${month:.3} |");
+    for (label, columns) in rows {
+        let _ = write!(out, "\n| {label} |");
+        for (count, _) in &columns {
+            let _ = write!(out, " {count} |");
+        }
+        out.push_str("\n| a month |");
+        for (_, cost) in &columns {
+            let _ = write!(out, " ${cost:.3} |");
+        }
     }
     out.push('\n');
     out
@@ -380,6 +412,11 @@ mod tests {
         let table = document(&[day(8500, 284)], &prices);
         assert!(
             table.contains("| 1420 |") && table.contains("| $0.017 |"),
+            "{table}"
+        );
+        // 8,500 messages a day to Chatbot: 255,000 a month, $0.50 + $0.60 a million.
+        assert!(
+            table.contains("| a Chatbot destination (everything): messages a day | 8500 |\n| a month | $0.281 |"),
             "{table}"
         );
     }

@@ -222,6 +222,16 @@ impl Inbox {
         delivered
     }
 
+    /// The SNS envelope (`Subject`, `Message`, `MessageAttributes`, …) of every
+    /// notification delivered so far, removing them.
+    pub async fn drain_envelopes(&self) -> Vec<serde_json::Value> {
+        self.receive_all()
+            .await
+            .iter()
+            .map(|envelope| serde_json::from_str(envelope).unwrap())
+            .collect()
+    }
+
     /// Every notification delivered so far (moto delivers synchronously), removing them.
     pub async fn drain(&self) -> Vec<Delivered> {
         self.receive_all()

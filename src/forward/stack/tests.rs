@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
-use crate::forward::live::{Routes, compile};
+use crate::forward::live::{Reach, Routes, compile};
 use pipewatch_core::config::Document;
 use pipewatch_core::render::content::Content;
 use pipewatch_core::render::{slack, teams};
@@ -98,7 +98,15 @@ fn the_default_document_sends_every_bundled_message_where_the_stack_does() {
     let (config, secrets) = stack();
     let text = document(&config, &secrets, "").unwrap();
     let document = Document::load(text.as_bytes()).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    let by_document = compile(&document, &secrets, true).unwrap();
+    let by_document = compile(
+        &document,
+        &secrets,
+        &Reach {
+            app_installed: true,
+            topics: None,
+        },
+    )
+    .unwrap();
     let by_stack = Routes::from_stack(&config, &secrets).unwrap();
     assert_eq!(
         (by_document.webhooks.len(), by_document.channels.len()),

@@ -124,7 +124,7 @@ fn the_webhook_forwarder_hears_both_topics_and_reads_only_its_secret() {
         json!({"SLACK_WEBHOOK_SECRET_ARN": secret, "TEAMS_WEBHOOK_SECRET_ARN": "",
             "SLACK_APP_SECRET_ARN": "", "SLACK_APP_ROUTES": "[{\"channel\": \"C0123456789\"}]",
             "DOCUMENT_BUCKET": "", "DOCUMENT_KEY": "notifications.yaml",
-            "DOCUMENT_CACHE_SECONDS": "60",
+            "DOCUMENT_CACHE_SECONDS": "60", "DOCUMENT_TOPICS": "",
             "TABLE_NAME": "", "ALARM_TOPIC_ARN": "", "SLACK_API_URL": "", "LOG_LEVEL": "info"})
     );
     let arn = |topic: &str| stack.described("topics", topic)["subscriptions"].clone();
@@ -256,6 +256,18 @@ fn the_document_gets_a_private_versioned_bucket_only_its_writers_write() {
     );
     assert!(
         statements.contains(r#""dynamodb:LeadingKeys":["slack/*","document/*"]"#),
+        "{statements}"
+    );
+    // Email and Chatbot destinations: the topics under the prefix, the same pattern in the
+    // forwarder's environment (which refuses a document naming another) and its policy.
+    let alarms = stack.described("topics", "AlarmTopic")["arn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let topics = format!("{}:pipewatch-*", alarms.rsplit_once(':').unwrap().0);
+    assert_eq!(environment["DOCUMENT_TOPICS"], topics.as_str());
+    assert!(
+        statements.contains(&format!(r#""Resource":"{topics}""#)),
         "{statements}"
     );
 }

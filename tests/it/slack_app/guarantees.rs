@@ -237,7 +237,7 @@ async fn a_failure_route_starts_at_the_failure_and_alarms_are_told_once() {
     .unwrap();
     let webhook = HttpsWebhook::new().unwrap();
     for _ in 0..2 {
-        forward(&webhook, &[], Some(&target), &alarm, soon())
+        forward(&webhook, &[], None, Some(&target), &alarm, soon())
             .await
             .unwrap();
     }

@@ -235,7 +235,7 @@ async fn a_revoked_token_keeps_the_message_as_a_dead_letter_and_tells_the_operat
     let run = release();
     for (i, content) in run[..2].iter().enumerate() {
         let event = sns_event(&format!("m-{i}"), content);
-        let forwarded = forward(&webhook, &[], Some(&target), &event, soon()).await;
+        let forwarded = forward(&webhook, &[], None, Some(&target), &event, soon()).await;
         assert!(forwarded.is_ok(), "retrying cannot help: {forwarded:?}");
     }
     let told = operator.drain_raw().await;
@@ -304,7 +304,7 @@ async fn a_redrive_stops_at_the_first_letter_still_refused_and_keeps_the_rest() 
     let run = release();
     for (i, content) in run[..3].iter().enumerate() {
         let event = sns_event(&format!("m-{i}"), content);
-        forward(&webhook, &[], Some(&target), &event, soon())
+        forward(&webhook, &[], None, Some(&target), &event, soon())
             .await
             .unwrap();
     }

@@ -31,6 +31,7 @@ const FUNCTIONS: [(&str, &[&str]); 2] = [
             "operator.rs",
             "document.rs",
             "once.rs",
+            "topic.rs",
         ],
     ),
 ];
@@ -197,7 +198,7 @@ fn operations_the_code_calls(files: &[&str]) -> BTreeSet<(String, String)> {
         let service = match *file {
             "secrets.rs" => "secretsmanager",
             "slack_refs.rs" | "once.rs" => "dynamodb",
-            "operator.rs" => "sns",
+            "operator.rs" | "topic.rs" => "sns",
             "document.rs" => "s3",
             "approvals.rs" => "codepipeline",
             "tagging.rs" => "tag",

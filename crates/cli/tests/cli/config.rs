@@ -21,7 +21,7 @@ fn a_sound_document_passes_and_every_problem_of_a_bad_one_is_placed() {
     assert_eq!(sound.status.code(), Some(0));
     assert_eq!(
         String::from_utf8(sound.stdout).unwrap(),
-        "docs/examples/notifications.yaml: 3 destinations, 2 subscriptions\n"
+        "docs/examples/notifications.yaml: 4 destinations, 2 subscriptions\n"
     );
 
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
@@ -51,7 +51,7 @@ fn a_sound_document_passes_and_every_problem_of_a_bad_one_is_placed() {
     );
     assert_eq!(
         lines.last(),
-        Some(&"docs/examples/notifications.yaml: 3 destinations, 2 subscriptions")
+        Some(&"docs/examples/notifications.yaml: 4 destinations, 2 subscriptions")
     );
     assert!(!said.contains("SECRETTOKEN"), "never the secret: {said}");
 
@@ -75,8 +75,8 @@ fn explain_says_where_a_pipelines_notifications_go_and_why() {
     assert_eq!(said.status.code(), Some(0));
     assert_eq!(
         String::from_utf8(said.stdout).unwrap(),
-        "payments-api's notifications go to payments-teams, releases, on-call (by docs/examples/notifications.yaml)\n\
-         \x20 subscription 1: \"payments-*\" selects it: payments-teams\n\
+        "payments-api's notifications go to payments-teams, payments-email, releases, on-call (by docs/examples/notifications.yaml)\n\
+         \x20 subscription 1: \"payments-*\" selects it: payments-teams, payments-email\n\
          \x20 subscription 2: \"*\" selects it: releases, on-call\n"
     );
     let other = run(&[

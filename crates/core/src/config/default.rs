@@ -36,6 +36,8 @@ pub fn write(routes: &[StackRoute], elsewhere: &[Location]) -> String {
          #\n\
          # What the stack's parameters and secrets say today, as a notifications document\n\
          # (pipewatch config default): with it, every message goes where it goes now.\n\
+         # The stack's own email and AWS Chatbot subscriptions (NotificationEmail,\n\
+         # SlackChannelId) keep receiving the notification topic: the document adds to them.\n\
          version: 1\n"
     );
     let mut names: Vec<String> = Vec::new();
@@ -107,6 +109,15 @@ fn write_destination(out: &mut String, name: &str, destination: &Destination) {
                 let _ = writeln!(out, "    entry: {entry}");
             }
             severity(out, *floor);
+        }
+        Destination::Email(topic) | Destination::Chatbot(topic) => {
+            let kind = if matches!(destination, Destination::Email(_)) {
+                "email"
+            } else {
+                "chatbot"
+            };
+            let _ = writeln!(out, "    type: {kind}\n    topic: {}", quoted(&topic.arn));
+            severity(out, topic.severity);
         }
     }
 }
@@ -244,6 +255,36 @@ mod tests {
         assert_eq!(hears("web"), ["slack-app-c0123456789", "teams-1-2"]);
         assert!(hears("arn:aws:codepipeline:us-east-1:210987654321:web").is_empty());
         assert!(text.starts_with(&format!("# yaml-language-server: $schema={SCHEMA_URL}\n")));
+    }
+
+    #[test]
+    fn topic_destinations_read_back_as_written() {
+        let topic = |arn: &str, severity| super::super::Topic {
+            arn: arn.into(),
+            severity,
+        };
+        let routes = [
+            StackRoute {
+                name: "mail".into(),
+                destination: Destination::Email(topic(
+                    "arn:aws:sns:eu-west-1:123456789012:pipewatch-mail",
+                    Severity::Failure,
+                )),
+                pipelines: vec!["*".into()],
+            },
+            StackRoute {
+                name: "chat".into(),
+                destination: Destination::Chatbot(topic(
+                    "arn:aws:sns:eu-west-1:123456789012:pipewatch-chat",
+                    Severity::Info,
+                )),
+                pipelines: vec!["*".into()],
+            },
+        ];
+        let text = write(&routes, &[]);
+        let document = Document::load(text.as_bytes()).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(document.destinations["mail"], routes[0].destination);
+        assert_eq!(document.destinations["chat"], routes[1].destination);
     }
 
     #[test]

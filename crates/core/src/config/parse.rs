@@ -47,6 +47,8 @@ struct RawDestination {
     #[serde(default)]
     entry: Option<u32>,
     #[serde(default)]
+    topic: Option<String>,
+    #[serde(default)]
     severity: Severity,
     #[serde(default)]
     broadcast_failures: Option<bool>,
@@ -60,6 +62,8 @@ enum Kind {
     SlackApp,
     Slack,
     Teams,
+    Email,
+    Chatbot,
 }
 
 impl Kind {
@@ -68,7 +72,15 @@ impl Kind {
             Self::SlackApp => "slack-app",
             Self::Slack => "slack",
             Self::Teams => "teams",
+            Self::Email => "email",
+            Self::Chatbot => "chatbot",
         }
+    }
+
+    /// Whether it is sent through an SNS topic (`topic`), rather than a webhook whose URL
+    /// a secret holds (`secret`, `entry`) or the Slack app (`channel`, …).
+    fn is_topic(self) -> bool {
+        matches!(self, Self::Email | Self::Chatbot)
     }
 }
 
@@ -281,12 +293,14 @@ fn check_destination(
         channel,
         secret,
         entry,
+        topic,
         severity,
         broadcast_failures,
         approvals,
     } = destination;
     let takes = |key: &str, given: bool, wanted: bool| {
-        (given && !wanted).then(|| format!("a {} destination takes no {key}", kind.name()))
+        let article = if kind == Kind::Email { "an" } else { "a" };
+        (given && !wanted).then(|| format!("{article} {} destination takes no {key}", kind.name()))
     };
     let app = kind == Kind::SlackApp;
     for (key, given) in [
@@ -298,16 +312,32 @@ fn check_destination(
             problem(&at(key), reason);
         }
     }
+    let webhook = !app && !kind.is_topic();
     for (key, given) in [("secret", secret.is_some()), ("entry", entry.is_some())] {
-        if let Some(reason) = takes(key, given, !app) {
+        if let Some(reason) = takes(key, given, webhook) {
             problem(&at(key), reason);
         }
+    }
+    if let Some(reason) = takes("topic", topic.is_some(), kind.is_topic()) {
+        problem(&at("topic"), reason);
     }
     if entry == Some(0) {
         problem(
             &at("entry"),
             "entry counts the secret's webhooks from 1".into(),
         );
+    }
+    if kind.is_topic() {
+        let arn = topic.unwrap_or_default();
+        if let Err(reason) = check_topic(&arn) {
+            problem(&at("topic"), reason);
+        }
+        let topic = super::Topic { arn, severity };
+        return if kind == Kind::Email {
+            Destination::Email(topic)
+        } else {
+            Destination::Chatbot(topic)
+        };
     }
     if app {
         let channel = channel.unwrap_or_default();
@@ -343,6 +373,31 @@ fn check_destination(
 
 const NOT_AN_ARN: &str = "a destination's secret is the ARN of the Secrets Manager secret \
     that holds its URL (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME), never the URL";
+
+/// Whether `arn` is an SNS topic a destination can name: a standard topic's ARN (a FIFO
+/// topic takes no email subscriber, nor Chatbot).
+fn check_topic(arn: &str) -> Result<(), String> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    let sound = matches!(parts[..], ["arn", partition, "sns", region, account, name]
+        if partition.starts_with("aws") && !region.is_empty()
+            && account.len() == 12 && account.chars().all(|c| c.is_ascii_digit())
+            && (1..=256).contains(&name.len())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'));
+    if !sound {
+        return Err(format!(
+            "{arn:?} is not an SNS topic's ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"
+        ));
+    }
+    if arn
+        .rsplit_once('.')
+        .is_some_and(|(_, suffix)| suffix.eq_ignore_ascii_case("fifo"))
+    {
+        return Err(format!(
+            "{arn:?} is a FIFO topic, which takes neither email nor Chatbot subscribers: name a standard topic"
+        ));
+    }
+    Ok(())
+}
 
 /// "no destination named …", with the declared name it is likely a typo of.
 fn unknown_destination(name: &str, declared: &BTreeMap<String, Destination>) -> String {

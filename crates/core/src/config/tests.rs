@@ -461,3 +461,115 @@ fn a_destinations_audience_agrees_with_who_hears_what() {
         "a pattern is no pipeline"
     );
 }
+
+/// Two topic destinations, and what each takes.
+const TOPICS: &str = r#"version: 1
+destinations:
+  payments-email:
+    type: email
+    topic: arn:aws:sns:eu-west-1:123456789012:pipewatch-payments-email
+    severity: approval
+  payments-chatbot:
+    type: chatbot
+    topic: arn:aws:sns:eu-west-1:123456789012:pipewatch-payments-chatbot
+subscriptions:
+  - pipelines: ["payments-*"]
+    to: [payments-email, payments-chatbot]
+"#;
+
+#[test]
+fn an_email_or_chatbot_destination_names_a_standard_topic() {
+    let document = Document::load(TOPICS.as_bytes()).unwrap();
+    let topic = |arn: &str, severity| Topic {
+        arn: arn.into(),
+        severity,
+    };
+    assert_eq!(
+        document.destinations["payments-email"],
+        Destination::Email(topic(
+            "arn:aws:sns:eu-west-1:123456789012:pipewatch-payments-email",
+            Severity::Approval
+        ))
+    );
+    assert_eq!(
+        document.destinations["payments-chatbot"],
+        Destination::Chatbot(topic(
+            "arn:aws:sns:eu-west-1:123456789012:pipewatch-payments-chatbot",
+            Severity::Info
+        ))
+    );
+    assert_eq!(
+        document.destinations["payments-email"].severity(),
+        Severity::Approval
+    );
+    let topics = |from: &str, to: &str| {
+        assert!(TOPICS.contains(from), "{from}");
+        refused(&TOPICS.replacen(from, to, 1)).join("\n")
+    };
+    for (text, expected) in [
+        (
+            topics(
+                "    type: chatbot\n",
+                "    type: chatbot\n    secret: arn:aws:secretsmanager:eu-west-1:123456789012:secret:pipewatch/x\n",
+            ),
+            "9:5: a chatbot destination takes no secret",
+        ),
+        (
+            topics("    type: email\n", "    type: email\n    entry: 1\n"),
+            "5:5: an email destination takes no entry",
+        ),
+        (
+            topics(
+                "    type: email\n",
+                "    type: email\n    channel: C0123456789\n",
+            ),
+            "an email destination takes no channel",
+        ),
+        (
+            topics(
+                ":pipewatch-payments-email",
+                ":pipewatch-payments-email.fifo",
+            ),
+            "is a FIFO topic, which takes neither email nor Chatbot subscribers",
+        ),
+        (
+            topics(
+                "arn:aws:sns:eu-west-1:123456789012:pipewatch-payments-email",
+                "pipewatch-payments-email",
+            ),
+            "5:5: \"pipewatch-payments-email\" is not an SNS topic's ARN",
+        ),
+        (
+            topics(
+                "arn:aws:sns:eu-west-1:123456789012:",
+                "arn:aws:sns:eu-west-1:12345678901:",
+            ),
+            "is not an SNS topic's ARN",
+        ),
+        (
+            topics(
+                "arn:aws:sns:eu-west-1:123456789012:",
+                "arn:aws:sqs:eu-west-1:123456789012:",
+            ),
+            "is not an SNS topic's ARN",
+        ),
+        (
+            topics(
+                "    topic: arn:aws:sns:eu-west-1:123456789012:pipewatch-payments-chatbot\n",
+                "",
+            ),
+            "\"\" is not an SNS topic's ARN",
+        ),
+    ] {
+        assert!(text.contains(expected), "{expected}\n  got: {text}");
+    }
+    let slack_with_a_topic = refused(&with(
+        "    type: slack\n",
+        "    type: slack\n    topic: arn:aws:sns:eu-west-1:123456789012:pipewatch-x\n",
+    ))
+    .join("\n");
+    assert!(
+        slack_with_a_topic.contains("a slack destination takes no topic"),
+        "{slack_with_a_topic}"
+    );
+}

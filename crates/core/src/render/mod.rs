@@ -10,7 +10,8 @@
 //! - One file per channel, each rendering [`content::Content`] within its own limits:
 //!   [`email`], [`chatbot`] (AWS Chatbot custom notifications), [`slack`] (Block Kit,
 //!   for webhooks), [`slack_app`] (the Slack app's living message and thread replies),
-//!   [`teams`] (Adaptive Cards).
+//!   [`teams`] (Adaptive Cards); [`topic`]: what a document's email and Chatbot topics
+//!   are published.
 //! - [`mrkdwn`]: Slack's markup, shared by the Chatbot and Slack renderers.
 //! - [`answer`]: what a person who clicked Approve or Reject is told when the approval
 //!   no longer waits.
@@ -32,4 +33,5 @@ pub mod slack;
 pub mod slack_app;
 pub mod teams;
 pub mod text;
+pub mod topic;
 pub mod words;

@@ -1,7 +1,7 @@
 //! `replay --config FILE --format calls`: every call the forwarder would make for a
 //! recording, destination by destination, as the document routes it. A webhook's URL is
 //! a secret, so its call names the secret's ARN instead; the Slack app's calls name the
-//! Web API method they call.
+//! Web API method they call; a topic's, SNS's `Publish` with its parameters.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::config::{Destination, Document};
 use crate::living::Simulation;
 use crate::render::content::Content;
+use crate::render::topic::{self, Reader};
 use crate::render::{slack, slack_app, teams};
 
 /// One outgoing call.
@@ -18,8 +19,8 @@ use crate::render::{slack, slack_app, teams};
 pub struct Call<'a> {
     pub destination: &'a str,
     pub method: &'static str,
-    /// Where it goes: Slack's Web API method's URL, or the ARN of the secret holding a
-    /// webhook's URL (with the entry, when the secret lists several).
+    /// Where it goes: Slack's Web API method's URL, the ARN of the secret holding a
+    /// webhook's URL (with the entry, when the secret lists several), or a topic's ARN.
     pub url: String,
     pub body: Value,
 }
@@ -77,6 +78,22 @@ impl Calls {
                         method: "POST",
                         url,
                         body,
+                    });
+                }
+                Destination::Email(wanted) | Destination::Chatbot(wanted) => {
+                    if content.severity < wanted.severity {
+                        continue;
+                    }
+                    let reader = if matches!(destination, Destination::Email(_)) {
+                        Reader::Email
+                    } else {
+                        Reader::Chatbot
+                    };
+                    calls.push(Call {
+                        destination: name,
+                        method: "Publish",
+                        url: wanted.arn.clone(),
+                        body: topic::publish(reader, content).to_json(),
                     });
                 }
             }

@@ -26,7 +26,7 @@ fn the_example_document_is_read_and_matches_the_schema() {
         "editors find the schema"
     );
     let document = Document::load(text.as_bytes()).unwrap();
-    assert_eq!(document.destinations.len(), 3);
+    assert_eq!(document.destinations.len(), 4);
     let as_json: Value = serde_norway::from_str(&text).unwrap();
     let validator = schema();
     let errors: Vec<String> = validator
@@ -53,6 +53,15 @@ fn documents_wrong_in_shape_fail_the_schema_and_the_reader_alike() {
         change(&|d| d["destinations"]["on-call"]["severity"] = json!("critical")),
         change(&|d| d["destinations"]["on-call"]["secret"] = json!("https://example.com/x")),
         change(&|d| d["destinations"]["Releases"] = d["destinations"]["releases"].clone()),
+        change(&|d| d["destinations"]["payments-email"]["topic"] = json!("pipewatch-payments")),
+        change(&|d| {
+            d["destinations"]["payments-email"]["secret"] =
+                d["destinations"]["on-call"]["secret"].clone()
+        }),
+        change(&|d| {
+            d["destinations"]["on-call"]["topic"] =
+                d["destinations"]["payments-email"]["topic"].clone()
+        }),
         change(&|d| d["subscriptions"][0]["pipelines"] = json!([])),
         change(&|d| d["subscriptions"][0]["to"] = json!("payments-teams")),
         change(&|d| d["approvers"][0]["users"] = json!(["maria"])),
@@ -70,7 +79,7 @@ fn documents_wrong_in_shape_fail_the_schema_and_the_reader_alike() {
     }
 }
 
-/// Four destinations of every kind for `web-app-*`, and one for another team.
+/// Six destinations of every kind for `web-app-*`, and one for another team.
 const ROUTES: &str = r#"version: 1
 destinations:
   ops:
@@ -93,9 +102,16 @@ destinations:
   elsewhere:
     type: slack
     secret: arn:aws:secretsmanager:eu-west-1:123456789012:secret:pipewatch/x-AbCdEf
+  mail:
+    type: email
+    topic: arn:aws:sns:eu-west-1:123456789012:pipewatch-web-email
+    severity: approval
+  chat:
+    type: chatbot
+    topic: arn:aws:sns:eu-west-1:123456789012:pipewatch-web-chatbot
 subscriptions:
   - pipelines: ["web-app-*"]
-    to: [ops, cards, quiet, loud]
+    to: [ops, cards, quiet, loud, mail, chat]
   - pipelines: ["payments-*"]
     to: [elsewhere]
 "#;
@@ -158,10 +174,49 @@ fn a_documents_calls_are_each_destinations_own() {
     assert_eq!(loud[0]["url"], "https://slack.com/api/chat.postMessage");
     let broadcast = |calls: &[&Value]| calls.iter().any(|c| c["body"]["reply_broadcast"] == true);
     assert!(broadcast(&loud) && !broadcast(&quiet));
+    // A topic's call is SNS's Publish, with what its subscribers read.
+    let (mail, chat) = (to("mail"), to("chat"));
+    assert_eq!(chat.len(), messages, "every message, to Chatbot");
+    assert!(
+        !mail.is_empty() && mail.len() < messages,
+        "approvals and failures only"
+    );
+    assert_eq!(
+        (chat[0]["method"].as_str(), chat[0]["url"].as_str()),
+        (
+            Some("Publish"),
+            Some("arn:aws:sns:eu-west-1:123456789012:pipewatch-web-chatbot")
+        )
+    );
+    let notification: Value =
+        serde_json::from_str(chat[0]["body"]["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (&notification["version"], &notification["source"]),
+        (&json!("1.0"), &json!("custom"))
+    );
+    assert_eq!(chat[0]["body"].get("Subject"), None);
+    let subject = mail[0]["body"]["Subject"].as_str().unwrap();
+    assert!(subject.starts_with("web-app-release") && subject.is_ascii());
+    assert_eq!(
+        mail[0]["body"]["MessageAttributes"]["pipeline"]["StringValue"],
+        "web-app-release"
+    );
     assert_eq!(
         calls.len(),
-        to("cards").len() + ops.len() + quiet.len() + loud.len()
+        to("cards").len() + ops.len() + quiet.len() + loud.len() + mail.len() + chat.len()
     );
+    let mut emails = Vec::new();
+    recording
+        .write(Format::Email, None, None, Some(&document), &mut emails)
+        .unwrap();
+    let emails = String::from_utf8(emails).unwrap();
+    assert_eq!(
+        emails.matches("\n=== step ").count() + 1,
+        mail.len(),
+        "{emails}"
+    );
+    assert!(emails.contains(mail[0]["body"]["Message"].as_str().unwrap()));
+    assert_eq!(written(Format::Chatbot)[0], notification);
 
     // The chat formats print what the document sends destinations of their kind.
     assert_eq!(written(Format::Slack), [ops[0]["body"].clone()]);
