@@ -56,11 +56,11 @@ fn documents_wrong_in_shape_fail_the_schema_and_the_reader_alike() {
         change(&|d| d["destinations"]["payments-email"]["topic"] = json!("pipewatch-payments")),
         change(&|d| {
             d["destinations"]["payments-email"]["secret"] =
-                d["destinations"]["on-call"]["secret"].clone()
+                d["destinations"]["on-call"]["secret"].clone();
         }),
         change(&|d| {
             d["destinations"]["on-call"]["topic"] =
-                d["destinations"]["payments-email"]["topic"].clone()
+                d["destinations"]["payments-email"]["topic"].clone();
         }),
         change(&|d| d["subscriptions"][0]["pipelines"] = json!([])),
         change(&|d| d["subscriptions"][0]["to"] = json!("payments-teams")),
@@ -174,6 +174,58 @@ fn a_documents_calls_are_each_destinations_own() {
     assert_eq!(loud[0]["url"], "https://slack.com/api/chat.postMessage");
     let broadcast = |calls: &[&Value]| calls.iter().any(|c| c["body"]["reply_broadcast"] == true);
     assert!(broadcast(&loud) && !broadcast(&quiet));
+    let (mail, chat) = (to("mail"), to("chat"));
+    assert_eq!(
+        calls.len(),
+        to("cards").len() + ops.len() + quiet.len() + loud.len() + mail.len() + chat.len()
+    );
+
+    // The chat formats print what the document sends destinations of their kind.
+    assert_eq!(written(Format::Slack), [ops[0]["body"].clone()]);
+    assert_eq!(written(Format::Teams).len(), messages);
+    let app: Vec<Value> = written(Format::SlackApp);
+    assert_eq!(app.len(), quiet.len() + loud.len());
+    let mut out = Vec::new();
+    recording
+        .write(Format::Calls, None, Some(2), Some(&document), &mut out)
+        .unwrap();
+    let step_two = String::from_utf8(out).unwrap().lines().count();
+    assert!(
+        step_two > 0 && step_two < calls.len(),
+        "one step's calls: {step_two}"
+    );
+    let error = recording
+        .write(Format::Calls, None, None, None, &mut Vec::new())
+        .unwrap_err();
+    assert!(error.to_string().contains("give it with --config FILE"));
+}
+
+/// A topic's call is SNS's `Publish`, with what its subscribers read; `--format email` and
+/// `--format chatbot` print what the document's email and Chatbot destinations are sent.
+#[test]
+fn a_topics_call_is_a_publish_of_what_its_subscribers_read() {
+    use pipewatch_core::replay::{Format, Recording};
+    let document = Document::load(ROUTES.as_bytes()).unwrap();
+    let files = crate::fixtures::scenario_files("release-failure-retry");
+    let recording = Recording::load(&files).unwrap();
+    let written = |format: Format| -> String {
+        let mut out = Vec::new();
+        recording
+            .write(format, None, None, Some(&document), &mut out)
+            .unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    let calls: Vec<Value> = written(Format::Calls)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let to =
+        |name: &str| -> Vec<&Value> { calls.iter().filter(|c| c["destination"] == name).collect() };
+    let messages: usize = recording
+        .steps()
+        .iter()
+        .map(|step| recording.messages(step, None).len())
+        .sum();
     // A topic's call is SNS's Publish, with what its subscribers read.
     let (mail, chat) = (to("mail"), to("chat"));
     assert_eq!(chat.len(), messages, "every message, to Chatbot");
@@ -201,39 +253,14 @@ fn a_documents_calls_are_each_destinations_own() {
         mail[0]["body"]["MessageAttributes"]["pipeline"]["StringValue"],
         "web-app-release"
     );
-    assert_eq!(
-        calls.len(),
-        to("cards").len() + ops.len() + quiet.len() + loud.len() + mail.len() + chat.len()
-    );
-    let mut emails = Vec::new();
-    recording
-        .write(Format::Email, None, None, Some(&document), &mut emails)
-        .unwrap();
-    let emails = String::from_utf8(emails).unwrap();
+    let emails = written(Format::Email);
     assert_eq!(
         emails.matches("\n=== step ").count() + 1,
         mail.len(),
         "{emails}"
     );
     assert!(emails.contains(mail[0]["body"]["Message"].as_str().unwrap()));
-    assert_eq!(written(Format::Chatbot)[0], notification);
-
-    // The chat formats print what the document sends destinations of their kind.
-    assert_eq!(written(Format::Slack), [ops[0]["body"].clone()]);
-    assert_eq!(written(Format::Teams).len(), messages);
-    let app: Vec<Value> = written(Format::SlackApp);
-    assert_eq!(app.len(), quiet.len() + loud.len());
-    let mut out = Vec::new();
-    recording
-        .write(Format::Calls, None, Some(2), Some(&document), &mut out)
-        .unwrap();
-    let step_two = String::from_utf8(out).unwrap().lines().count();
-    assert!(
-        step_two > 0 && step_two < calls.len(),
-        "one step's calls: {step_two}"
-    );
-    let error = recording
-        .write(Format::Calls, None, None, None, &mut Vec::new())
-        .unwrap_err();
-    assert!(error.to_string().contains("give it with --config FILE"));
+    let chatbot: Value =
+        serde_json::from_str(written(Format::Chatbot).lines().next().unwrap()).unwrap();
+    assert_eq!(chatbot, notification);
 }
