@@ -145,3 +145,64 @@ fn route_a_message_by_that_document(bencher: divan::Bencher) {
             .count()
     });
 }
+
+/// A document of 50 templates, each a title and a text that loops over the changes, and
+/// one destination naming each.
+fn templated_document() -> String {
+    let mut text = String::from("version: 1\ndestinations:\n");
+    for t in 0..50 {
+        let _ = write!(
+            text,
+            "  d{t:02}:\n    type: slack\n    secret: arn:aws:secretsmanager:eu-west-1:123456789012:secret:pipewatch/d{t:02}-AbCdEf\n    template: t{t:02}\n"
+        );
+    }
+    text.push_str("templates:\n");
+    for t in 0..50 {
+        let _ = write!(
+            text,
+            "  t{t:02}:\n    title: \"{{{{ pipeline|upper }}}} #{t}: {{{{ headline }}}}\"\n    text: \"{{% for change in changes %}}{{% if change.severity == 'failure' %}}:x:{{% else %}}:white_check_mark:{{% endif %}} {{{{ change.what }}}}{{% if change.why %}} ({{{{ change.why|truncate(80) }}}}){{% endif %}}\\n{{% endfor %}}\"\n"
+        );
+    }
+    text.push_str("subscriptions:\n  - pipelines: [\"*\"]\n    to: [d00]\n");
+    text
+}
+
+#[divan::bench]
+fn load_a_document_of_50_templates(bencher: divan::Bencher) {
+    let text = templated_document();
+    assert_eq!(
+        Document::load(text.as_bytes()).unwrap().templates.count(),
+        50
+    );
+    bencher.bench(|| Document::load(divan::black_box(text.as_bytes())).unwrap());
+}
+
+/// A template over a message of the failure scenario (three changes), divided by them for
+/// the time per change: `cargo bench` prints the time per message.
+#[divan::bench]
+fn render_a_template_for_a_message_of_three_changes(bencher: divan::Bencher) {
+    use pipewatch_core::render::content::Content;
+    use pipewatch_core::render::templated::{Channel, webhook};
+    let document = Document::load(templated_document().as_bytes()).unwrap();
+    let event: serde_json::Value =
+        serde_json::from_str(include_str!("../events/sns-notification.json")).unwrap();
+    let content =
+        Content::from_body(event["Records"][0]["Sns"]["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(content.changes.len(), 3);
+    let (body, failed) = webhook(&document.templates, Some("t07"), Channel::Slack, &content);
+    assert_eq!(failed, None);
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("WEB-APP-RELEASE #7: ")
+    );
+    bencher.bench(|| {
+        webhook(
+            &document.templates,
+            Some("t07"),
+            Channel::Slack,
+            divan::black_box(&content),
+        )
+    });
+}

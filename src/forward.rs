@@ -35,7 +35,7 @@ use crate::ports::PostError;
 use crate::ports::Webhook;
 use pipewatch_core::render::console::Console;
 use pipewatch_core::render::content::{Content, Links, Severity};
-use pipewatch_core::render::{slack, teams};
+use pipewatch_core::render::{slack, teams, templated};
 
 /// Attempts per destination and message, the first included.
 pub const MAX_ATTEMPTS: u32 = 4;
@@ -85,6 +85,33 @@ impl From<ForwardError> for lambda_runtime::Diagnostic {
     }
 }
 
+/// What `destination` is posted for `content`: the built-in message, or its template's
+/// (the built-in one when the template fails: logged, never lost).
+fn body(destination: &Destination, content: &Content) -> Value {
+    let Some(shaped) = &destination.template else {
+        return match destination.format {
+            Format::Slack => slack::render(content),
+            Format::Teams => teams::render(content),
+        };
+    };
+    let channel = match destination.format {
+        Format::Slack => templated::Channel::Slack,
+        Format::Teams => templated::Channel::Teams,
+    };
+    let (body, failed) =
+        templated::webhook(&shaped.templates, Some(&shaped.name), channel, content);
+    template_failed(&destination.label, failed.as_deref());
+    body
+}
+
+/// Logs a template's failure (the built-in message went instead).
+fn template_failed(destination: &str, failed: Option<&str>) {
+    if let Some(error) = failed {
+        tracing::warn!(destination = %destination, error = %error,
+            "a template failed: the built-in message was sent instead");
+    }
+}
+
 /// What an invocation posted.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Forwarded {
@@ -127,10 +154,7 @@ pub async fn forward<W: Webhook>(
             .collect();
         let mut failed = Vec::new();
         for destination in &wanted {
-            let body = match destination.format {
-                Format::Slack => slack::render(&content),
-                Format::Teams => teams::render(&content),
-            };
+            let body = body(destination, &content);
             match deliver(webhook, destination, &body, deadline).await {
                 Ok(()) => forwarded.posts += 1,
                 Err(error) => failed.push(Undelivered {

@@ -37,6 +37,13 @@ impl Format {
     }
 }
 
+/// A document's template for a destination: the document's templates, and which.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shaped {
+    pub templates: std::sync::Arc<pipewatch_core::config::template::Templates>,
+    pub name: String,
+}
+
 /// One webhook and what it wants.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Destination {
@@ -48,6 +55,8 @@ pub struct Destination {
     pub pipelines: Audience,
     /// The least severity sent here.
     pub severity: Severity,
+    /// The document's template that shapes its messages; `None`: the built-in ones.
+    pub template: Option<Shaped>,
 }
 
 impl Destination {
@@ -129,6 +138,7 @@ pub fn parse(secret: &str, name: &str, default_format: Format) -> Result<Vec<Des
                 format: entry.format.unwrap_or(default_format),
                 pipelines: Audience::Names(pipelines),
                 severity,
+                template: None,
             })
         })
         .collect()

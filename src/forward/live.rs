@@ -70,6 +70,13 @@ pub fn compile(
     reach: &Reach,
 ) -> Result<Routes, String> {
     let mut routes = Routes::default();
+    let templates = std::sync::Arc::new(document.templates.clone());
+    let shaped = |template: &Option<String>| {
+        template.as_ref().map(|name| destination::Shaped {
+            templates: templates.clone(),
+            name: name.clone(),
+        })
+    };
     for (name, wanted) in &document.destinations {
         let pipelines = document.audience_of(name);
         let (webhook, format) = match wanted {
@@ -109,6 +116,7 @@ pub fn compile(
                     },
                     pipelines,
                     severity: target.severity,
+                    template: shaped(&target.template),
                 });
                 continue;
             }
@@ -142,6 +150,7 @@ pub fn compile(
             format,
             pipelines,
             severity: webhook.severity,
+            template: shaped(&webhook.template),
         });
     }
     Ok(routes)

@@ -44,6 +44,7 @@ pub fn routes(
                 secret: arn.to_owned(),
                 entry: several.then(|| u32::try_from(i + 1).unwrap_or(u32::MAX)),
                 severity: entry.severity,
+                template: None,
             };
             routes.push(StackRoute {
                 name: format!("{name}-{}", i + 1),

@@ -19,6 +19,8 @@ pub struct TopicRoute {
     pub pipelines: Audience,
     /// The least severity sent here.
     pub severity: Severity,
+    /// The document's template that shapes its messages; `None`: the built-in ones.
+    pub template: Option<super::destination::Shaped>,
 }
 
 impl TopicRoute {
@@ -29,13 +31,27 @@ impl TopicRoute {
     }
 }
 
-/// Publishes `content` to `route`'s topic.
+/// Publishes `content` to `route`'s topic, shaped by its template when it has one (the
+/// built-in message when the template fails: logged, never lost).
 pub async fn publish(
     sns: &aws_sdk_sns::Client,
     route: &TopicRoute,
     content: &Content,
 ) -> Result<(), PostError> {
-    crate::aws::topic::publish(sns, &route.arn, topic::publish(route.reader, content)).await
+    let published = match &route.template {
+        None => topic::publish(route.reader, content),
+        Some(shaped) => {
+            let (published, failed) = pipewatch_core::render::templated::topic(
+                &shaped.templates,
+                Some(&shaped.name),
+                route.reader,
+                content,
+            );
+            super::template_failed(&route.label, failed.as_deref());
+            published
+        }
+    };
+    crate::aws::topic::publish(sns, &route.arn, published).await
 }
 
 /// Whether a document's topic is one the stack lets the forwarder publish to: `allowed`

@@ -423,3 +423,44 @@ async fn email_and_chatbot_destinations_are_published_to_their_own_topics() {
     assert_eq!(mail.drain_envelopes().await.len(), 1);
     assert_no_secret(&forwarder.logs());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_template_shapes_a_destinations_posts_and_one_that_fails_sends_the_built_in_one() {
+    let Setup {
+        hooks,
+        s3,
+        bucket,
+        webhooks_secret,
+        environment,
+        ..
+    } = setup().await;
+    let text = |source: &str| {
+        format!(
+            "version: 1\n\
+             destinations:\n  \
+               first:\n    type: slack\n    secret: {webhooks_secret}\n    entry: 1\n    template: terse\n\
+             templates:\n  \
+               terse:\n    text: \"{source}\"\n\
+             subscriptions:\n  \
+               - pipelines: [\"web-app-*\"]\n    to: [first]\n"
+        )
+    };
+    put(&s3, &bucket, &text("<!here> {{ headline }}")).await;
+    let forwarder = start_forwarder(&environment, "document-template");
+    assert_eq!(failure(&forwarder), 1, "{}", forwarder.logs());
+    assert_eq!(
+        hooks.posted("first")[0],
+        serde_json::json!({"text": "<!here> web-app-release: Build/UnitTests Failed after 1m35s (+2 more)"})
+    );
+    // A misspelt field fails when the template runs: the built-in message goes instead.
+    put(&s3, &bucket, &text("{{ headlin }}")).await;
+    assert_eq!(failure(&forwarder), 1);
+    assert!(hooks.posted("first")[1]["blocks"].is_array());
+    assert!(
+        forwarder
+            .logs()
+            .contains("a template failed: the built-in message was sent instead"),
+        "{}",
+        forwarder.logs()
+    );
+}

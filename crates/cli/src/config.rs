@@ -82,6 +82,15 @@ fn default(_: Option<&Path>, _: &[PathBuf]) -> anyhow::Result<ExitCode> {
     )
 }
 
+/// `1 destination`, `2 destinations`.
+fn counted(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
 fn check(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let mut sound = true;
@@ -89,13 +98,19 @@ fn check(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
         let bytes = std::fs::read(file)
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
         match Document::load(&bytes) {
-            Ok(document) => writeln!(
-                out,
-                "{}: {} destinations, {} subscriptions",
-                file.display(),
-                document.destinations.len(),
-                document.subscriptions.len()
-            )?,
+            Ok(document) => {
+                let templates = match document.templates.count() {
+                    0 => String::new(),
+                    n => format!(", {}", counted(n, "template")),
+                };
+                writeln!(
+                    out,
+                    "{}: {}, {}{templates}",
+                    file.display(),
+                    counted(document.destinations.len(), "destination"),
+                    counted(document.subscriptions.len(), "subscription")
+                )?;
+            }
             Err(refused) => {
                 sound = false;
                 for problem in refused.0 {

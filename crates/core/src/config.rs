@@ -37,6 +37,7 @@
 pub mod default;
 mod parse;
 mod scan;
+pub mod template;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -58,6 +59,8 @@ pub struct Document {
     pub subscriptions: Vec<Subscription>,
     /// Rules that narrow the stack's approvers; `None` leaves them as they are.
     approvers: Option<Approvers>,
+    /// The templates, compiled: `NAME.title` and `NAME.text`.
+    pub templates: template::Templates,
 }
 
 /// Where messages go.
@@ -91,6 +94,8 @@ pub struct Topic {
     /// The topic's ARN, in the stack's account and region.
     pub arn: String,
     pub severity: Severity,
+    /// The template that shapes its messages, declared under `templates`.
+    pub template: Option<String>,
 }
 
 /// A webhook destination: where its URL is kept, and what it is sent.
@@ -103,9 +108,22 @@ pub struct Webhook {
     /// what the destination hears: the filters an entry of the secret carries are not read.
     pub entry: Option<u32>,
     pub severity: Severity,
+    /// The template that shapes its messages, declared under `templates`.
+    pub template: Option<String>,
 }
 
 impl Destination {
+    /// The template that shapes its messages, if one does.
+    pub fn template(&self) -> Option<&str> {
+        match self {
+            Self::SlackApp { .. } => None,
+            Self::SlackWebhook(webhook) | Self::TeamsWebhook(webhook) => {
+                webhook.template.as_deref()
+            }
+            Self::Email(topic) | Self::Chatbot(topic) => topic.template.as_deref(),
+        }
+    }
+
     /// The least severity this destination is sent.
     pub fn severity(&self) -> Severity {
         match self {

@@ -99,10 +99,12 @@ fn write_destination(out: &mut String, name: &str, destination: &Destination) {
             } else {
                 "slack"
             };
+            // The stack's routes have no template: the writer writes none.
             let Webhook {
                 secret,
                 entry,
                 severity: floor,
+                ..
             } = webhook;
             let _ = writeln!(out, "    type: {kind}\n    secret: {}", quoted(secret));
             if let Some(entry) = entry {
@@ -190,6 +192,7 @@ mod tests {
             secret: TEAMS.into(),
             entry,
             severity,
+            template: None,
         })
     }
 
@@ -262,6 +265,7 @@ mod tests {
         let topic = |arn: &str, severity| super::super::Topic {
             arn: arn.into(),
             severity,
+            template: None,
         };
         let routes = [
             StackRoute {

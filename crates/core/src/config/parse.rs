@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde::de::{MapAccess, Visitor};
 
 use super::scan::{Guard, MAX_DEPTH, Step, guards, locate, place, secrets};
+use super::template::Templates;
 use super::{Destination, Document, Problem, Refused, Subscription, VERSION};
 use crate::interaction::Approvers;
 use crate::pipeline::Entry;
@@ -27,6 +28,8 @@ struct Raw {
     version: u32,
     #[serde(default)]
     destinations: Names<RawDestination>,
+    #[serde(default)]
+    templates: Names<RawTemplate>,
     #[serde(default)]
     subscriptions: Vec<RawSubscription>,
     #[serde(default)]
@@ -48,6 +51,8 @@ struct RawDestination {
     entry: Option<u32>,
     #[serde(default)]
     topic: Option<String>,
+    #[serde(default)]
+    template: Option<String>,
     #[serde(default)]
     severity: Severity,
     #[serde(default)]
@@ -82,6 +87,55 @@ impl Kind {
     fn is_topic(self) -> bool {
         matches!(self, Self::Email | Self::Chatbot)
     }
+
+    /// Whether a destination of this type takes `key`.
+    fn takes(self, key: &str) -> bool {
+        match key {
+            "channel" | "broadcast_failures" | "approvals" => self == Self::SlackApp,
+            "secret" | "entry" => matches!(self, Self::Slack | Self::Teams),
+            "topic" => self.is_topic(),
+            "template" => self != Self::SlackApp,
+            _ => true,
+        }
+    }
+
+    /// The keys `given` that this type does not take, each with the reason.
+    fn refusals<'a>(self, given: &[(&'a str, bool)]) -> Vec<(&'a str, String)> {
+        let article = if self == Self::Email { "an" } else { "a" };
+        given
+            .iter()
+            .filter(|(key, given)| *given && !self.takes(key))
+            .map(|(key, _)| {
+                (
+                    *key,
+                    format!("{article} {} destination takes no {key}", self.name()),
+                )
+            })
+            .collect()
+    }
+}
+
+/// A template as written: its title and its text, either or both.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTemplate {
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    text: Option<String>,
+}
+
+/// What a map's entries are, for the message naming one declared twice.
+trait Named {
+    const WHAT: &'static str;
+}
+
+impl Named for RawDestination {
+    const WHAT: &'static str = "destination";
+}
+
+impl Named for RawTemplate {
+    const WHAT: &'static str = "template";
 }
 
 #[derive(Deserialize)]
@@ -100,20 +154,21 @@ impl<T> Default for Names<T> {
     }
 }
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Names<T> {
+impl<'de, T: Deserialize<'de> + Named> Deserialize<'de> for Names<T> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Entries<T>(std::marker::PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for Entries<T> {
+        impl<'de, T: Deserialize<'de> + Named> Visitor<'de> for Entries<T> {
             type Value = Names<T>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("destinations by name")
+                write!(f, "{}s by name", T::WHAT)
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Names<T>, A::Error> {
                 let mut entries: Vec<(String, T)> = Vec::new();
                 while let Some(name) = map.next_key::<String>()? {
                     if entries.iter().any(|(n, _)| *n == name) {
                         return Err(serde::de::Error::custom(format!(
-                            "the destination {name:?} is declared twice"
+                            "the {} {name:?} is declared twice",
+                            T::WHAT
                         )));
                     }
                     entries.push((name, map.next_value()?));
@@ -218,9 +273,11 @@ fn check(text: &str, raw: Raw, problems: &mut Vec<Problem>) -> Document {
             ),
         );
     }
+    let declared: Vec<String> = raw.templates.0.iter().map(|(n, _)| n.clone()).collect();
+    let templates = compile_templates(raw.templates.0, &mut problem);
     let mut destinations = BTreeMap::new();
     for (name, destination) in raw.destinations.0 {
-        let destination = check_destination(&name, destination, &mut problem);
+        let destination = check_destination(&name, destination, &declared, &mut problem);
         destinations.insert(name, destination);
     }
     let mut subscriptions = Vec::new();
@@ -268,13 +325,46 @@ fn check(text: &str, raw: Raw, problems: &mut Vec<Problem>) -> Document {
         destinations,
         subscriptions,
         approvers,
+        templates,
     }
+}
+
+/// The templates as written, compiled as `NAME.title` and `NAME.text`; what the sandbox
+/// or the parser refuses is placed at its part.
+fn compile_templates(
+    raw: Vec<(String, RawTemplate)>,
+    problem: &mut impl FnMut(&[Step<'_>], String),
+) -> Templates {
+    let mut templates = Templates::new();
+    for (name, template) in raw {
+        let here = [Step::Key("templates"), Step::Key(&name)];
+        if !is_name(&name) {
+            problem(
+                &here,
+                format!("the template name {name:?} is not 1-{MAX_NAME} of a-z, 0-9, - and _"),
+            );
+        }
+        if template.title.is_none() && template.text.is_none() {
+            problem(&here, "a template has a title, a text or both".into());
+        }
+        for (part, source) in [("title", template.title), ("text", template.text)] {
+            let Some(source) = source else { continue };
+            if let Err(reason) = templates.add(&format!("{name}.{part}"), &source) {
+                problem(
+                    &[Step::Key("templates"), Step::Key(&name), Step::Key(part)],
+                    format!("templates.{name}.{part}: {reason}"),
+                );
+            }
+        }
+    }
+    templates
 }
 
 /// One destination as written, checked: its name, and the keys its type takes.
 fn check_destination(
     name: &str,
     destination: RawDestination,
+    templates: &[String],
     problem: &mut impl FnMut(&[Step<'_>], String),
 ) -> Destination {
     let here = [Step::Key("destinations"), Step::Key(name)];
@@ -294,32 +384,30 @@ fn check_destination(
         secret,
         entry,
         topic,
+        template,
         severity,
         broadcast_failures,
         approvals,
     } = destination;
-    let takes = |key: &str, given: bool, wanted: bool| {
-        let article = if kind == Kind::Email { "an" } else { "a" };
-        (given && !wanted).then(|| format!("{article} {} destination takes no {key}", kind.name()))
-    };
     let app = kind == Kind::SlackApp;
-    for (key, given) in [
+    for (key, reason) in kind.refusals(&[
         ("channel", channel.is_some()),
         ("broadcast_failures", broadcast_failures.is_some()),
         ("approvals", approvals.is_some()),
-    ] {
-        if let Some(reason) = takes(key, given, app) {
-            problem(&at(key), reason);
-        }
+        ("secret", secret.is_some()),
+        ("entry", entry.is_some()),
+        ("topic", topic.is_some()),
+        ("template", template.is_some()),
+    ]) {
+        problem(&at(key), reason);
     }
-    let webhook = !app && !kind.is_topic();
-    for (key, given) in [("secret", secret.is_some()), ("entry", entry.is_some())] {
-        if let Some(reason) = takes(key, given, webhook) {
-            problem(&at(key), reason);
-        }
-    }
-    if let Some(reason) = takes("topic", topic.is_some(), kind.is_topic()) {
-        problem(&at("topic"), reason);
+    if let Some(wanted) = &template
+        && !templates.contains(wanted)
+    {
+        problem(
+            &at("template"),
+            format!("no template named {wanted:?} is declared under templates"),
+        );
     }
     if entry == Some(0) {
         problem(
@@ -332,7 +420,11 @@ fn check_destination(
         if let Err(reason) = check_topic(&arn) {
             problem(&at("topic"), reason);
         }
-        let topic = super::Topic { arn, severity };
+        let topic = super::Topic {
+            arn,
+            severity,
+            template,
+        };
         return if kind == Kind::Email {
             Destination::Email(topic)
         } else {
@@ -362,6 +454,7 @@ fn check_destination(
             secret,
             entry,
             severity,
+            template,
         };
         if kind == Kind::Teams {
             Destination::TeamsWebhook(webhook)

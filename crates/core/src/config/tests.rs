@@ -483,6 +483,7 @@ fn an_email_or_chatbot_destination_names_a_standard_topic() {
     let topic = |arn: &str, severity| Topic {
         arn: arn.into(),
         severity,
+        template: None,
     };
     assert_eq!(
         document.destinations["payments-email"],

@@ -11,8 +11,9 @@ use serde_json::Value;
 use crate::config::{Destination, Document};
 use crate::living::Simulation;
 use crate::render::content::Content;
-use crate::render::topic::{self, Reader};
-use crate::render::{slack, slack_app, teams};
+use crate::render::slack_app;
+use crate::render::templated::{self, Channel};
+use crate::render::topic::Reader;
 
 /// One outgoing call.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -64,11 +65,17 @@ impl Calls {
                     if content.severity < webhook.severity {
                         continue;
                     }
-                    let body = if matches!(destination, Destination::TeamsWebhook(_)) {
-                        teams::render(content)
+                    let channel = if matches!(destination, Destination::TeamsWebhook(_)) {
+                        Channel::Teams
                     } else {
-                        slack::render(content)
+                        Channel::Slack
                     };
+                    let (body, _) = templated::webhook(
+                        &document.templates,
+                        webhook.template.as_deref(),
+                        channel,
+                        content,
+                    );
                     let url = match webhook.entry {
                         Some(entry) => format!("{} (entry {entry})", webhook.secret),
                         None => webhook.secret.clone(),
@@ -89,11 +96,17 @@ impl Calls {
                     } else {
                         Reader::Chatbot
                     };
+                    let (published, _) = templated::topic(
+                        &document.templates,
+                        wanted.template.as_deref(),
+                        reader,
+                        content,
+                    );
                     calls.push(Call {
                         destination: name,
                         method: "Publish",
                         url: wanted.arn.clone(),
-                        body: topic::publish(reader, content).to_json(),
+                        body: published.to_json(),
                     });
                 }
             }

@@ -27,13 +27,18 @@ fn the_example_document_is_read_and_matches_the_schema() {
     );
     let document = Document::load(text.as_bytes()).unwrap();
     assert_eq!(document.destinations.len(), 4);
-    let as_json: Value = serde_norway::from_str(&text).unwrap();
     let validator = schema();
-    let errors: Vec<String> = validator
-        .iter_errors(&as_json)
-        .map(|e| e.to_string())
-        .collect();
-    assert!(errors.is_empty(), "{errors:#?}");
+    let one_line =
+        std::fs::read_to_string(repository().join("docs/examples/one-line.yaml")).unwrap();
+    assert!(Document::load(one_line.as_bytes()).is_ok());
+    for text in [text, one_line] {
+        let as_json: Value = serde_norway::from_str(&text).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&as_json)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+    }
 }
 
 #[test]
@@ -263,4 +268,114 @@ fn a_topics_call_is_a_publish_of_what_its_subscribers_read() {
     let chatbot: Value =
         serde_json::from_str(written(Format::Chatbot).lines().next().unwrap()).unwrap();
     assert_eq!(chatbot, notification);
+}
+
+/// A document with a template, and a destination naming it.
+const TEMPLATED: &str = r#"version: 1
+destinations:
+  team:
+    type: slack
+    secret: arn:aws:secretsmanager:eu-west-1:123456789012:secret:pipewatch/team-AbCdEf
+    template: one-line
+templates:
+  one-line:
+    title: "{{ pipeline }}"
+    text: "{{ headline }}"
+subscriptions:
+  - pipelines: ["*"]
+    to: [team]
+"#;
+
+#[test]
+fn a_documents_templates_are_compiled_and_every_bad_one_is_placed() {
+    let document = Document::load(TEMPLATED.as_bytes()).unwrap();
+    assert_eq!(document.templates.count(), 1);
+    assert_eq!(document.destinations["team"].template(), Some("one-line"));
+    let refused = |from: &str, to: &str| -> String {
+        assert!(TEMPLATED.contains(from), "{from}");
+        Document::load(TEMPLATED.replacen(from, to, 1).as_bytes())
+            .unwrap_err()
+            .to_string()
+    };
+    for (problem, expected) in [
+        (
+            refused("template: one-line", "template: one_line"),
+            "6:5: no template named \"one_line\" is declared under templates",
+        ),
+        (
+            refused("{{ headline }}", "{% set x = 1 %}"),
+            "10:5: templates.one-line.text: line 1: {% set %} is not taken",
+        ),
+        (
+            refused("{{ headline }}", "{{ headline "),
+            "10:5: templates.one-line.text: line 1: ",
+        ),
+        (
+            refused(
+                "  one-line:\n    title: \"{{ pipeline }}\"\n    text: \"{{ headline }}\"\n",
+                "  one-line: {}\n",
+            ),
+            "a template has a title, a text or both",
+        ),
+        (
+            refused("    title:", "    subject:"),
+            "unknown field `subject`",
+        ),
+        (
+            refused("  one-line:\n", "  one-line:\n    text: x\n  one-line:\n"),
+            "the template \"one-line\" is declared twice",
+        ),
+        (
+            refused(
+                "    type: slack\n    secret: arn:aws:secretsmanager:eu-west-1:123456789012:secret:pipewatch/team-AbCdEf\n",
+                "    type: slack-app\n    channel: C0123456789\n",
+            ),
+            "a slack-app destination takes no template",
+        ),
+    ] {
+        assert!(problem.contains(expected), "{expected}\n  got: {problem}");
+    }
+    let as_json: Value = serde_norway::from_str(TEMPLATED).unwrap();
+    let errors: Vec<String> = schema()
+        .iter_errors(&as_json)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+/// `replay --config` shows what a templated destination is sent; a template that fails
+/// at run time sends the built-in message.
+#[test]
+fn a_templated_destinations_calls_are_its_templates() {
+    use pipewatch_core::replay::{Format, Recording};
+    let files = crate::fixtures::scenario_files("release-failure-retry");
+    let recording = Recording::load(&files).unwrap();
+    let calls = |text: &str| -> Vec<Value> {
+        let document = Document::load(text.as_bytes()).unwrap();
+        let mut out = Vec::new();
+        recording
+            .write(Format::Calls, None, None, Some(&document), &mut out)
+            .unwrap();
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let templated = calls(TEMPLATED);
+    assert!(!templated.is_empty());
+    for call in &templated {
+        let text = call["body"]["text"].as_str().unwrap();
+        assert!(
+            text.starts_with("web-app-release\nweb-app-release: "),
+            "{text}"
+        );
+        assert_eq!(call["body"].as_object().unwrap().len(), 1, "text alone");
+    }
+    let failing = calls(&TEMPLATED.replace("{{ headline }}", "{{ headlin }}"));
+    assert_eq!(failing.len(), templated.len());
+    assert!(
+        failing.iter().all(|c| c["body"]["blocks"].is_array()),
+        "the built-in message"
+    );
 }
