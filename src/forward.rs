@@ -86,8 +86,8 @@ impl From<ForwardError> for lambda_runtime::Diagnostic {
 }
 
 /// What `destination` is posted for `content`: the built-in message, or its template's
-/// (the built-in one when the template fails: logged, never lost).
-fn body(destination: &Destination, content: &Content) -> Value {
+/// (the built-in one when the template fails: logged, noted in `failed`, never lost).
+fn body(destination: &Destination, content: &Content, failed: &mut Vec<FailedTemplate>) -> Value {
     let Some(shaped) = &destination.template else {
         return match destination.format {
             Format::Slack => slack::render(content),
@@ -98,17 +98,33 @@ fn body(destination: &Destination, content: &Content) -> Value {
         Format::Slack => templated::Channel::Slack,
         Format::Teams => templated::Channel::Teams,
     };
-    let (body, failed) =
-        templated::webhook(&shaped.templates, Some(&shaped.name), channel, content);
-    template_failed(&destination.label, failed.as_deref());
+    let (body, error) = templated::webhook(&shaped.templates, Some(&shaped.name), channel, content);
+    template_failed(&destination.label, &shaped.name, error, failed);
     body
 }
 
-/// Logs a template's failure (the built-in message went instead).
-fn template_failed(destination: &str, failed: Option<&str>) {
-    if let Some(error) = failed {
-        tracing::warn!(destination = %destination, error = %error,
-            "a template failed: the built-in message was sent instead");
+/// A template that failed in an invocation (the built-in message went instead), and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedTemplate {
+    pub template: String,
+    pub error: String,
+}
+
+/// Logs a template's failure, and notes it once per template in `failed`.
+fn template_failed(
+    destination: &str,
+    template: &str,
+    error: Option<String>,
+    failed: &mut Vec<FailedTemplate>,
+) {
+    let Some(error) = error else { return };
+    tracing::warn!(destination = %destination, template = %template, error = %error,
+        "a template failed: the built-in message was sent instead");
+    if !failed.iter().any(|f| f.template == template) {
+        failed.push(FailedTemplate {
+            template: template.to_owned(),
+            error,
+        });
     }
 }
 
@@ -117,6 +133,8 @@ fn template_failed(destination: &str, failed: Option<&str>) {
 pub struct Forwarded {
     pub messages: usize,
     pub posts: usize,
+    /// The templates that failed (each once), for the operator.
+    pub failed_templates: Vec<FailedTemplate>,
 }
 
 /// The Slack app, when one is installed: its client and store, its channels, and the
@@ -154,7 +172,7 @@ pub async fn forward<W: Webhook>(
             .collect();
         let mut failed = Vec::new();
         for destination in &wanted {
-            let body = body(destination, &content);
+            let body = body(destination, &content, &mut forwarded.failed_templates);
             match deliver(webhook, destination, &body, deadline).await {
                 Ok(()) => forwarded.posts += 1,
                 Err(error) => failed.push(Undelivered {
@@ -171,7 +189,9 @@ pub async fn forward<W: Webhook>(
                 .filter(|r| r.wants(pipeline.as_deref(), content.severity))
             {
                 total += 1;
-                match topic::publish(topics.sns, route, &content).await {
+                match topic::publish(topics.sns, route, &content, &mut forwarded.failed_templates)
+                    .await
+                {
                     Ok(()) => forwarded.posts += 1,
                     Err(error) => failed.push(Undelivered {
                         destination: route.label.clone(),

@@ -83,6 +83,11 @@ impl<T> Live<T> {
         }
     }
 
+    /// The S3 version id of the document in effect (`None`: the stack's parameters).
+    pub fn version(&self) -> Option<&str> {
+        self.version.as_deref()
+    }
+
     /// What is in effect now: the document (when `source` names one) read again when the
     /// cache period has passed, and made a `T` by `take` when it changed.
     pub async fn current(

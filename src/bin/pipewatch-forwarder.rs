@@ -47,6 +47,54 @@ async fn stack_routes(
     Ok(Routes::from_stack(config, &values)?)
 }
 
+/// Tells the operator that a template of the document's `version` failed, once per
+/// template and version (a claim in the table); a failure to tell is logged, as the
+/// message itself went.
+async fn tell_template_failed(
+    operator: &Operator<'_>,
+    version: &str,
+    failed: &pipewatch::forward::FailedTemplate,
+) {
+    let now = pipewatch_core::state::Timestamp::now().unix_millis() / 1000;
+    let key = format!("{version}/template/{}", failed.template);
+    let told = async {
+        if pipewatch::aws::once::first_to_tell(operator.dynamodb, operator.table, &key, now).await?
+        {
+            let message = format!(
+                "The template {} of pipewatch's notifications document (version {version}) \
+                 failed: {}.\n\nThe built-in message was sent instead, and is until the \
+                 template is mended. You are told once per template and document version.",
+                failed.template, failed.error
+            );
+            let subject = format!("pipewatch's template {} failed", failed.template);
+            pipewatch::aws::operator::tell(operator.sns, operator.topic, &subject, &message)
+                .await?;
+        }
+        Ok::<(), pipewatch::ports::BoxError>(())
+    };
+    if let Err(error) = told.await {
+        tracing::error!(error = %error, "could not tell the operator that a template failed");
+    }
+}
+
+/// The Slack app, when installed: its client, its store and the operator's topic.
+async fn slack_app(
+    config: &ForwarderConfig,
+    secrets: &aws_sdk_secretsmanager::Client,
+    dynamodb: &aws_sdk_dynamodb::Client,
+) -> Result<Option<(SlackApi, SlackRefs, Option<String>)>, lambda_runtime::Error> {
+    let Some(settings) = &config.slack_app else {
+        return Ok(None);
+    };
+    let token = pipewatch::aws::secrets::secret_string(secrets, &settings.token_secret)
+        .await
+        .map_err(|e| format!("reading the Slack app's secret: {e}"))?;
+    let token = BotToken::parse(&token)?;
+    let api = SlackApi::new(token, settings.api_url.as_deref())?;
+    let refs = SlackRefs::new(dynamodb.clone(), &settings.table);
+    Ok(Some((api, refs, config.alarm_topic.clone())))
+}
+
 async fn run() -> Result<(), lambda_runtime::Error> {
     let config = ForwarderConfig::from_env()?;
     pipewatch::lambda::init_logging(&config.log_level);
@@ -56,17 +104,7 @@ async fn run() -> Result<(), lambda_runtime::Error> {
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let stack = stack_routes(&config, &secrets).await?;
 
-    // The Slack app: its token, its store and the operator's topic.
-    let mut installed = None;
-    if let Some(settings) = &config.slack_app {
-        let token = pipewatch::aws::secrets::secret_string(&secrets, &settings.token_secret)
-            .await
-            .map_err(|e| format!("reading the Slack app's secret: {e}"))?;
-        let token = BotToken::parse(&token)?;
-        let api = SlackApi::new(token, settings.api_url.as_deref())?;
-        let refs = SlackRefs::new(dynamodb.clone(), &settings.table);
-        installed = Some((api, refs, config.alarm_topic.clone()));
-    }
+    let installed = slack_app(&config, &secrets, &dynamodb).await?;
     tracing::info!(destinations = %stack.labels(), "forwarder ready");
     // The notifications document, when the stack keeps one: read at the first event.
     let s3 = aws_sdk_s3::Client::new(&sdk);
@@ -94,12 +132,14 @@ async fn run() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = deadline_from_epoch_ms(event.context.deadline)
             .unwrap_or_else(|| std::time::Instant::now() + DEFAULT_TIME);
-        let routes = {
+        let (routes, version) = {
             let (live, compiler) = &mut *live.lock().await;
-            live.current(source.as_ref(), &mut async |document| {
-                compiler.routes(document).await
-            })
-            .await
+            let routes = live
+                .current(source.as_ref(), &mut async |document| {
+                    compiler.routes(document).await
+                })
+                .await;
+            (routes, live.version().map(str::to_owned))
         };
         let target = installed.as_ref().map(|(api, refs, topic)| AppTarget {
             app: App { api, refs },
@@ -143,6 +183,13 @@ async fn run() -> Result<(), lambda_runtime::Error> {
             posts = forwarded.posts,
             "forwarded"
         );
+        if let (Some(version), Some(operator)) =
+            (&version, source.as_ref().and_then(|s| s.operator.as_ref()))
+        {
+            for failed in &forwarded.failed_templates {
+                tell_template_failed(operator, version, failed).await;
+            }
+        }
         Ok::<Value, Diagnostic>(Value::from(forwarded.posts))
     }))
     .await

@@ -37,17 +37,18 @@ pub async fn publish(
     sns: &aws_sdk_sns::Client,
     route: &TopicRoute,
     content: &Content,
+    failed: &mut Vec<super::FailedTemplate>,
 ) -> Result<(), PostError> {
     let published = match &route.template {
         None => topic::publish(route.reader, content),
         Some(shaped) => {
-            let (published, failed) = pipewatch_core::render::templated::topic(
+            let (published, error) = pipewatch_core::render::templated::topic(
                 &shaped.templates,
                 Some(&shaped.name),
                 route.reader,
                 content,
             );
-            super::template_failed(&route.label, failed.as_deref());
+            super::template_failed(&route.label, &shaped.name, error, failed);
             published
         }
     };

@@ -430,6 +430,7 @@ async fn a_template_shapes_a_destinations_posts_and_one_that_fails_sends_the_bui
         hooks,
         s3,
         bucket,
+        operator,
         webhooks_secret,
         environment,
         ..
@@ -452,10 +453,20 @@ async fn a_template_shapes_a_destinations_posts_and_one_that_fails_sends_the_bui
         hooks.posted("first")[0],
         serde_json::json!({"text": "<!here> web-app-release: Build/UnitTests Failed after 1m35s (+2 more)"})
     );
-    // A misspelt field fails when the template runs: the built-in message goes instead.
-    put(&s3, &bucket, &text("{{ headlin }}")).await;
+    // A misspelt field fails when the template runs: the built-in message goes instead,
+    // and the operator is told once per template and document version.
+    let failing = put(&s3, &bucket, &text("{{ headlin }}")).await;
     assert_eq!(failure(&forwarder), 1);
     assert!(hooks.posted("first")[1]["blocks"].is_array());
+    assert_eq!(failure(&forwarder), 1);
+    assert!(hooks.posted("first")[2]["blocks"].is_array());
+    let told = operator.drain_raw().await;
+    assert!(
+        told.len() == 1
+            && told[0].contains(&format!("The template terse of pipewatch's notifications document (version {failing}) failed: templates.terse.text: line 1: "))
+            && told[0].contains("The built-in message was sent instead"),
+        "{told:#?}"
+    );
     assert!(
         forwarder
             .logs()
