@@ -28,10 +28,24 @@ fn the_example_document_is_read_and_matches_the_schema() {
     let document = Document::load(text.as_bytes()).unwrap();
     assert_eq!(document.destinations.len(), 4);
     let validator = schema();
-    let one_line =
-        std::fs::read_to_string(repository().join("docs/examples/one-line.yaml")).unwrap();
-    assert!(Document::load(one_line.as_bytes()).is_ok());
-    for text in [text, one_line] {
+    // Every example (the cookbook's too) is read and matches the schema.
+    let mut examples: Vec<_> = std::fs::read_dir(repository().join("docs/examples"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    examples.sort();
+    assert!(examples.len() >= 4, "{examples:?}");
+    for path in examples {
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("# yaml-language-server: $schema=../../schema/notifications.schema.json"),
+            "{}: editors find the schema",
+            path.display()
+        );
+        if let Err(refused) = Document::load(text.as_bytes()) {
+            panic!("{}: {refused}", path.display());
+        }
         let as_json: Value = serde_norway::from_str(&text).unwrap();
         let errors: Vec<String> = validator
             .iter_errors(&as_json)
