@@ -39,7 +39,9 @@ fn the_example_document_is_read_and_matches_the_schema() {
     for path in examples {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(
-            text.starts_with("# yaml-language-server: $schema=../../schema/notifications.schema.json"),
+            text.starts_with(
+                "# yaml-language-server: $schema=../../schema/notifications.schema.json"
+            ),
             "{}: editors find the schema",
             path.display()
         );

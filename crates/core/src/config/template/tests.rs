@@ -65,6 +65,13 @@ fn what_could_grow_without_bound_is_refused_at_load() {
             "{% filter %} is not taken",
         ),
         ("a\n{%- set a = 1 %}", "line 2: {% set %} is not taken"),
+        ("{\"json\": 1} { {% set a = 1 %}", "{% set %} is not taken"),
+        // The scan finds each tag's end past strings and comments, so nothing hides.
+        ("{{ \"{%\" }}{% set a = 1 %}", "{% set %} is not taken"),
+        ("{# it's #}{% set a = 1 %}", "{% set %} is not taken"),
+        ("{{ \"a\\\"b\" }}{% set a = 1 %}", "{% set %} is not taken"),
+        ("{{ 'a\"b' }}{% set a = 1 %}", "{% set %} is not taken"),
+        ("{{ 'a'}}{% set a = 1 %}", "{% set %} is not taken"),
         ("{{ 'x' * 100000000 }}", "line 1: `*` is not taken"),
         ("{{ 2 ** 64 }}", "`*` is not taken"),
         ("{% if 'a' * 9 %}{% endif %}", "`*` is not taken"),
@@ -146,4 +153,57 @@ fn truncate_cuts_to_the_characters_asked() {
     assert_eq!(truncate("héllo", Some(5)), "héllo");
     assert_eq!(truncate("ab", Some(0)), "…");
     assert_eq!(truncate(&"a".repeat(300), None).chars().count(), 255);
+}
+
+#[test]
+fn a_rendering_of_exactly_the_most_bytes_is_printed() {
+    let context = json!({"text": "x".repeat(MAX_OUTPUT - 1)});
+    assert_eq!(render("{{ text }}!", &context).unwrap().len(), MAX_OUTPUT);
+    assert!(render("{{ text }}!!", &context).is_err());
+}
+
+#[test]
+fn templates_are_equal_when_their_sources_are() {
+    let one = templates("{{ a }}").unwrap();
+    assert_eq!(one, templates("{{ a }}").unwrap());
+    assert_ne!(one, templates("{{ b }}").unwrap());
+    assert_ne!(one, Templates::default());
+}
+
+#[test]
+fn join_and_replace_return_exactly_the_most_bytes_and_no_more() {
+    let half = "x".repeat(MAX_OUTPUT / 2);
+    let context =
+        json!({"halves": [half, half], "text": format!("{}b", "a".repeat(MAX_OUTPUT - 2))});
+    // A value as long as a rendering may print, then nothing else printed.
+    assert!(
+        render(
+            "{% if halves|join|length == 16384 %}ok{% endif %}",
+            &context
+        )
+        .is_ok()
+    );
+    assert!(render("{{ (halves|join('-'))|length }}", &context).is_err());
+    assert_eq!(
+        render("{{ text|replace('b', 'cc')|length }}", &context).unwrap(),
+        "16384"
+    );
+    assert!(render("{{ text|replace('b', 'ccc')|length }}", &context).is_err());
+    assert_eq!(
+        render("{{ text|replace('ab', 'c')|length }}", &context).unwrap(),
+        "16382",
+        "what shrinks is never refused"
+    );
+}
+
+#[test]
+fn replace_counts_what_each_occurrence_adds() {
+    let context = json!({"one": "b", "two": "bb",
+        "whole": "x".repeat(MAX_OUTPUT + 1), "half": "x".repeat(MAX_OUTPUT / 2 + 1)});
+    assert!(render("{{ one|replace('b', whole)|length }}", &context).is_err());
+    assert!(render("{{ two|replace('b', half)|length }}", &context).is_err());
+    assert_eq!(
+        render("{{ one|replace('b', half)|length }}", &context).unwrap(),
+        "8193"
+    );
 }

@@ -131,3 +131,16 @@ fn the_contexts_strings_are_cut() {
     assert_eq!(context["pipeline"], "web");
     assert_eq!(context["severity"], "failure");
 }
+
+#[test]
+fn every_string_is_escaped_in_lists_and_maps_alike() {
+    let mut value = json!({"changes": [{"why": "<!channel>"}], "n": 3, "ok": true});
+    prepare(&mut value, Channel::Slack);
+    assert_eq!(
+        value,
+        json!({"changes": [{"why": "&lt;!channel&gt;"}], "n": 3, "ok": true})
+    );
+    let mut value = json!(["<a & b>"]);
+    prepare(&mut value, Channel::Email);
+    assert_eq!(value, json!(["<a & b>"]), "email is plain text");
+}
