@@ -181,8 +181,8 @@ fn load_a_document_of_50_templates(bencher: divan::Bencher) {
 /// the time per change: `cargo bench` prints the time per message.
 #[divan::bench]
 fn render_a_template_for_a_message_of_three_changes(bencher: divan::Bencher) {
+    use pipewatch_core::config::templated::{Channel, webhook};
     use pipewatch_core::render::content::Content;
-    use pipewatch_core::render::templated::{Channel, webhook};
     let document = Document::load(templated_document().as_bytes()).unwrap();
     let event: serde_json::Value =
         serde_json::from_str(include_str!("../events/sns-notification.json")).unwrap();

@@ -33,9 +33,10 @@ pub use destination::{Destination, Format};
 
 use crate::ports::PostError;
 use crate::ports::Webhook;
+use pipewatch_core::config::templated;
 use pipewatch_core::render::console::Console;
 use pipewatch_core::render::content::{Content, Links, Severity};
-use pipewatch_core::render::{slack, teams, templated};
+use pipewatch_core::render::{slack, teams};
 
 /// Attempts per destination and message, the first included.
 pub const MAX_ATTEMPTS: u32 = 4;

@@ -42,7 +42,7 @@ pub async fn publish(
     let published = match &route.template {
         None => topic::publish(route.reader, content),
         Some(shaped) => {
-            let (published, error) = pipewatch_core::render::templated::topic(
+            let (published, error) = pipewatch_core::config::templated::topic(
                 &shaped.templates,
                 Some(&shaped.name),
                 route.reader,

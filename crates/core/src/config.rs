@@ -38,6 +38,7 @@ pub mod default;
 mod parse;
 mod scan;
 pub mod template;
+pub mod templated;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -11,7 +11,8 @@
 //!   [`email`], [`chatbot`] (AWS Chatbot custom notifications), [`slack`] (Block Kit,
 //!   for webhooks), [`slack_app`] (the Slack app's living message and thread replies),
 //!   [`teams`] (Adaptive Cards); [`topic`]: what a document's email and Chatbot topics
-//!   are published; [`templated`]: a document's templates in each channel's place.
+//!   are published (a document's templates in each channel's place are
+//!   `config::templated`'s).
 //! - [`mrkdwn`]: Slack's markup, shared by the Chatbot and Slack renderers.
 //! - [`answer`]: what a person who clicked Approve or Reject is told when the approval
 //!   no longer waits.
@@ -32,7 +33,6 @@ pub mod record;
 pub mod slack;
 pub mod slack_app;
 pub mod teams;
-pub mod templated;
 pub mod text;
 pub mod topic;
 pub mod words;

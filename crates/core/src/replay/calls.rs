@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::config::templated::{self, Channel};
 use crate::config::{Destination, Document};
 use crate::living::Simulation;
 use crate::render::content::Content;
 use crate::render::slack_app;
-use crate::render::templated::{self, Channel};
 use crate::render::topic::Reader;
 
 /// One outgoing call.
