@@ -64,8 +64,20 @@ impl Destination {
     /// pipeline, such as one of the stack's alarms) with `severity` goes here. Alarms go
     /// to every destination whose severity they reach, whatever its pipelines.
     pub fn wants(&self, pipeline: Option<&str>, severity: Severity) -> bool {
-        severity >= self.severity && pipeline.is_none_or(|key| self.pipelines.hears(key))
+        wanted(self.severity, &self.pipelines, pipeline, severity)
     }
+}
+
+/// The forwarder's one rule for every destination, webhook or topic: a message goes where
+/// its severity reaches `floor` and `audience` hears its pipeline; one about no pipeline
+/// (an alarm) wherever its severity reaches.
+pub fn wanted(
+    floor: Severity,
+    audience: &Audience,
+    pipeline: Option<&str>,
+    severity: Severity,
+) -> bool {
+    severity >= floor && pipeline.is_none_or(|key| audience.hears(key))
 }
 
 #[derive(Deserialize)]

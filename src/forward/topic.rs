@@ -27,7 +27,7 @@ impl TopicRoute {
     /// As [`super::Destination::wants`]: alarms (`None`) go wherever their severity
     /// reaches, whatever the pipelines.
     pub fn wants(&self, pipeline: Option<&str>, severity: Severity) -> bool {
-        severity >= self.severity && pipeline.is_none_or(|key| self.pipelines.hears(key))
+        super::destination::wanted(self.severity, &self.pipelines, pipeline, severity)
     }
 }
 
